@@ -1,0 +1,91 @@
+use std::path::{Path, PathBuf};
+
+use crate::ImageError;
+
+/// The files of one class folder, sorted by name.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ClassImages {
+    pub class: String,
+    pub files: Vec<PathBuf>,
+}
+
+/// A `<class>/<image>` folder: its classes (sorted), and what could not be listed.
+#[derive(Debug, Default)]
+pub struct ClassListing {
+    pub classes: Vec<ClassImages>,
+    /// Paths that could not be read or do not fit the layout, with the reason.
+    pub problems: Vec<(PathBuf, String)>,
+}
+
+fn is_hidden(path: &Path) -> bool {
+    path.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with('.'))
+}
+
+/// Lists `dir` as `<class>/<image>`: every non-hidden sub-folder is a class and every
+/// non-hidden file in it a candidate image (decoding decides whether it is one). A stage's
+/// `*.json` manifest directly in `dir` is expected and ignored; other files directly in
+/// `dir` and unreadable class folders are reported in `problems`.
+pub fn list_class_images(dir: &Path) -> Result<ClassListing, ImageError> {
+    let unreadable = |path: &Path, source| ImageError::Unreadable { path: path.to_owned(), source };
+    let mut listing = ClassListing::default();
+    let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)
+        .map_err(|e| unreadable(dir, e))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| !is_hidden(p))
+        .collect();
+    entries.sort();
+    for path in entries {
+        if !path.is_dir() {
+            if path.extension().is_some_and(|e| e == "json") {
+                continue;
+            }
+            listing.problems.push((path, "not inside a class folder".into()));
+            continue;
+        }
+        let class = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        match std::fs::read_dir(&path) {
+            Ok(files) => {
+                let mut files: Vec<PathBuf> = files
+                    .filter_map(|e| e.ok().map(|e| e.path()))
+                    .filter(|p| !is_hidden(p) && !p.is_dir())
+                    .collect();
+                files.sort();
+                listing.classes.push(ClassImages { class, files });
+            }
+            Err(e) => listing.problems.push((path, format!("cannot read class folder: {e}"))),
+        }
+    }
+    Ok(listing)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lists_classes_and_files_sorted_and_reports_strays() {
+        let dir = tempfile::tempdir().unwrap();
+        for (class, file) in [("b", "2.png"), ("b", "1.png"), ("a", "x.jpg"), ("a", ".hidden")] {
+            std::fs::create_dir_all(dir.path().join(class)).unwrap();
+            std::fs::write(dir.path().join(class).join(file), b"x").unwrap();
+        }
+        std::fs::create_dir_all(dir.path().join("empty")).unwrap();
+        std::fs::write(dir.path().join("stray.jpg"), b"x").unwrap();
+        std::fs::write(dir.path().join("manifest.json"), b"{}").unwrap();
+        let listing = list_class_images(dir.path()).unwrap();
+        let names: Vec<(&str, Vec<String>)> = listing
+            .classes
+            .iter()
+            .map(|c| (c.class.as_str(), c.files.iter().map(|f| f.file_name().unwrap().to_string_lossy().into_owned()).collect()))
+            .collect();
+        assert_eq!(names, vec![("a", vec!["x.jpg".into()]), ("b", vec!["1.png".into(), "2.png".into()]), ("empty", vec![])]);
+        assert_eq!(listing.problems.len(), 1);
+        assert!(listing.problems[0].0.ends_with("stray.jpg"));
+    }
+
+    #[test]
+    fn a_missing_folder_is_an_error_naming_it() {
+        let err = list_class_images(Path::new("/nonexistent/picseek")).unwrap_err();
+        assert!(err.to_string().contains("/nonexistent/picseek"));
+    }
+}

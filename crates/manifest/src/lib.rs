@@ -1,0 +1,96 @@
+//! The JSON manifests that picseek's stages hand to each other, and their on-disk I/O.
+//!
+//! Every stage reads the previous stage's manifest and writes its own. Writes go to a
+//! temporary file in the destination folder that is then renamed over the target, so a
+//! reader (or a stage killed half-way) only ever sees a complete old or complete new file.
+
+mod split;
+
+pub use split::{ClassSplit, SplitManifest};
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+/// What can go wrong reading or writing a manifest; always names the file.
+#[derive(Debug, thiserror::Error)]
+pub enum ManifestError {
+    #[error("{path}: {source}")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{path}: not a valid manifest: {source}")]
+    Json {
+        path: PathBuf,
+        #[source]
+        source: serde_json::Error,
+    },
+}
+
+impl ManifestError {
+    fn io(path: &Path, source: std::io::Error) -> Self {
+        Self::Io { path: path.to_owned(), source }
+    }
+}
+
+/// Reads and parses a JSON manifest.
+pub fn read_json<T: DeserializeOwned>(path: &Path) -> Result<T, ManifestError> {
+    let bytes = std::fs::read(path).map_err(|e| ManifestError::io(path, e))?;
+    serde_json::from_slice(&bytes).map_err(|source| ManifestError::Json { path: path.to_owned(), source })
+}
+
+/// Serialises `value` as pretty JSON and writes it atomically to `path`.
+pub fn write_json_atomic<T: Serialize>(path: &Path, value: &T) -> Result<(), ManifestError> {
+    let mut bytes = serde_json::to_vec_pretty(value)
+        .map_err(|source| ManifestError::Json { path: path.to_owned(), source })?;
+    bytes.push(b'\n');
+    write_atomic(path, &bytes)
+}
+
+/// Writes `bytes` to `path` through a temporary file in the same folder and a rename,
+/// creating the folder if needed.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), ManifestError> {
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    std::fs::create_dir_all(dir).map_err(|e| ManifestError::io(dir, e))?;
+    let mut tmp = tempfile::Builder::new()
+        .prefix(".picseek-tmp-")
+        .tempfile_in(dir)
+        .map_err(|e| ManifestError::io(dir, e))?;
+    tmp.write_all(bytes).map_err(|e| ManifestError::io(path, e))?;
+    tmp.as_file().sync_all().map_err(|e| ManifestError::io(path, e))?;
+    tmp.persist(path).map_err(|e| ManifestError::io(path, e.error))?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn atomic_write_round_trips_and_leaves_no_temporary_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("sub/manifest.json");
+        write_json_atomic(&path, &vec![1, 2, 3]).unwrap();
+        write_json_atomic(&path, &vec![4, 5]).unwrap();
+        let back: Vec<i32> = read_json(&path).unwrap();
+        assert_eq!(back, vec![4, 5]);
+        let names: Vec<_> = std::fs::read_dir(path.parent().unwrap()).unwrap().map(|e| e.unwrap().file_name()).collect();
+        assert_eq!(names, vec![std::ffi::OsString::from("manifest.json")]);
+    }
+
+    #[test]
+    fn malformed_json_names_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("bad.json");
+        std::fs::write(&path, b"{not json").unwrap();
+        let err = read_json::<Vec<i32>>(&path).unwrap_err().to_string();
+        assert!(err.contains("bad.json") && err.contains("not a valid manifest"), "{err}");
+    }
+}

@@ -1,0 +1,23 @@
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+/// `split.json`: which images of each class went to `train/` and which to `test/`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct SplitManifest {
+    pub seed: u64,
+    pub test_per_class: usize,
+    /// `0` means "all images not in the test set".
+    pub train_per_class: usize,
+    /// Class name to its file names (relative to `<in>/<class>/`).
+    pub classes: BTreeMap<String, ClassSplit>,
+    /// Classes left out of the split, with the reason (e.g. too few images).
+    #[serde(default)]
+    pub skipped_classes: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ClassSplit {
+    pub train: Vec<String>,
+    pub test: Vec<String>,
+}

@@ -1,0 +1,286 @@
+//! The split stage: divides each class of a `<class>/<image>` folder (normally `clean/`)
+//! into `train/<class>/` and `test/<class>/`, and records the result in `split.json`.
+//!
+//! The order of a class's images is a hash of (seed, class, file name), not a shuffle from
+//! a random number generator, so the same input and seed give the same split on every
+//! machine and library version, and adding images to one class leaves the others as they
+//! were. `train/` and `test/` are owned by this stage: they are made to mirror
+//! `split.json` (hard links where possible, copies otherwise), and files in them that the
+//! split no longer names are removed.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+
+use picseek_imaging::{ImageError, list_class_images};
+use picseek_manifest::{ClassSplit, ManifestError, SplitManifest, write_json_atomic};
+use sha2::{Digest, Sha256};
+
+/// Where to read and write, and how many images of each class go where.
+#[derive(Debug, Clone)]
+pub struct SplitOptions {
+    pub input: PathBuf,
+    pub train_dir: PathBuf,
+    pub test_dir: PathBuf,
+    pub manifest_path: PathBuf,
+    pub test_per_class: usize,
+    /// `0` means all images not in the test set.
+    pub train_per_class: usize,
+    pub seed: u64,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SplitError {
+    #[error(transparent)]
+    Listing(#[from] ImageError),
+    #[error("{path}: {source}")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error(transparent)]
+    Manifest(#[from] ManifestError),
+}
+
+fn io_error(path: &Path) -> impl FnOnce(std::io::Error) -> SplitError + '_ {
+    move |source| SplitError::Io { path: path.to_owned(), source }
+}
+
+/// What a split did, for the summary.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct SplitReport {
+    pub manifest: SplitManifest,
+    /// Files newly placed in `train/` or `test/`.
+    pub placed: usize,
+    /// Files already in place.
+    pub unchanged: usize,
+    /// Files removed from `train/` or `test/` because the split no longer names them.
+    pub removed: usize,
+    /// Paths in the input that are not in a class folder or could not be read.
+    pub problems: Vec<(PathBuf, String)>,
+}
+
+/// The position of a file in its class's split order.
+fn split_order_key(seed: u64, class: &str, name: &str) -> [u8; 32] {
+    let mut hasher = Sha256::new();
+    hasher.update(seed.to_le_bytes());
+    hasher.update(class.as_bytes());
+    hasher.update([0]);
+    hasher.update(name.as_bytes());
+    hasher.finalize().into()
+}
+
+/// Decides the split of one class's file names, or why the class cannot be split.
+fn split_class(class: &str, mut names: Vec<String>, opts: &SplitOptions) -> Result<ClassSplit, String> {
+    let needed = opts.test_per_class + 1;
+    if names.len() < needed {
+        return Err(format!(
+            "has {} image(s); needs at least {needed} (test-per-class {} plus one for train)",
+            names.len(),
+            opts.test_per_class
+        ));
+    }
+    names.sort_by_cached_key(|name| split_order_key(opts.seed, class, name));
+    let train_end = match opts.train_per_class {
+        0 => names.len(),
+        n => (opts.test_per_class + n).min(names.len()),
+    };
+    let mut test = names[..opts.test_per_class].to_vec();
+    let mut train = names[opts.test_per_class..train_end].to_vec();
+    test.sort();
+    train.sort();
+    Ok(ClassSplit { train, test })
+}
+
+/// Runs the split stage: see the crate documentation.
+pub fn split(opts: &SplitOptions) -> Result<SplitReport, SplitError> {
+    let listing = list_class_images(&opts.input)?;
+    let mut report = SplitReport { problems: listing.problems, ..Default::default() };
+    let mut manifest = SplitManifest {
+        seed: opts.seed,
+        test_per_class: opts.test_per_class,
+        train_per_class: opts.train_per_class,
+        classes: BTreeMap::new(),
+        skipped_classes: BTreeMap::new(),
+    };
+    for class in listing.classes {
+        let names: Vec<String> = class
+            .files
+            .iter()
+            .filter_map(|f| f.file_name().map(|n| n.to_string_lossy().into_owned()))
+            .collect();
+        match split_class(&class.class, names, opts) {
+            Ok(split) => {
+                if opts.train_per_class > 0 && split.train.len() < opts.train_per_class {
+                    tracing::warn!(
+                        class = %class.class,
+                        "only {} train image(s) of the {} asked for", split.train.len(), opts.train_per_class
+                    );
+                }
+                manifest.classes.insert(class.class, split);
+            }
+            Err(reason) => {
+                tracing::warn!(class = %class.class, "class left out of the split: {reason}");
+                manifest.skipped_classes.insert(class.class, reason);
+            }
+        }
+    }
+    let train = manifest.classes.iter().map(|(c, s)| (c.as_str(), s.train.as_slice())).collect();
+    mirror_side(&opts.input, &opts.train_dir, &train, &mut report)?;
+    let test = manifest.classes.iter().map(|(c, s)| (c.as_str(), s.test.as_slice())).collect();
+    mirror_side(&opts.input, &opts.test_dir, &test, &mut report)?;
+    write_json_atomic(&opts.manifest_path, &manifest)?;
+    report.manifest = manifest;
+    Ok(report)
+}
+
+/// Makes `side_dir` hold exactly `wanted` (class to file names) from `input`.
+fn mirror_side(
+    input: &Path,
+    side_dir: &Path,
+    wanted: &BTreeMap<&str, &[String]>,
+    report: &mut SplitReport,
+) -> Result<(), SplitError> {
+    std::fs::create_dir_all(side_dir).map_err(io_error(side_dir))?;
+    for entry in std::fs::read_dir(side_dir).map_err(io_error(side_dir))? {
+        let path = entry.map_err(io_error(side_dir))?.path();
+        let class = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        let keep: BTreeSet<&str> = wanted.get(class.as_str()).map(|v| v.iter().map(String::as_str).collect()).unwrap_or_default();
+        if !path.is_dir() {
+            std::fs::remove_file(&path).map_err(io_error(&path))?;
+            report.removed += 1;
+            continue;
+        }
+        for file in std::fs::read_dir(&path).map_err(io_error(&path))? {
+            let file = file.map_err(io_error(&path))?.path();
+            let name = file.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+            if !keep.contains(name.as_str()) {
+                std::fs::remove_file(&file).map_err(io_error(&file))?;
+                report.removed += 1;
+            }
+        }
+        if keep.is_empty() {
+            std::fs::remove_dir(&path).map_err(io_error(&path))?;
+        }
+    }
+    for (class, names) in wanted {
+        let dest_dir = side_dir.join(class);
+        std::fs::create_dir_all(&dest_dir).map_err(io_error(&dest_dir))?;
+        for name in names.iter() {
+            let src = input.join(class).join(name);
+            let dest = dest_dir.join(name);
+            if is_same_file(&src, &dest) {
+                report.unchanged += 1;
+            } else {
+                place_file(&src, &dest)?;
+                report.placed += 1;
+            }
+        }
+    }
+    Ok(())
+}
+
+fn is_same_file(a: &Path, b: &Path) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    match (std::fs::metadata(a), std::fs::metadata(b)) {
+        (Ok(a), Ok(b)) => (a.dev(), a.ino()) == (b.dev(), b.ino()),
+        _ => false,
+    }
+}
+
+/// Hard-links (or, across file systems, copies) `src` to `dest` through a temporary
+/// name, so `dest` is never a partial file.
+fn place_file(src: &Path, dest: &Path) -> Result<(), SplitError> {
+    let name = dest.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let tmp = dest.with_file_name(format!(".picseek-tmp-{name}"));
+    let _ = std::fs::remove_file(&tmp);
+    if std::fs::hard_link(src, &tmp).is_err() {
+        std::fs::copy(src, &tmp).map_err(io_error(src))?;
+    }
+    std::fs::rename(&tmp, dest).map_err(io_error(dest))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn make_input(dir: &Path, classes: &[(&str, usize)]) {
+        for (class, n) in classes {
+            std::fs::create_dir_all(dir.join(class)).unwrap();
+            for i in 0..*n {
+                std::fs::write(dir.join(class).join(format!("{i:03}.jpg")), format!("{class}{i}")).unwrap();
+            }
+        }
+    }
+
+    fn options(root: &Path, seed: u64) -> SplitOptions {
+        SplitOptions {
+            input: root.join("clean"),
+            train_dir: root.join("train"),
+            test_dir: root.join("test"),
+            manifest_path: root.join("split.json"),
+            test_per_class: 2,
+            train_per_class: 3,
+            seed,
+        }
+    }
+
+    fn files_in(dir: &Path) -> Vec<String> {
+        let mut v: Vec<String> = std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
+        v.sort();
+        v
+    }
+
+    #[test]
+    fn splits_per_class_reproducibly_and_mirrors_the_folders() {
+        let root = tempfile::tempdir().unwrap();
+        make_input(&root.path().join("clean"), &[("cat", 10), ("dog", 4), ("lonely", 2)]);
+        let opts = options(root.path(), 7);
+        let first = split(&opts).unwrap();
+        let cat = &first.manifest.classes["cat"];
+        assert_eq!((cat.train.len(), cat.test.len()), (3, 2));
+        assert!(cat.train.iter().all(|f| !cat.test.contains(f)));
+        let dog = &first.manifest.classes["dog"];
+        assert_eq!((dog.train.len(), dog.test.len()), (2, 2));
+        assert!(first.manifest.skipped_classes["lonely"].contains("has 2 image(s)"));
+        assert_eq!(files_in(&root.path().join("train/cat")), cat.train);
+        assert_eq!(files_in(&root.path().join("test/cat")), cat.test);
+        assert!(!root.path().join("train/lonely").exists());
+
+        let again = split(&opts).unwrap();
+        assert_eq!(again.manifest, first.manifest);
+        assert_eq!((again.placed, again.removed), (0, 0));
+        let on_disk: SplitManifest = picseek_manifest::read_json(&root.path().join("split.json")).unwrap();
+        assert_eq!(on_disk, first.manifest);
+    }
+
+    #[test]
+    fn another_seed_gives_another_split_and_stale_files_go() {
+        let root = tempfile::tempdir().unwrap();
+        make_input(&root.path().join("clean"), &[("cat", 30)]);
+        let a = split(&options(root.path(), 1)).unwrap();
+        let b = split(&options(root.path(), 2)).unwrap();
+        assert_ne!(a.manifest.classes["cat"], b.manifest.classes["cat"]);
+        assert!(b.removed > 0);
+        assert_eq!(files_in(&root.path().join("train/cat")), b.manifest.classes["cat"].train);
+    }
+
+    #[test]
+    fn adding_a_class_leaves_the_others_unchanged() {
+        let root = tempfile::tempdir().unwrap();
+        make_input(&root.path().join("clean"), &[("cat", 8)]);
+        let before = split(&options(root.path(), 0)).unwrap();
+        make_input(&root.path().join("clean"), &[("dog", 8)]);
+        let after = split(&options(root.path(), 0)).unwrap();
+        assert_eq!(after.manifest.classes["cat"], before.manifest.classes["cat"]);
+        assert_eq!(after.placed, 5);
+    }
+
+    #[test]
+    fn train_zero_takes_all_the_rest() {
+        let root = tempfile::tempdir().unwrap();
+        make_input(&root.path().join("clean"), &[("cat", 9)]);
+        let opts = SplitOptions { train_per_class: 0, ..options(root.path(), 0) };
+        assert_eq!(split(&opts).unwrap().manifest.classes["cat"].train.len(), 7);
+    }
+}

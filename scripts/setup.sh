@@ -1,0 +1,70 @@
+#!/usr/bin/env bash
+# One-command set-up for picseek on Debian (re-runnable: each step skips what is done).
+# Installs: Chromium + ChromeDriver (crawler and browser tests), ONNX Runtime's shared
+# library from the PyPI wheel into .local/onnxruntime/ (git-ignored), a Python venv in
+# .venv/ with the packages the benchmarks and reference tests use, and, where the
+# network allows, the CLIP model into models/clip/.
+set -euo pipefail
+
+repo=$(cd "$(dirname "$0")/.." && pwd)
+ort_version=1.31.1
+ort_dir="$repo/.local/onnxruntime"
+
+as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
+say() { printf 'setup: %s\n' "$*" >&2; }
+
+install_browser() {
+    if command -v chromium >/dev/null && command -v chromedriver >/dev/null; then
+        say "chromium and chromedriver already installed"
+        return
+    fi
+    say "installing Debian chromium and chromium-driver"
+    as_root apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq chromium chromium-driver >/dev/null
+}
+
+install_python_env() {
+    if [ ! -x "$repo/.venv/bin/python" ]; then
+        say "creating Python venv in .venv/"
+        python3 -m venv "$repo/.venv"
+    fi
+    say "installing Python packages for benchmarks and reference tests"
+    "$repo/.venv/bin/pip" install -q --disable-pip-version-check -r "$repo/scripts/requirements.txt"
+}
+
+install_onnxruntime() {
+    if [ -f "$ort_dir/lib/libonnxruntime.so.$ort_version" ]; then
+        say "ONNX Runtime $ort_version already in .local/onnxruntime/"
+        return
+    fi
+    say "fetching ONNX Runtime $ort_version from its PyPI wheel"
+    local tmp; tmp=$(mktemp -d)
+    trap 'rm -rf "$tmp"' RETURN
+    "$repo/.venv/bin/pip" download -q --disable-pip-version-check --no-deps -d "$tmp" "onnxruntime==$ort_version"
+    mkdir -p "$ort_dir/lib"
+    "$repo/.venv/bin/python" - "$tmp" "$ort_dir/lib" <<'PY'
+import glob, os, sys, zipfile
+wheel = glob.glob(os.path.join(sys.argv[1], "onnxruntime-*.whl"))[0]
+with zipfile.ZipFile(wheel) as zf:
+    for name in zf.namelist():
+        base = os.path.basename(name)
+        if name.startswith("onnxruntime/capi/") and base.startswith("libonnxruntime.so"):
+            with zf.open(name) as src, open(os.path.join(sys.argv[2], base), "wb") as dst:
+                dst.write(src.read())
+PY
+    ln -sf "libonnxruntime.so.$ort_version" "$ort_dir/lib/libonnxruntime.so"
+}
+
+install_clip_model() {
+    if "$repo/scripts/download-clip.sh"; then
+        return
+    fi
+    say "CLIP model not downloaded (no network to its host?): the pixel embedder works without it;"
+    say "run scripts/download-clip.sh later where the network allows"
+}
+
+install_browser
+install_python_env
+install_onnxruntime
+install_clip_model
+say "done. ONNX Runtime: $ort_dir/lib/libonnxruntime.so"
