@@ -4,8 +4,10 @@
 //! temporary file in the destination folder that is then renamed over the target, so a
 //! reader (or a stage killed half-way) only ever sees a complete old or complete new file.
 
+mod index;
 mod split;
 
+pub use index::{IndexItem, IndexManifest, ModelIdentity, SkippedFile, VectorFile};
 pub use split::{ClassSplit, SplitManifest};
 
 use std::io::Write;
@@ -35,6 +37,12 @@ impl ManifestError {
     fn io(path: &Path, source: std::io::Error) -> Self {
         Self::Io { path: path.to_owned(), source }
     }
+}
+
+/// The lowercase hex SHA-256 of `bytes`: how manifests identify file contents.
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    use sha2::Digest;
+    hex::encode(sha2::Sha256::digest(bytes))
 }
 
 /// Reads and parses a JSON manifest.

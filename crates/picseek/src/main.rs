@@ -1,0 +1,81 @@
+//! `picseek`: the command-line front end. It only parses flags and calls the stage
+//! crates; everything a stage does lives in its own library crate (see ARCHITECTURE.md).
+
+mod commands;
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(name = "picseek", version, about = "Build a personal image-retrieval dataset from the web and search it")]
+struct Cli {
+    /// The data directory that every stage's default paths are relative to.
+    #[arg(long, global = true, default_value = "data")]
+    data_dir: PathBuf,
+    /// Print one JSON document on stdout instead of human output.
+    #[arg(long, global = true)]
+    json: bool,
+    /// More log output (repeat for more); RUST_LOG overrides.
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    verbose: u8,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Find photo URLs for each term of a categories file with headless Chromium (urls.json).
+    Crawl(commands::NotBuilt),
+    /// Download the URLs of urls.json into raw/.
+    Download(commands::NotBuilt),
+    /// Verify, convert to RGB and de-duplicate raw/ into clean/.
+    Clean(commands::NotBuilt),
+    /// Split each class of clean/ into train/ and test/.
+    Split(commands::SplitArgs),
+    /// Embed the images of train/ into a vector index.
+    Index(commands::IndexArgs),
+    /// Find the images most similar to a query image.
+    Search(commands::SearchArgs),
+    /// Measure retrieval quality (P@1, P@k, mAP, queries/s) over test/.
+    Eval(commands::EvalArgs),
+    /// Run every stage in order.
+    Run(commands::NotBuilt),
+    /// Serve a local web page to search the index.
+    Serve(commands::NotBuilt),
+}
+
+fn init_logging(verbose: u8) {
+    let default = match verbose {
+        0 => "warn,picseek=info",
+        1 => "info",
+        _ => "debug",
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    tracing_subscriber::fmt().with_writer(std::io::stderr).with_env_filter(filter).with_target(false).init();
+}
+
+fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    init_logging(cli.verbose);
+    let ctx = commands::Context { data_dir: cli.data_dir, json: cli.json };
+    let result = match cli.command {
+        Command::Crawl(_) => commands::not_built("crawl", 3),
+        Command::Download(_) => commands::not_built("download", 4),
+        Command::Clean(_) => commands::not_built("clean", 4),
+        Command::Split(args) => commands::split(&ctx, args),
+        Command::Index(args) => commands::index(&ctx, args),
+        Command::Search(args) => commands::search(&ctx, args),
+        Command::Eval(args) => commands::eval(&ctx, args),
+        Command::Run(_) => commands::not_built("run", 6),
+        Command::Serve(_) => commands::not_built("serve", 6),
+    };
+    match result {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("picseek: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}

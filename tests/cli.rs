@@ -1,0 +1,49 @@
+//! The command line as a whole: help, the contract's subcommands, and failures that
+//! must be one clear line, never a panic.
+
+mod support;
+
+use support::{picseek, picseek_fails};
+
+#[test]
+fn help_lists_every_subcommand_of_the_spec() {
+    let out = picseek(&["--help"]);
+    assert!(out.status.success());
+    let help = String::from_utf8_lossy(&out.stdout);
+    for command in ["crawl", "download", "clean", "split", "index", "search", "eval", "run", "serve"] {
+        assert!(help.lines().any(|l| l.trim_start().starts_with(command)), "--help lacks {command}:\n{help}");
+        assert!(picseek(&[command, "--help"]).status.success(), "{command} --help failed");
+    }
+}
+
+#[test]
+fn unbuilt_subcommands_fail_saying_so() {
+    for command in ["crawl", "download", "clean", "run", "serve"] {
+        let stderr = picseek_fails(&[command]);
+        assert!(stderr.contains("not built yet"), "{command}: {stderr}");
+    }
+}
+
+#[test]
+fn search_without_an_index_names_the_missing_folder() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().to_str().unwrap();
+    let stderr = picseek_fails(&["--data-dir", data, "search", "--image", "q.jpg"]);
+    assert!(stderr.contains("no index here") && stderr.contains(data), "{stderr}");
+    assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
+}
+
+#[test]
+fn a_malformed_index_manifest_is_a_clear_error() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("index")).unwrap();
+    std::fs::write(dir.path().join("index/index.json"), b"{\"format_version\": 1,").unwrap();
+    let stderr = picseek_fails(&["--data-dir", dir.path().to_str().unwrap(), "eval"]);
+    assert!(stderr.contains("index.json") && stderr.contains("not a valid manifest"), "{stderr}");
+}
+
+#[test]
+fn a_bad_metric_is_refused_with_the_choices() {
+    let stderr = picseek_fails(&["search", "--image", "q.jpg", "--metric", "hamming"]);
+    assert!(stderr.contains("l1, l2, cosine or correlation"), "{stderr}");
+}

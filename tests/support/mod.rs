@@ -1,0 +1,104 @@
+//! Shared helpers of the end-to-end tests: running the real `picseek` binary and making
+//! image fixtures.
+#![allow(dead_code)] // each test binary uses a different subset
+
+use std::path::Path;
+use std::process::Output;
+
+use image::{Rgb, RgbImage, Rgba, RgbaImage};
+
+/// Runs `picseek` with `args` and returns its output.
+pub fn picseek(args: &[&str]) -> Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_picseek"))
+        .args(args)
+        .env("RUST_LOG", "warn")
+        .output()
+        .expect("the picseek binary runs")
+}
+
+/// Runs `picseek` expecting success, and returns stdout parsed as JSON.
+pub fn picseek_json(args: &[&str]) -> serde_json::Value {
+    let out = picseek(args);
+    assert!(out.status.success(), "picseek {args:?} failed: {}", String::from_utf8_lossy(&out.stderr));
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("picseek {args:?} printed no JSON ({e})"))
+}
+
+/// Runs `picseek` expecting failure, and returns stderr.
+pub fn picseek_fails(args: &[&str]) -> String {
+    let out = picseek(args);
+    assert!(!out.status.success(), "picseek {args:?} succeeded unexpectedly");
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(!stderr.contains("panicked"), "picseek {args:?} panicked: {stderr}");
+    stderr
+}
+
+/// A small deterministic noise source for fixtures.
+pub struct Noise(u64);
+
+impl Noise {
+    pub fn new(seed: u64) -> Self {
+        Self(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1)
+    }
+    pub fn next(&mut self) -> u8 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        (self.0 >> 32) as u8
+    }
+}
+
+/// An image dominated by `colour`, with noise and a diagonal gradient so that images of
+/// one class differ but stay visually distinct from other classes.
+pub fn class_image(colour: [u8; 3], width: u32, height: u32, seed: u64) -> RgbImage {
+    let mut noise = Noise::new(seed);
+    RgbImage::from_fn(width, height, |x, y| {
+        let shade = ((x + y) * 40 / (width + height)) as u8;
+        Rgb(colour.map(|c| c.saturating_sub(shade).saturating_add(noise.next() % 24)))
+    })
+}
+
+/// Writes `n` images of `colour` into `dir/class/`, with varied sizes and formats, one
+/// of them an RGBA PNG with a transparent border.
+pub fn write_class(dir: &Path, class: &str, colour: [u8; 3], n: usize, seed: u64) {
+    let class_dir = dir.join(class);
+    std::fs::create_dir_all(&class_dir).unwrap();
+    for i in 0..n {
+        let (w, h) = (60 + (i as u32 * 17) % 80, 50 + (i as u32 * 29) % 90);
+        let img = class_image(colour, w, h, seed * 1000 + i as u64);
+        match i % 3 {
+            0 => img.save(class_dir.join(format!("{class}_{i}.jpg"))).unwrap(),
+            1 => img.save(class_dir.join(format!("{class}_{i}.png"))).unwrap(),
+            _ => {
+                let rgba = RgbaImage::from_fn(w, h, |x, y| {
+                    let p = img.get_pixel(x, y).0;
+                    let border = x < 4 || y < 4 || x >= w - 4 || y >= h - 4;
+                    Rgba([p[0], p[1], p[2], if border { 0 } else { 255 }])
+                });
+                rgba.save(class_dir.join(format!("{class}_{i}.png"))).unwrap()
+            }
+        }
+    }
+}
+
+/// A PNG whose header claims `side` x `side` pixels: refused by any sane decode limit
+/// before a byte of pixel data is allocated.
+pub fn oversized_png_header(side: u32) -> Vec<u8> {
+    fn chunk(out: &mut Vec<u8>, kind: &[u8; 4], data: &[u8]) {
+        out.extend((data.len() as u32).to_be_bytes());
+        let mut crc = crc32fast::Hasher::new();
+        crc.update(kind);
+        crc.update(data);
+        out.extend(kind);
+        out.extend(data);
+        out.extend(crc.finalize().to_be_bytes());
+    }
+    let mut png = b"\x89PNG\r\n\x1a\n".to_vec();
+    let mut ihdr = Vec::new();
+    ihdr.extend(side.to_be_bytes());
+    ihdr.extend(side.to_be_bytes());
+    ihdr.extend([8, 2, 0, 0, 0]);
+    chunk(&mut png, b"IHDR", &ihdr);
+    chunk(&mut png, b"IDAT", &[0x78, 0x9c, 0x03, 0x00, 0x00, 0x00, 0x00, 0x01]);
+    chunk(&mut png, b"IEND", &[]);
+    png
+}
