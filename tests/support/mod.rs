@@ -2,6 +2,8 @@
 //! image fixtures.
 #![allow(dead_code)] // each test binary uses a different subset
 
+pub mod flickr_site;
+
 use std::path::Path;
 use std::process::Output;
 
@@ -11,7 +13,8 @@ use image::{Rgb, RgbImage, Rgba, RgbaImage};
 pub fn picseek(args: &[&str]) -> Output {
     std::process::Command::new(env!("CARGO_BIN_EXE_picseek"))
         .args(args)
-        .env("RUST_LOG", "warn")
+        // PICSEEK_TEST_LOG sets the binary's log filter when debugging a test.
+        .env("RUST_LOG", std::env::var("PICSEEK_TEST_LOG").unwrap_or_else(|_| "warn".into()))
         .output()
         .expect("the picseek binary runs")
 }

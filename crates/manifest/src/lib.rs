@@ -4,9 +4,11 @@
 //! temporary file in the destination folder that is then renamed over the target, so a
 //! reader (or a stage killed half-way) only ever sees a complete old or complete new file.
 
+mod crawl;
 mod index;
 mod split;
 
+pub use crawl::{Categories, CrawlManifest, TermRecord, TermStatus, UrlsManifest};
 pub use index::{IndexItem, IndexManifest, ModelIdentity, SkippedFile, VectorFile};
 pub use split::{ClassSplit, SplitManifest};
 

@@ -6,7 +6,7 @@ use anyhow::{Context as _, bail};
 use clap::Args;
 use picseek_imaging::DEFAULT_MAX_DECODE_BYTES;
 use picseek_index::{EmbedderChoice, Index, IndexOptions, build_index};
-use picseek_search::{Metric, evaluate, search_exact};
+use picseek_search::{ExactSearch, Metric, evaluate};
 use picseek_split::SplitOptions;
 
 pub struct Context {
@@ -35,6 +35,100 @@ pub struct NotBuilt {
 
 pub fn not_built(name: &str, issue: u32) -> anyhow::Result<()> {
     bail!("`picseek {name}` is not built yet (tracked in issue #{issue})")
+}
+
+#[derive(Args)]
+pub struct CrawlArgs {
+    /// The categories file: {"category": ["term", ...], ...}.
+    #[arg(long)]
+    categories: PathBuf,
+    /// Where to write the URLs [default: <data-dir>/urls.json].
+    #[arg(long)]
+    urls: Option<PathBuf>,
+    /// The search page; {term} is replaced by the URL-encoded term.
+    #[arg(long, default_value = "https://www.flickr.com/search/?text={term}")]
+    url_template: String,
+    #[arg(long, default_value_t = 20)]
+    max_per_term: usize,
+    /// The Flickr size suffix every photo URL is rewritten to.
+    #[arg(long, default_value = "b", value_parser = picseek_crawl::SIZE_SUFFIXES)]
+    size: String,
+    /// A host whose images are photos (sub-domains included); repeat for more.
+    #[arg(long = "photo-host", default_value = "staticflickr.com")]
+    photo_hosts: Vec<String>,
+    /// Terms crawled at once, one browser session each.
+    #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u32).range(1..=64))]
+    concurrency: u32,
+    /// Page actions (loads, scrolls, clicks) per second per host.
+    #[arg(long, default_value_t = 1.0)]
+    rate: f64,
+    /// Use this running WebDriver server instead of starting chromedriver.
+    #[arg(long)]
+    webdriver: Option<String>,
+    /// Show the browser windows.
+    #[arg(long)]
+    headful: bool,
+    /// Crawl terms again even if urls.json already has them.
+    #[arg(long)]
+    force: bool,
+    /// Seconds one term may take.
+    #[arg(long, default_value_t = 300)]
+    term_timeout: u64,
+}
+
+pub fn crawl(ctx: &Context, args: CrawlArgs) -> anyhow::Result<()> {
+    let opts = picseek_crawl::CrawlOptions {
+        categories_file: args.categories,
+        urls_path: ctx.path_or_default(args.urls, "urls.json"),
+        url_template: args.url_template,
+        max_per_term: args.max_per_term,
+        size: args.size,
+        photo_hosts: args.photo_hosts,
+        concurrency: args.concurrency as usize,
+        rate: args.rate,
+        webdriver: args.webdriver,
+        headful: args.headful,
+        force: args.force,
+        term_timeout: std::time::Duration::from_secs(args.term_timeout),
+    };
+    let runtime = tokio::runtime::Runtime::new()?;
+    let report = runtime.block_on(picseek_crawl::crawl(&opts))?;
+    if ctx.json {
+        let terms: Vec<_> = report
+            .terms
+            .iter()
+            .map(|t| serde_json::json!({"category": t.category, "term": t.term, "skipped": t.skipped, "record": t.record}))
+            .collect();
+        print_json(&serde_json::json!({"urls": opts.urls_path, "terms": terms}))?;
+    } else {
+        println!("{:<16} {:<24} {:>7} {:<10} {}", "category", "term", "found", "status", "note");
+        for t in &report.terms {
+            let status = if t.skipped { "done" } else { status_name(t.record.status) };
+            println!(
+                "{:<16} {:<24} {:>3}/{:<3} {:<10} {}",
+                t.category,
+                t.term,
+                t.record.found,
+                t.record.wanted,
+                status,
+                t.record.error.as_deref().unwrap_or("")
+            );
+        }
+        println!("wrote {}", opts.urls_path.display());
+    }
+    let failed: Vec<String> = report.failed().map(|t| format!("{}/{}", t.category, t.term)).collect();
+    if !failed.is_empty() {
+        bail!("{} term(s) failed: {}", failed.len(), failed.join(", "));
+    }
+    Ok(())
+}
+
+fn status_name(status: picseek_manifest::TermStatus) -> &'static str {
+    match status {
+        picseek_manifest::TermStatus::Complete => "complete",
+        picseek_manifest::TermStatus::Exhausted => "exhausted",
+        picseek_manifest::TermStatus::Failed => "failed",
+    }
 }
 
 #[derive(Args)]
@@ -173,7 +267,7 @@ pub fn search(ctx: &Context, args: SearchArgs) -> anyhow::Result<()> {
         bail!("text queries need a CLIP index; {} is a pixel index", index.manifest().embedder)
     };
     let query = index.query_embedder().embed_file(&image)?;
-    let hits = search_exact(&index, &query, args.metric, args.k);
+    let hits = ExactSearch::new(&index).search(&query, args.metric, args.k);
     if ctx.json {
         return print_json(&serde_json::json!({
             "query": image,

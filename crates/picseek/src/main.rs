@@ -26,7 +26,7 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Find photo URLs for each term of a categories file with headless Chromium (urls.json).
-    Crawl(commands::NotBuilt),
+    Crawl(commands::CrawlArgs),
     /// Download the URLs of urls.json into raw/.
     Download(commands::NotBuilt),
     /// Verify, convert to RGB and de-duplicate raw/ into clean/.
@@ -61,7 +61,7 @@ fn main() -> std::process::ExitCode {
     init_logging(cli.verbose);
     let ctx = commands::Context { data_dir: cli.data_dir, json: cli.json };
     let result = match cli.command {
-        Command::Crawl(_) => commands::not_built("crawl", 3),
+        Command::Crawl(args) => commands::crawl(&ctx, args),
         Command::Download(_) => commands::not_built("download", 4),
         Command::Clean(_) => commands::not_built("clean", 4),
         Command::Split(args) => commands::split(&ctx, args),

@@ -7,7 +7,7 @@ use std::time::Instant;
 
 use picseek_index::Index;
 use picseek_manifest::{IndexItem, IndexManifest, VectorFile, write_json_atomic};
-use picseek_search::{Metric, search_exact};
+use picseek_search::{ExactSearch, Metric};
 
 const ITEMS: usize = 1000;
 const SIDE: u32 = 448;
@@ -64,15 +64,16 @@ fn main() {
     let queries = make_vectors(REPEATS, dim, 2);
     std::fs::write(dir.path().join("queries.u8"), &queries).expect("write queries");
     let index = Index::open(&index_dir).expect("open index");
+    let search = ExactSearch::new(&index);
 
     let mut ours = Vec::new();
     for metric in Metric::ALL {
-        search_exact(&index, &queries[..dim], metric, K); // warm the page cache
+        search.search(&queries[..dim], metric, K); // warm the page cache and row moments
         let times = queries
             .chunks_exact(dim)
             .map(|q| {
                 let start = Instant::now();
-                let hits = search_exact(&index, q, metric, K);
+                let hits = search.search(q, metric, K);
                 assert_eq!(hits.len(), K);
                 start.elapsed().as_secs_f64()
             })

@@ -7,7 +7,7 @@ use picseek_imaging::{ImageError, list_class_images};
 use picseek_index::Index;
 use serde::Serialize;
 
-use crate::{Metric, score_all, top_k};
+use crate::{ExactSearch, Metric, top_k};
 
 /// Retrieval quality of one metric over the test queries.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -57,6 +57,7 @@ pub fn average_precision_at_k(relevant: &[bool], relevant_total: usize) -> f64 {
 pub fn evaluate(index: &Index, test_dir: &Path, k: usize, metrics: &[Metric]) -> Result<EvalReport, ImageError> {
     let listing = list_class_images(test_dir)?;
     let embedder = index.query_embedder();
+    let search = ExactSearch::new(index);
     let mut class_sizes: HashMap<&str, usize> = HashMap::new();
     for item in &index.manifest().items {
         *class_sizes.entry(item.class.as_str()).or_default() += 1;
@@ -89,7 +90,7 @@ pub fn evaluate(index: &Index, test_dir: &Path, k: usize, metrics: &[Metric]) ->
         let relevant_total = class_sizes.get(class).copied().unwrap_or(0);
         for (metric, sum) in metrics.iter().zip(sums.iter_mut()) {
             let started = Instant::now();
-            let scores = score_all(index, &query, *metric);
+            let scores = search.score_all(&query, *metric);
             let top = top_k(&scores, *metric, k);
             sum.3 += started.elapsed();
             let relevant: Vec<bool> = top.iter().map(|&i| index.manifest().items[i].class == *class).collect();

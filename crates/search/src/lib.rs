@@ -13,7 +13,10 @@ mod pixel_kernels;
 pub use eval::{EvalReport, MetricEval, evaluate};
 pub use metric::Metric;
 
+use std::sync::OnceLock;
+
 use picseek_index::Index;
+use pixel_kernels::{Moments, Query};
 use rayon::prelude::*;
 use serde::Serialize;
 
@@ -27,31 +30,54 @@ pub struct Hit {
     pub score: f64,
 }
 
-/// Scores `query` (a vector made by the index's query embedder) against every item.
-pub fn score_all(index: &Index, query: &[u8], metric: Metric) -> Vec<f64> {
-    let dimension = index.manifest().dimension;
-    assert_eq!(query.len(), dimension, "query vector must have the index's dimension");
-    let query = pixel_kernels::QueryStats::new(query);
-    index.u8_vectors().par_chunks_exact(dimension).map(|row| query.score(row, metric)).collect()
+/// Exact (brute-force) search over an opened pixel index. Keep one for many queries:
+/// it caches each row's sum and sum of squares the first time cosine or correlation
+/// needs them.
+pub struct ExactSearch<'a> {
+    index: &'a Index,
+    row_moments: OnceLock<Vec<Moments>>,
 }
 
-/// The `k` best items for `query`, best first (ties broken by key, so results are stable).
-pub fn search_exact(index: &Index, query: &[u8], metric: Metric, k: usize) -> Vec<Hit> {
-    let scores = score_all(index, query, metric);
-    top_k(&scores, metric, k)
-        .into_iter()
-        .enumerate()
-        .map(|(rank, i)| {
-            let item = &index.manifest().items[i];
-            Hit {
-                rank: rank + 1,
-                key: item.key,
-                path: index.item_path(i).display().to_string(),
-                class: item.class.clone(),
-                score: scores[i],
-            }
-        })
-        .collect()
+impl<'a> ExactSearch<'a> {
+    pub fn new(index: &'a Index) -> Self {
+        Self { index, row_moments: OnceLock::new() }
+    }
+
+    fn rows(&self) -> rayon::slice::ChunksExact<'a, u8> {
+        self.index.u8_vectors().par_chunks_exact(self.index.manifest().dimension)
+    }
+
+    /// Scores `query` (a vector made by the index's query embedder) against every item.
+    pub fn score_all(&self, query: &[u8], metric: Metric) -> Vec<f64> {
+        assert_eq!(query.len(), self.index.manifest().dimension, "query vector must have the index's dimension");
+        let query = Query::new(query);
+        if matches!(metric, Metric::L1 | Metric::L2) {
+            let no_moments = || unreachable!("L1 and L2 do not use row moments");
+            return self.rows().map(|row| query.score(row, no_moments, metric)).collect();
+        }
+        let moments = self.row_moments.get_or_init(|| self.rows().map(Moments::of).collect());
+        self.rows().zip(moments.par_iter()).map(|(row, m)| query.score(row, || *m, metric)).collect()
+    }
+
+    /// The `k` best items for `query`, best first (ties broken by key, so results are
+    /// stable).
+    pub fn search(&self, query: &[u8], metric: Metric, k: usize) -> Vec<Hit> {
+        let scores = self.score_all(query, metric);
+        top_k(&scores, metric, k)
+            .into_iter()
+            .enumerate()
+            .map(|(rank, i)| {
+                let item = &self.index.manifest().items[i];
+                Hit {
+                    rank: rank + 1,
+                    key: item.key,
+                    path: self.index.item_path(i).display().to_string(),
+                    class: item.class.clone(),
+                    score: scores[i],
+                }
+            })
+            .collect()
+    }
 }
 
 /// Positions of the `k` best scores, best first.

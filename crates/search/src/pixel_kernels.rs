@@ -1,7 +1,7 @@
 //! Integer kernels for `u8` vectors. Each sums a chunk into 32-bit lanes (which the
 //! compiler vectorises) and chunks into `u64`; a chunk of 2^15 values cannot overflow
-//! `i32` even for 255^2 per value. Products are written as i16 x i16 -> i32 so that
-//! baseline x86-64 (SSE2) gets a multiply-add instruction (`pmaddwd`) for them.
+//! `u32` even for 255^2 per value. A product of two bytes fits in `u16`, so products are
+//! taken in 16-bit lanes (`pmullw`, native on baseline x86-64) and only widened to add.
 
 use crate::Metric;
 use crate::metric::EPSILON;
@@ -21,87 +21,66 @@ pub(crate) fn abs_diff_sum(a: &[u8], b: &[u8]) -> u64 {
     chunked_sum(a, b, |p, q| u32::from(p.abs_diff(q)))
 }
 
-/// Sum over chunks of sum_i i16(x_i) * i16(y_i), where `f` maps the bytes to i16 values.
-fn chunked_product_sum(a: &[u8], b: &[u8], f: impl Fn(u8, u8) -> (i16, i16) + Copy) -> u64 {
-    a.chunks(CHUNK)
-        .zip(b.chunks(CHUNK))
-        .map(|(x, y)| {
-            let sum: i32 = x
-                .iter()
-                .zip(y)
-                .map(|(&p, &q)| {
-                    let (u, v) = f(p, q);
-                    i32::from(u) * i32::from(v)
-                })
-                .sum();
-            sum as u64
-        })
-        .sum()
+fn product(p: u8, q: u8) -> u32 {
+    u32::from(u16::from(p) * u16::from(q))
 }
 
 pub(crate) fn squared_diff_sum(a: &[u8], b: &[u8]) -> u64 {
-    chunked_product_sum(a, b, |p, q| {
-        let d = i16::from(p) - i16::from(q);
-        (d, d)
+    // Measured: the difference taken in i16 vectorises twice as well as u8 `abs_diff`.
+    chunked_sum(a, b, |p, q| {
+        let d = (i16::from(p) - i16::from(q)).unsigned_abs();
+        u32::from(d * d)
     })
 }
 
 pub(crate) fn dot(a: &[u8], b: &[u8]) -> u64 {
-    chunked_product_sum(a, b, |p, q| (i16::from(p), i16::from(q)))
+    chunked_sum(a, b, product)
 }
 
-/// Sum and sum of squares of one vector.
-fn moments(v: &[u8]) -> (u64, u64) {
-    (chunked_sum(v, v, |p, _| u32::from(p)), dot(v, v))
-}
-
-/// (sum ab, sum b, sum b^2) in one pass over memory.
-pub(crate) fn dot_and_moments(a: &[u8], b: &[u8]) -> (u64, u64, u64) {
-    let mut totals = (0u64, 0u64, 0u64);
-    for (x, y) in a.chunks(CHUNK).zip(b.chunks(CHUNK)) {
-        let (mut dot, mut sum, mut sum_sq) = (0i32, 0u32, 0i32);
-        for (&p, &q) in x.iter().zip(y) {
-            let (p16, q16) = (i16::from(p), i16::from(q));
-            dot += i32::from(p16) * i32::from(q16);
-            sum += u32::from(q);
-            sum_sq += i32::from(q16) * i32::from(q16);
-        }
-        totals = (totals.0 + dot as u64, totals.1 + u64::from(sum), totals.2 + sum_sq as u64);
-    }
-    totals
-}
-
-/// A query vector with the sums every comparison needs computed once.
-pub(crate) struct QueryStats<'a> {
-    values: &'a [u8],
+/// The sum and sum of squares of a vector: all that cosine and correlation need of it
+/// besides its dot product with the query, so they are computed once per row.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Moments {
     sum: u64,
     sum_sq: u64,
 }
 
-impl<'a> QueryStats<'a> {
+impl Moments {
+    pub(crate) fn of(v: &[u8]) -> Self {
+        Self { sum: chunked_sum(v, v, |p, _| u32::from(p)), sum_sq: dot(v, v) }
+    }
+}
+
+/// A query vector with its own moments.
+pub(crate) struct Query<'a> {
+    values: &'a [u8],
+    moments: Moments,
+}
+
+impl<'a> Query<'a> {
     pub(crate) fn new(values: &'a [u8]) -> Self {
-        let (sum, sum_sq) = moments(values);
-        Self { values, sum, sum_sq }
+        Self { values, moments: Moments::of(values) }
     }
 
-    /// [`Metric::score`] of the query and `row`, both read as value / 255.
-    pub(crate) fn score(&self, row: &[u8], metric: Metric) -> f64 {
+    /// [`Metric::score`] of the query and `row` (whose moments are `row_moments`), both
+    /// read as value / 255.
+    pub(crate) fn score(&self, row: &[u8], row_moments: impl FnOnce() -> Moments, metric: Metric) -> f64 {
         let n = self.values.len() as f64;
         match metric {
             Metric::L1 => abs_diff_sum(self.values, row) as f64 * SCALE,
             Metric::L2 => squared_diff_sum(self.values, row) as f64 * SCALE * SCALE / n,
             Metric::Cosine => {
-                let (dot, _, row_sq) = dot_and_moments(self.values, row);
-                let dot = dot as f64 * SCALE * SCALE;
-                dot / ((self.sum_sq as f64).sqrt() * SCALE * (row_sq as f64).sqrt() * SCALE + EPSILON)
+                let (a, b) = (self.moments, row_moments());
+                let dot = dot(self.values, row) as f64 * SCALE * SCALE;
+                dot / ((a.sum_sq as f64).sqrt() * SCALE * (b.sum_sq as f64).sqrt() * SCALE + EPSILON)
             }
             Metric::Correlation => {
-                let (dot, row_sum, row_sq) = dot_and_moments(self.values, row);
-                let (sa, sb) = (self.sum as f64, row_sum as f64);
+                let (a, b) = (self.moments, row_moments());
+                let (sa, sb) = (a.sum as f64, b.sum as f64);
                 // Centred sums from raw ones: sum (a - ma)(b - mb) = sum ab - sa sb / n.
-                let cov = (dot as f64 - sa * sb / n) * SCALE * SCALE;
-                let var_a = (self.sum_sq as f64 - sa * sa / n).max(0.0) * SCALE * SCALE;
-                let var_b = (row_sq as f64 - sb * sb / n).max(0.0) * SCALE * SCALE;
+                let cov = (dot(self.values, row) as f64 - sa * sb / n) * SCALE * SCALE;
+                let var_a = (a.sum_sq as f64 - sa * sa / n).max(0.0) * SCALE * SCALE;
+                let var_b = (b.sum_sq as f64 - sb * sb / n).max(0.0) * SCALE * SCALE;
                 cov / (var_a.sqrt() * var_b.sqrt() + EPSILON)
             }
         }
@@ -131,9 +110,9 @@ mod tests {
         let (a, b) = (bytes(1, n), bytes(2, n));
         let scaled = |v: &[u8]| v.iter().map(|&x| f32::from(x) / 255.0).collect::<Vec<f32>>();
         let (fa, fb) = (scaled(&a), scaled(&b));
-        let query = QueryStats::new(&a);
+        let query = Query::new(&a);
         for metric in Metric::ALL {
-            let fast = query.score(&b, metric);
+            let fast = query.score(&b, || Moments::of(&b), metric);
             let reference = metric.score(&fa, &fb);
             assert!((fast - reference).abs() <= 1e-6 * reference.abs().max(1.0), "{metric}: {fast} vs {reference}");
         }
@@ -150,10 +129,11 @@ mod tests {
     #[test]
     fn identical_vectors_score_as_closest() {
         let a = bytes(3, 1000);
-        let query = QueryStats::new(&a);
-        assert_eq!(query.score(&a, Metric::L1), 0.0);
-        assert_eq!(query.score(&a, Metric::L2), 0.0);
-        assert!((query.score(&a, Metric::Cosine) - 1.0).abs() < 1e-9);
-        assert!((query.score(&a, Metric::Correlation) - 1.0).abs() < 1e-9);
+        let query = Query::new(&a);
+        let score = |metric| query.score(&a, || Moments::of(&a), metric);
+        assert_eq!(score(Metric::L1), 0.0);
+        assert_eq!(score(Metric::L2), 0.0);
+        assert!((score(Metric::Cosine) - 1.0).abs() < 1e-9);
+        assert!((score(Metric::Correlation) - 1.0).abs() < 1e-9);
     }
 }

@@ -1,0 +1,234 @@
+//! The crawl stage: for every term of a categories file, opens the search page in
+//! headless Chromium (over WebDriver, with `fantoccini`), scrolls and clicks "Load more
+//! results" until it has enough photo URLs, and writes them, rewritten to one size, to
+//! `urls.json` (`{category: {term: [url]}}`).
+//!
+//! Every page action (load, scroll, click) is paced per host (see [`pacing`]). `urls.json` and `crawl.json` (how each term ended) are written atomically after
+//! each finished term, so an interrupted crawl keeps its finished terms and a re-run
+//! skips them. picseek starts `chromedriver` itself unless given a WebDriver URL, and
+//! stops it (and its browsers) on success, error and Ctrl-C.
+
+mod pacing;
+mod photo_urls;
+mod term;
+mod webdriver;
+
+pub use photo_urls::{SIZE_SUFFIXES, image_urls_in_page, rewrite_size_suffix};
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
+use picseek_manifest::{
+    Categories, CrawlManifest, ManifestError, TermRecord, TermStatus, UrlsManifest, read_json, write_json_atomic,
+};
+use tokio::task::JoinSet;
+
+use crate::pacing::HostPacer;
+use crate::webdriver::{BrowserSession, ChromeDriver, find_program};
+
+#[derive(Debug, Clone)]
+pub struct CrawlOptions {
+    pub categories_file: PathBuf,
+    /// `urls.json`; `crawl.json` is written beside it.
+    pub urls_path: PathBuf,
+    /// The search page, with `{term}` where the URL-encoded term goes.
+    pub url_template: String,
+    pub max_per_term: usize,
+    /// The size suffix every photo URL is rewritten to (`b` = large).
+    pub size: String,
+    /// Hosts (and their sub-domains) whose images are photos.
+    pub photo_hosts: Vec<String>,
+    /// Terms crawled at once, one browser session each.
+    pub concurrency: usize,
+    /// Page actions per second per host.
+    pub rate: f64,
+    /// A running WebDriver server to use instead of starting `chromedriver`.
+    pub webdriver: Option<String>,
+    pub headful: bool,
+    /// Crawl terms again even when `urls.json` already has them.
+    pub force: bool,
+    /// The longest one term may take.
+    pub term_timeout: Duration,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum CrawlError {
+    #[error(transparent)]
+    Manifest(#[from] ManifestError),
+    #[error("{path}: {reason}")]
+    BadCategories { path: PathBuf, reason: String },
+    #[error("--url-template {0:?} must be an http(s) URL containing {{term}}")]
+    BadTemplate(String),
+    #[error("--rate must be a positive number of actions per second, not {0}")]
+    BadRate(f64),
+    #[error("{what} not found: install Chromium and ChromeDriver with scripts/setup.sh (Debian packages chromium and chromium-driver), or pass --webdriver URL")]
+    BrowserMissing { what: String },
+    #[error("could not start chromedriver: {0}")]
+    WebDriverStart(#[source] std::io::Error),
+    #[error("could not open a browser session: {0}")]
+    Session(String),
+    #[error("interrupted; finished terms are kept in {0}")]
+    Interrupted(PathBuf),
+}
+
+/// How one term's crawl ended.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TermReport {
+    pub category: String,
+    pub term: String,
+    pub record: TermRecord,
+    /// Not crawled because an earlier run had finished it.
+    pub skipped: bool,
+}
+
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct CrawlReport {
+    pub terms: Vec<TermReport>,
+}
+
+impl CrawlReport {
+    pub fn failed(&self) -> impl Iterator<Item = &TermReport> {
+        self.terms.iter().filter(|t| t.record.status == TermStatus::Failed)
+    }
+}
+
+fn read_categories(path: &Path) -> Result<Categories, CrawlError> {
+    let categories: Categories = read_json(path)?;
+    let bad = |reason: &str| CrawlError::BadCategories { path: path.to_owned(), reason: reason.to_owned() };
+    if categories.is_empty() {
+        return Err(bad("no categories: expected {\"category\": [\"term\", ...]}"));
+    }
+    for (category, terms) in &categories {
+        if category.trim().is_empty() || terms.iter().any(|t| t.trim().is_empty()) {
+            return Err(bad("empty category or term name"));
+        }
+    }
+    Ok(categories)
+}
+
+fn read_or_default<T: Default + serde::de::DeserializeOwned>(path: &Path) -> Result<T, CrawlError> {
+    if path.exists() { Ok(read_json(path)?) } else { Ok(T::default()) }
+}
+
+/// Whether an earlier run finished this term (found enough, or exhausted the search).
+fn already_done(urls: &UrlsManifest, log: &CrawlManifest, category: &str, term: &str, wanted: usize) -> Option<TermRecord> {
+    let found = urls.get(category).and_then(|t| t.get(term)).map_or(0, Vec::len);
+    if found >= wanted {
+        return Some(TermRecord { status: TermStatus::Complete, found, wanted, error: None });
+    }
+    let record = log.get(category)?.get(term)?;
+    (record.status == TermStatus::Exhausted && record.wanted >= wanted && record.found == found).then(|| record.clone())
+}
+
+/// Runs the crawl stage: see the crate documentation.
+pub async fn crawl(opts: &CrawlOptions) -> Result<CrawlReport, CrawlError> {
+    if !opts.url_template.contains("{term}") || !opts.url_template.starts_with("http") {
+        return Err(CrawlError::BadTemplate(opts.url_template.clone()));
+    }
+    if !(opts.rate.is_finite() && opts.rate > 0.0) {
+        return Err(CrawlError::BadRate(opts.rate));
+    }
+    let categories = read_categories(&opts.categories_file)?;
+    let log_path = opts.urls_path.with_file_name("crawl.json");
+    let mut urls: UrlsManifest = read_or_default(&opts.urls_path)?;
+    let mut log: CrawlManifest = read_or_default(&log_path)?;
+
+    let mut report = CrawlReport::default();
+    let mut todo = Vec::new();
+    for (category, terms) in &categories {
+        for term in terms {
+            match already_done(&urls, &log, category, term, opts.max_per_term).filter(|_| !opts.force) {
+                Some(record) => {
+                    tracing::info!("{category}/{term}: already crawled ({} URLs), skipped", record.found);
+                    let (category, term) = (category.clone(), term.clone());
+                    report.terms.push(TermReport { category, term, record, skipped: true });
+                }
+                None => todo.push((category.clone(), term.clone())),
+            }
+        }
+    }
+    if todo.is_empty() {
+        return Ok(report);
+    }
+
+    // Started here, stopped when dropped: at the end, on error, and on Ctrl-C.
+    let driver = match &opts.webdriver {
+        Some(_) => None,
+        None => {
+            let program = find_program(&["chromedriver"])
+                .ok_or_else(|| CrawlError::BrowserMissing { what: "chromedriver".into() })?;
+            Some(ChromeDriver::start(&program).await?)
+        }
+    };
+    let chromium = find_program(&["chromium", "chromium-browser", "google-chrome"]);
+    if driver.is_some() && chromium.is_none() {
+        return Err(CrawlError::BrowserMissing { what: "chromium".into() });
+    }
+    let webdriver_url = opts.webdriver.clone().or_else(|| driver.as_ref().map(|d| d.url().to_owned())).unwrap_or_default();
+
+    let pacer = Arc::new(HostPacer::new(opts.rate));
+    let semaphore = Arc::new(tokio::sync::Semaphore::new(opts.concurrency.max(1)));
+    let bars = MultiProgress::new();
+    let overall = bars.add(ProgressBar::new(todo.len() as u64).with_message("terms"));
+    overall.set_style(ProgressStyle::with_template("{msg} {bar:30} {pos}/{len} [{elapsed}]").expect("valid template"));
+
+    let mut tasks = JoinSet::new();
+    for (category, term) in todo {
+        let (opts, pacer, semaphore, bars) = (opts.clone(), pacer.clone(), semaphore.clone(), bars.clone());
+        let (webdriver_url, chromium) = (webdriver_url.clone(), chromium.clone());
+        tasks.spawn(async move {
+            let _permit = semaphore.acquire_owned().await.expect("semaphore is never closed");
+            let bar = bars.insert(0, ProgressBar::new(opts.max_per_term as u64));
+            bar.set_style(ProgressStyle::with_template("  {msg} {bar:20} {pos}/{len}").expect("valid template"));
+            bar.set_message(format!("{category}/{term}"));
+            let outcome = match BrowserSession::open(&webdriver_url, chromium.as_deref(), opts.headful).await {
+                Ok(session) => {
+                    let outcome = term::crawl_term(&session.client, &opts, &term, &pacer, &bar).await;
+                    session.close().await;
+                    outcome
+                }
+                Err(e) => term::TermOutcome::failed(Vec::new(), e.to_string()),
+            };
+            bar.finish_and_clear();
+            bars.remove(&bar);
+            (category, term, outcome)
+        });
+    }
+
+    let finished = async {
+        while let Some(joined) = tasks.join_next().await {
+            let (category, term, outcome) = match joined {
+                Ok(done) => done,
+                Err(e) => {
+                    tracing::error!("a crawl task failed: {e}");
+                    continue;
+                }
+            };
+            let record = outcome.record(opts.max_per_term);
+            match &record.error {
+                Some(error) => tracing::warn!("{category}/{term}: {error}"),
+                None => tracing::info!("{category}/{term}: {} URLs ({:?})", record.found, record.status),
+            }
+            // A failed term keeps what an earlier run found rather than losing it.
+            if record.status != TermStatus::Failed || !outcome.urls.is_empty() {
+                urls.entry(category.clone()).or_default().insert(term.clone(), outcome.urls);
+            }
+            log.entry(category.clone()).or_insert_with(BTreeMap::new).insert(term.clone(), record.clone());
+            write_json_atomic(&opts.urls_path, &urls)?;
+            write_json_atomic(&log_path, &log)?;
+            overall.inc(1);
+            report.terms.push(TermReport { category, term, record, skipped: false });
+        }
+        Ok::<(), CrawlError>(())
+    };
+    let result = tokio::select! {
+        result = finished => result,
+        _ = tokio::signal::ctrl_c() => Err(CrawlError::Interrupted(opts.urls_path.clone())),
+    };
+    overall.finish_and_clear();
+    drop(driver);
+    result.map(|()| report)
+}

@@ -1,0 +1,168 @@
+//! Crawling one term in one browser session.
+
+use std::collections::HashSet;
+use std::time::Duration;
+
+use fantoccini::elements::Element;
+use fantoccini::{Client, Locator};
+use indicatif::ProgressBar;
+use picseek_manifest::{TermRecord, TermStatus};
+use url::Url;
+
+use crate::photo_urls::{image_urls_in_page, rewrite_size_suffix};
+use crate::CrawlOptions;
+use crate::pacing::HostPacer;
+
+/// Actions in a row that bring no new photo before the search counts as exhausted.
+const STALE_ACTIONS: usize = 3;
+/// How long to wait for a scroll or click to add images to the page.
+const SETTLE_TIMEOUT: Duration = Duration::from_secs(2);
+
+const LOAD_MORE_XPATH: &str = "//button[contains(normalize-space(.), 'Load more')] \
+    | //a[contains(normalize-space(.), 'Load more')] \
+    | //*[@role='button'][contains(normalize-space(.), 'Load more')]";
+const COUNT_IMAGES_JS: &str = "return document.querySelectorAll('img, [style*=\"url(\"]').length;";
+const NAVIGATION_STATUS_JS: &str =
+    "const n = performance.getEntriesByType('navigation')[0]; return n && n.responseStatus ? n.responseStatus : 0;";
+
+pub(crate) struct TermOutcome {
+    pub urls: Vec<String>,
+    status: TermStatus,
+    error: Option<String>,
+}
+
+impl TermOutcome {
+    pub(crate) fn failed(urls: Vec<String>, error: String) -> Self {
+        Self { urls, status: TermStatus::Failed, error: Some(error) }
+    }
+
+    pub(crate) fn record(&self, wanted: usize) -> TermRecord {
+        TermRecord { status: self.status, found: self.urls.len(), wanted, error: self.error.clone() }
+    }
+}
+
+/// The search page of `term`: the template with `{term}` URL-encoded.
+pub(crate) fn search_page_url(template: &str, term: &str) -> Result<Url, url::ParseError> {
+    let encoded: String = url::form_urlencoded::byte_serialize(term.as_bytes()).collect();
+    Url::parse(&template.replace("{term}", &encoded))
+}
+
+pub(crate) async fn crawl_term(
+    client: &Client,
+    opts: &CrawlOptions,
+    term: &str,
+    pacer: &HostPacer,
+    bar: &ProgressBar,
+) -> TermOutcome {
+    let mut found = FoundUrls::default();
+    let crawl = crawl_until_done(client, opts, term, pacer, bar, &mut found);
+    match tokio::time::timeout(opts.term_timeout, crawl).await {
+        Ok(Ok(status)) if status == TermStatus::Exhausted && found.urls.is_empty() => {
+            TermOutcome::failed(Vec::new(), "no results".into())
+        }
+        Ok(Ok(status)) => TermOutcome { urls: found.urls, status, error: None },
+        Ok(Err(error)) => TermOutcome::failed(found.urls, error),
+        Err(_) => TermOutcome::failed(
+            found.urls,
+            format!("timed out after {}s (raise --term-timeout)", opts.term_timeout.as_secs()),
+        ),
+    }
+}
+
+/// Photo URLs in page order, without duplicates.
+#[derive(Default)]
+struct FoundUrls {
+    urls: Vec<String>,
+    seen: HashSet<String>,
+}
+
+async fn crawl_until_done(
+    client: &Client,
+    opts: &CrawlOptions,
+    term: &str,
+    pacer: &HostPacer,
+    bar: &ProgressBar,
+    found: &mut FoundUrls,
+) -> Result<TermStatus, String> {
+    let page = search_page_url(&opts.url_template, term).map_err(|e| format!("bad search URL for {term:?}: {e}"))?;
+    let host = page.host_str().unwrap_or_default().to_owned();
+    pacer.act(&host, "load", client.goto(page.as_str())).await.map_err(|e| format!("{page}: {e}"))?;
+    let status = client.execute(NAVIGATION_STATUS_JS, vec![]).await.map_err(|e| e.to_string())?;
+    if let Some(code) = status.as_u64().filter(|&c| c >= 400) {
+        return Err(format!("{page}: HTTP {code}"));
+    }
+    let mut stale = 0;
+    loop {
+        let html = client.source().await.map_err(|e| e.to_string())?;
+        let before = found.urls.len();
+        for url in image_urls_in_page(&html, &page) {
+            if let Some(photo) = rewrite_size_suffix(&url, &opts.size, &opts.photo_hosts) {
+                let photo = photo.to_string();
+                if found.seen.insert(photo.clone()) {
+                    found.urls.push(photo);
+                }
+            }
+        }
+        if found.urls.len() >= opts.max_per_term {
+            found.urls.truncate(opts.max_per_term);
+            bar.set_position(opts.max_per_term as u64);
+            return Ok(TermStatus::Complete);
+        }
+        bar.set_position(found.urls.len() as u64);
+        stale = if found.urls.len() == before { stale + 1 } else { 0 };
+        if stale >= STALE_ACTIONS {
+            return Ok(TermStatus::Exhausted);
+        }
+        let images_before = image_count(client).await?;
+        match visible_load_more_button(client).await? {
+            Some(button) => pacer
+                .act(&host, "click", button.click())
+                .await
+                .map_err(|e| format!("clicking 'Load more results': {e}"))?,
+            None => pacer
+                .act(&host, "scroll", client.execute("window.scrollTo(0, document.body.scrollHeight);", vec![]))
+                .await
+                .map(drop)
+                .map_err(|e| format!("scrolling: {e}"))?,
+        }
+        wait_for_more_images(client, images_before).await?;
+    }
+}
+
+async fn image_count(client: &Client) -> Result<u64, String> {
+    Ok(client.execute(COUNT_IMAGES_JS, vec![]).await.map_err(|e| e.to_string())?.as_u64().unwrap_or(0))
+}
+
+/// A visible "Load more results" button, found by its text or role (Flickr's ids change
+/// on every load).
+async fn visible_load_more_button(client: &Client) -> Result<Option<Element>, String> {
+    let buttons = client.find_all(Locator::XPath(LOAD_MORE_XPATH)).await.map_err(|e| e.to_string())?;
+    for button in buttons {
+        if button.is_displayed().await.unwrap_or(false) {
+            return Ok(Some(button));
+        }
+    }
+    Ok(None)
+}
+
+async fn wait_for_more_images(client: &Client, before: u64) -> Result<(), String> {
+    let deadline = tokio::time::Instant::now() + SETTLE_TIMEOUT;
+    while tokio::time::Instant::now() < deadline {
+        if image_count(client).await? > before {
+            return Ok(());
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn terms_are_url_encoded_into_the_template() {
+        let url = search_page_url("https://www.flickr.com/search/?text={term}", "red car & co/ö").unwrap();
+        assert_eq!(url.as_str(), "https://www.flickr.com/search/?text=red+car+%26+co%2F%C3%B6");
+    }
+}

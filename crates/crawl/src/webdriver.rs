@@ -1,0 +1,123 @@
+//! Starting and stopping `chromedriver`, and opening headless Chromium sessions on it.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use fantoccini::{Client, ClientBuilder};
+use serde_json::json;
+
+use crate::CrawlError;
+
+/// How long chromedriver may take to accept connections.
+const STARTUP_TIMEOUT: Duration = Duration::from_secs(15);
+
+/// Finds a program on `PATH`.
+pub fn find_program(names: &[&str]) -> Option<PathBuf> {
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path).flat_map(|dir| names.iter().map(move |n| dir.join(n))).find(|p| p.is_file())
+}
+
+/// A `chromedriver` that picseek started on a free loopback port. It runs in its own
+/// process group, and dropping this kills the whole group, so the Chromium instances it
+/// launched go with it on success, error and Ctrl-C alike.
+pub struct ChromeDriver {
+    child: tokio::process::Child,
+    url: String,
+}
+
+impl ChromeDriver {
+    pub async fn start(program: &Path) -> Result<Self, CrawlError> {
+        let port = {
+            let listener = std::net::TcpListener::bind("127.0.0.1:0").map_err(CrawlError::WebDriverStart)?;
+            listener.local_addr().map_err(CrawlError::WebDriverStart)?.port()
+        };
+        let mut child = tokio::process::Command::new(program)
+            .arg(format!("--port={port}"))
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .process_group(0)
+            .kill_on_drop(true)
+            .spawn()
+            .map_err(|e| CrawlError::BrowserMissing { what: format!("{} ({e})", program.display()) })?;
+        let deadline = tokio::time::Instant::now() + STARTUP_TIMEOUT;
+        loop {
+            if tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_ok() {
+                break;
+            }
+            if let Ok(Some(status)) = child.try_wait() {
+                return Err(CrawlError::WebDriverStart(std::io::Error::other(format!("chromedriver exited at start: {status}"))));
+            }
+            if tokio::time::Instant::now() > deadline {
+                return Err(CrawlError::WebDriverStart(std::io::Error::other("chromedriver did not start listening in time")));
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        tracing::debug!(port, "chromedriver started");
+        Ok(Self { child, url: format!("http://127.0.0.1:{port}") })
+    }
+
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+}
+
+impl Drop for ChromeDriver {
+    fn drop(&mut self) {
+        if let Some(pid) = self.child.id() {
+            // SAFETY: kill(2) with a negative pid signals the process group we created.
+            unsafe {
+                libc::kill(-(pid as libc::pid_t), libc::SIGKILL);
+            }
+        }
+    }
+}
+
+/// One browser session with its own fresh profile folder (removed when dropped).
+pub struct BrowserSession {
+    pub client: Client,
+    _profile: tempfile::TempDir,
+}
+
+impl BrowserSession {
+    pub async fn open(webdriver_url: &str, chromium: Option<&Path>, headful: bool) -> Result<Self, CrawlError> {
+        let profile = tempfile::Builder::new().prefix("picseek-chromium-").tempdir().map_err(CrawlError::WebDriverStart)?;
+        let mut args = vec![
+            "--no-sandbox".to_owned(),
+            "--disable-gpu".into(),
+            "--disable-dev-shm-usage".into(),
+            // Without these Chromium keeps calling home, which a closed network refuses.
+            "--disable-background-networking".into(),
+            "--disable-component-update".into(),
+            "--disable-sync".into(),
+            "--no-first-run".into(),
+            "--disable-quic".into(),
+            "--window-size=1280,1024".into(),
+            format!("--user-data-dir={}", profile.path().display()),
+        ];
+        if !headful {
+            args.push("--headless=new".into());
+        }
+        let mut options = json!({ "args": args });
+        if let Some(binary) = chromium {
+            options["binary"] = json!(binary);
+        }
+        let mut capabilities = serde_json::Map::new();
+        capabilities.insert("browserName".into(), json!("chrome"));
+        capabilities.insert("goog:chromeOptions".into(), options);
+        let client = ClientBuilder::rustls()
+            .map_err(|e| CrawlError::Session(e.to_string()))?
+            .capabilities(capabilities)
+            .connect(webdriver_url)
+            .await
+            .map_err(|e| CrawlError::Session(format!("{webdriver_url}: {e}")))?;
+        Ok(Self { client, _profile: profile })
+    }
+
+    /// Ends the session, which quits its Chromium.
+    pub async fn close(self) {
+        if let Err(e) = self.client.close().await {
+            tracing::debug!("closing the browser session: {e}");
+        }
+    }
+}

@@ -1,0 +1,32 @@
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+/// `urls.json`: `{category: {term: [url, ...]}}`, the tutorial's `image_urls.json` shape.
+pub type UrlsManifest = BTreeMap<String, BTreeMap<String, Vec<String>>>;
+
+/// The categories file: `{category: [term, ...]}`.
+pub type Categories = BTreeMap<String, Vec<String>>;
+
+/// `crawl.json`: how the crawl of each term ended, so a re-run knows which terms are done
+/// (`urls.json` keeps the tutorial's shape and has no room for it).
+pub type CrawlManifest = BTreeMap<String, BTreeMap<String, TermRecord>>;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TermRecord {
+    pub status: TermStatus,
+    pub found: usize,
+    pub wanted: usize,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TermStatus {
+    /// `wanted` URLs were found.
+    Complete,
+    /// The search ran out of results before `wanted`.
+    Exhausted,
+    Failed,
+}

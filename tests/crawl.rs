@@ -1,0 +1,176 @@
+//! `picseek crawl` in real headless Chromium against the Flickr-like fixture site on
+//! 127.0.0.1: exact URL lists, size rewriting, junk removal, pacing, resume, failures,
+//! and that the browser is always stopped.
+
+mod support;
+
+use std::path::Path;
+use std::time::Duration;
+
+use serde_json::{Value, json};
+use support::flickr_site::{FlickrSite, expected_urls};
+use support::picseek;
+
+fn write_categories(dir: &Path, categories: Value) -> String {
+    let path = dir.join("categories.json");
+    std::fs::write(&path, categories.to_string()).unwrap();
+    path.to_str().unwrap().to_owned()
+}
+
+fn read(path: &Path) -> Value {
+    serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap()
+}
+
+fn crawl_args<'a>(data: &'a str, categories: &'a str, site: &'a str, extra: &[&'a str]) -> Vec<&'a str> {
+    let mut args = vec![
+        "--data-dir", data, "crawl", "--categories", categories, "--url-template", site,
+        "--photo-host", "127.0.0.1", "--term-timeout", "60",
+    ];
+    args.extend_from_slice(extra);
+    args
+}
+
+#[test]
+fn crawls_exact_photo_urls_at_large_size_evenly_paced() {
+    let site = FlickrSite::start();
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().to_str().unwrap();
+    let categories = write_categories(dir.path(), json!({"animal": ["Cat", "Dog"], "plant": ["Tulip"]}));
+    let template = site.url_template();
+    let rate = 5;
+    let out = picseek(&crawl_args(data, &categories, &template, &["--max-per-term", "30", "--rate", "5", "--concurrency", "3"]));
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+
+    let urls = read(&dir.path().join("urls.json"));
+    for (category, term, max) in [("animal", "Cat", 30), ("animal", "Dog", 30), ("plant", "Tulip", 30)] {
+        let got: Vec<String> = serde_json::from_value(urls[category][term].clone()).unwrap();
+        assert_eq!(got, expected_urls(site.addr, term, max), "{category}/{term}");
+    }
+    let log = read(&dir.path().join("crawl.json"));
+    assert_eq!(log["animal"]["Cat"]["status"], "complete");
+    assert_eq!(log["plant"]["Tulip"]["status"], "exhausted");
+    assert_eq!(log["plant"]["Tulip"]["found"], 12);
+
+    let table = String::from_utf8_lossy(&out.stdout);
+    assert!(table.contains("Tulip") && table.contains("12/30") && table.contains("exhausted"), "{table}");
+
+    // Page loads, scrolls and clicks as the site saw them: never more than --rate in a
+    // second (less 20 ms: the browser fires scroll events at its next frame).
+    let actions = site.actions();
+    assert!(actions.len() > 3 * 3, "scrolls and clicks were recorded: {}", actions.len());
+    for window in actions.windows(rate + 1) {
+        let span_ms = window[rate].0 - window[0].0;
+        let seen: Vec<String> = window.iter().map(|(t, e)| format!("{e}@{:.0}", t - window[0].0)).collect();
+        assert!(
+            span_ms >= 980.0,
+            "{} actions within {span_ms:.0} ms: {seen:?}; from {:.0}\n{}",
+            rate + 1,
+            window[0].0,
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}
+
+#[test]
+fn a_failing_term_is_reported_and_the_others_go_on() {
+    let site = FlickrSite::start();
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().to_str().unwrap();
+    let categories = write_categories(dir.path(), json!({"things": ["broken", "Empty", "Tulip"]}));
+    let template = site.url_template();
+    let out = picseek(&crawl_args(data, &categories, &template, &["--rate", "20", "--json"]));
+    assert!(!out.status.success(), "a failed term makes the exit status non-zero");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("2 term(s) failed") && stderr.contains("things/broken"), "{stderr}");
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let by_term = |term: &str| report["terms"].as_array().unwrap().iter().find(|t| t["term"] == term).unwrap().clone();
+    assert!(by_term("broken")["record"]["error"].as_str().unwrap().contains("HTTP 500"));
+    assert_eq!(by_term("Empty")["record"]["error"], "no results");
+    let urls = read(&dir.path().join("urls.json"));
+    assert_eq!(urls["things"]["Tulip"].as_array().unwrap().len(), 12);
+    assert_eq!(read(&dir.path().join("crawl.json"))["things"]["broken"]["status"], "failed");
+}
+
+#[test]
+fn a_rerun_skips_finished_terms_unless_forced() {
+    let site = FlickrSite::start();
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().to_str().unwrap();
+    let template = site.url_template();
+    let first = write_categories(dir.path(), json!({"animal": ["Cat"], "plant": ["Tulip"]}));
+    assert!(picseek(&crawl_args(data, &first, &template, &["--max-per-term", "10", "--rate", "20"])).status.success());
+    assert_eq!(site.loaded_terms().len(), 2);
+
+    let grown = write_categories(dir.path(), json!({"animal": ["Cat", "Dog"], "plant": ["Tulip"]}));
+    let out = picseek(&crawl_args(data, &grown, &template, &["--max-per-term", "10", "--rate", "20"]));
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let mut loaded = site.loaded_terms();
+    loaded.sort();
+    assert_eq!(loaded, ["Cat", "Dog", "Tulip"], "only the new term was crawled (Tulip, exhausted, is done too)");
+    let urls = read(&dir.path().join("urls.json"));
+    assert_eq!(urls["animal"]["Cat"].as_array().unwrap().len(), 10);
+    assert_eq!(urls["animal"]["Dog"].as_array().unwrap().len(), 10);
+
+    assert!(picseek(&crawl_args(data, &grown, &template, &["--max-per-term", "10", "--rate", "20", "--force"])).status.success());
+    assert_eq!(site.loaded_terms().len(), 6, "--force crawls every term again");
+}
+
+/// The command lines of running processes that mention `needle`.
+fn processes_mentioning(needle: &str) -> Vec<String> {
+    std::fs::read_dir("/proc")
+        .unwrap()
+        .filter_map(|e| std::fs::read(e.ok()?.path().join("cmdline")).ok())
+        .map(|c| String::from_utf8_lossy(&c).replace('\0', " "))
+        .filter(|c| c.contains(needle))
+        .collect()
+}
+
+#[test]
+fn ctrl_c_keeps_finished_terms_and_stops_the_browser() {
+    let site = FlickrSite::start();
+    let dir = tempfile::tempdir().unwrap();
+    let tmp = dir.path().join("tmp");
+    std::fs::create_dir_all(&tmp).unwrap();
+    let data = dir.path().to_str().unwrap();
+    // Categories are crawled in name order: Tulip (short) first, then Cat.
+    let categories = write_categories(dir.path(), json!({"a": ["Tulip"], "b": ["Cat"]}));
+    let template = site.url_template();
+    let args = crawl_args(data, &categories, &template, &["--rate", "2", "--concurrency", "1", "--max-per-term", "45"]);
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_picseek"))
+        .args(&args)
+        .env("TMPDIR", &tmp)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let urls_path = dir.path().join("urls.json");
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    while !(urls_path.exists() && site.loaded_terms().contains(&"Cat".to_owned())) {
+        assert!(std::time::Instant::now() < deadline, "Tulip did not finish and Cat start in time");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(!processes_mentioning(tmp.to_str().unwrap()).is_empty(), "the browser runs with its profile under TMPDIR");
+    // SAFETY: signalling our own child process.
+    unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGINT) };
+    let status = child.wait().unwrap();
+    assert!(!status.success());
+    let urls = read(&urls_path);
+    assert_eq!(urls["b"]["Cat"].as_array().map(Vec::len), None, "Cat was not finished");
+    assert_eq!(urls["a"]["Tulip"].as_array().unwrap().len(), 12);
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(processes_mentioning(tmp.to_str().unwrap()), Vec::<String>::new(), "Chromium outlived picseek");
+}
+
+#[test]
+fn a_missing_chromedriver_names_the_setup_script() {
+    let dir = tempfile::tempdir().unwrap();
+    let categories = write_categories(dir.path(), json!({"animal": ["Cat"]}));
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_picseek"))
+        .args(["--data-dir", dir.path().to_str().unwrap(), "crawl", "--categories", &categories])
+        .env("PATH", dir.path())
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("chromedriver") && stderr.contains("scripts/setup.sh"), "{stderr}");
+}

@@ -1,0 +1,227 @@
+//! A local site that behaves like Flickr's search page, for crawling in real Chromium:
+//! a first grid of lazy `<img>` thumbnails with mixed size suffixes and URL forms, more
+//! appended by JavaScript on each scroll to the bottom, then a "Load more results"
+//! button with a random id that appends more per click, junk images (logo, avatar,
+//! `data:` URI, tracking pixel, an image on another host), a fixed total per term, and a
+//! term ("broken") whose page answers 500. The server records when each search page was
+//! requested; the page reports when it handled each scroll or click (the browser's clock
+//! is this machine's), so tests can check the crawler's pace.
+
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+
+use axum::Router;
+use axum::extract::{Query, State};
+use axum::http::StatusCode;
+use axum::response::{Html, IntoResponse};
+use axum::routing::get;
+
+/// Thumbnails in the first grid, added per scroll (twice), added per click.
+const FIRST_GRID: usize = 8;
+const PER_SCROLL: usize = 6;
+const SCROLLS: usize = 2;
+const PER_CLICK: usize = 8;
+const SUFFIXES: [&str; 9] = ["_m", "_n", "_w", "_z", "_c", "_q", "_s", "_t", ""];
+
+/// How many photos the search for `term` has in all.
+pub fn total_for(term: &str) -> usize {
+    match term {
+        "Tulip" => 12,
+        "Empty" => 0,
+        _ => 45,
+    }
+}
+
+fn term_number(term: &str) -> u64 {
+    term.bytes().fold(1469598103934665603u64, |h, b| (h ^ u64::from(b)).wrapping_mul(1099511628211)) % 90_000 + 10_000
+}
+
+/// The id and secret of photo `i` of `term`.
+pub fn photo(term: &str, i: usize) -> (String, String) {
+    let n = term_number(term);
+    (format!("{n}{i:04}"), format!("{:010x}", n.wrapping_mul(2654435761).wrapping_add(i as u64 * 7919)))
+}
+
+/// The URLs a crawler should report for `term` at size `_b`, in page order.
+pub fn expected_urls(addr: SocketAddr, term: &str, max: usize) -> Vec<String> {
+    (0..total_for(term).min(max))
+        .map(|i| {
+            let (id, secret) = photo(term, i);
+            format!("http://{addr}/65535/{id}_{secret}_b.jpg")
+        })
+        .collect()
+}
+
+/// What the site saw.
+#[derive(Default)]
+pub struct Seen {
+    /// Terms whose search page was requested, in arrival order.
+    pub loads: Vec<String>,
+    /// `(milliseconds since the Unix epoch, "load" | "scroll" | "click")`: loads timed by
+    /// the server, scrolls and clicks by the page's event handlers.
+    pub actions: Vec<(f64, String)>,
+}
+
+pub type Events = Arc<Mutex<Seen>>;
+
+pub struct FlickrSite {
+    pub addr: SocketAddr,
+    pub events: Events,
+    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl FlickrSite {
+    pub fn start() -> Self {
+        let events: Events = Arc::default();
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind a loopback port");
+        listener.set_nonblocking(true).expect("non-blocking listener");
+        let addr = listener.local_addr().expect("local address");
+        let (shutdown, stopped) = tokio::sync::oneshot::channel::<()>();
+        let app = Router::new()
+            .route("/search/", get(search_page))
+            .route("/event", get(record_event))
+            .fallback(|| async { StatusCode::NOT_FOUND })
+            .with_state(events.clone());
+        let thread = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+            runtime.block_on(async move {
+                let listener = tokio::net::TcpListener::from_std(listener).expect("tokio listener");
+                axum::serve(listener, app)
+                    .with_graceful_shutdown(async {
+                        let _ = stopped.await;
+                    })
+                    .await
+                    .expect("fixture site serves");
+            });
+        });
+        Self { addr, events, shutdown: Some(shutdown), thread: Some(thread) }
+    }
+
+    pub fn url_template(&self) -> String {
+        format!("http://{}/search/?text={{term}}", self.addr)
+    }
+
+    /// The terms whose search page was loaded, in order.
+    pub fn loaded_terms(&self) -> Vec<String> {
+        self.events.lock().unwrap().loads.clone()
+    }
+
+    /// Every page action the pages reported, in time order.
+    pub fn actions(&self) -> Vec<(f64, String)> {
+        let mut actions = self.events.lock().unwrap().actions.clone();
+        actions.sort_by(|a, b| a.0.total_cmp(&b.0));
+        actions
+    }
+}
+
+impl Drop for FlickrSite {
+    fn drop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+#[derive(serde::Deserialize)]
+struct SearchQuery {
+    text: String,
+}
+
+#[derive(serde::Deserialize)]
+struct EventQuery {
+    kind: String,
+    at: f64,
+}
+
+async fn record_event(State(events): State<Events>, Query(q): Query<EventQuery>) -> StatusCode {
+    events.lock().unwrap().actions.push((q.at, q.kind));
+    StatusCode::NO_CONTENT
+}
+
+/// Thumbnail `i` of `term`, in one of four URL forms.
+fn thumbnail_html(host: &str, term: &str, i: usize) -> String {
+    let (id, secret) = photo(term, i);
+    let file = format!("65535/{id}_{secret}{}.jpg", SUFFIXES[i % SUFFIXES.len()]);
+    match i % 4 {
+        0 => format!(r#"<div class="photo"><img loading="lazy" src="//{host}/{file}"></div>"#),
+        1 => format!(r#"<div class="photo"><img loading="lazy" src="/{file}"></div>"#),
+        2 => format!(r#"<div class="photo"><img loading="lazy" src="http://{host}/{file}"></div>"#),
+        _ => format!(r#"<div class="photo" style="background-image: url(//{host}/{file})"></div>"#),
+    }
+}
+
+async fn search_page(
+    State(events): State<Events>,
+    headers: axum::http::HeaderMap,
+    Query(q): Query<SearchQuery>,
+) -> impl IntoResponse {
+    let now_ms = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs_f64() * 1e3;
+    let mut seen = events.lock().unwrap();
+    seen.loads.push(q.text.clone());
+    seen.actions.push((now_ms, "load".into()));
+    drop(seen);
+    if q.text == "broken" {
+        return (StatusCode::INTERNAL_SERVER_ERROR, Html("<html><body><h1>Server error</h1></body></html>".to_owned()));
+    }
+    let host = headers.get("host").and_then(|h| h.to_str().ok()).unwrap_or("127.0.0.1").to_owned();
+    let port = host.rsplit(':').next().unwrap_or("80");
+    let total = total_for(&q.text);
+    let first: String = (0..FIRST_GRID.min(total)).map(|i| thumbnail_html(&host, &q.text, i)).collect();
+    let rest: Vec<String> = (FIRST_GRID.min(total)..total).map(|i| thumbnail_html(&host, &q.text, i)).collect();
+    // The same photo as thumbnail 3 again, at another size: must not be reported twice.
+    let duplicate = if total > 3 {
+        let (id, secret) = photo(&q.text, 3);
+        format!(r#"<div class="photo"><img loading="lazy" src="//{host}/65535/{id}_{secret}_z.jpg"></div>"#)
+    } else {
+        String::new()
+    };
+    let page = format!(
+        r#"<!doctype html><html><head><title>{term} | Flickr</title>
+<style>.photo {{ display: block; width: 240px; height: 320px; background-size: cover; }}
+.photo img {{ width: 240px; height: 320px; }}</style></head>
+<body>
+<header><img src="/images/logo.svg" alt="flickr"><img class="avatar" src="//{host}/1234/buddyicons/99@N00_r.jpg"></header>
+<img src="data:image/gif;base64,R0lGODlhAQABAAAAACw=" alt="">
+<img src="/px/pixel.gif?uid=1" width="1" height="1">
+<img src="http://127.0.0.2:{port}/65535/999_abc_m.jpg">
+<div id="grid">{first}{duplicate}</div>
+<div id="more"></div>
+<script>
+const rest = {rest};
+let next = 0, scrolls = 0;
+function ping(kind) {{ fetch('/event?kind=' + kind + '&at=' + (performance.timeOrigin + performance.now())); }}
+function append(n) {{
+  const grid = document.getElementById('grid');
+  for (const html of rest.slice(next, next + n)) grid.insertAdjacentHTML('beforeend', html);
+  next = Math.min(rest.length, next + n);
+}}
+function showButton() {{
+  const more = document.getElementById('more');
+  more.innerHTML = '';
+  if (next >= rest.length) return;
+  const button = document.createElement('button');
+  button.id = 'yui_3_16_0_1_' + Math.floor(Math.random() * 1e9);
+  button.textContent = 'Load more results';
+  button.addEventListener('click', () => {{ ping('click'); append({per_click}); showButton(); }});
+  more.appendChild(button);
+}}
+window.addEventListener('scroll', () => {{
+  if (window.innerHeight + window.scrollY < document.body.scrollHeight - 5) return;
+  if (scrolls >= {scrolls}) return;
+  scrolls += 1;
+  ping('scroll');
+  setTimeout(() => {{ append({per_scroll}); if (scrolls >= {scrolls}) showButton(); }}, 150);
+}});
+</script></body></html>"#,
+        term = q.text,
+        rest = serde_json::to_string(&rest).expect("JSON"),
+        per_click = PER_CLICK,
+        per_scroll = PER_SCROLL,
+        scrolls = SCROLLS,
+    );
+    (StatusCode::OK, Html(page))
+}
