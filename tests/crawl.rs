@@ -174,3 +174,27 @@ fn a_missing_chromedriver_names_the_setup_script() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("chromedriver") && stderr.contains("scripts/setup.sh"), "{stderr}");
 }
+
+/// Not a test: the crawl benchmark (`scripts/bench/run crawl`). Prints the median wall
+/// time of crawling 3 terms x 60 URLs from the fixture site at --rate 5.
+#[test]
+#[ignore = "benchmark"]
+fn bench_crawl_three_terms_of_sixty_urls_at_rate_five() {
+    let site = FlickrSite::start();
+    let template = site.url_template();
+    let mut seconds = Vec::new();
+    for _ in 0..3 {
+        let dir = tempfile::tempdir().unwrap();
+        let data = dir.path().to_str().unwrap();
+        let categories = write_categories(dir.path(), json!({"animal": ["Cat", "Dog"], "plant": ["Rose"]}));
+        let started = std::time::Instant::now();
+        let args = crawl_args(data, &categories, &template, &["--max-per-term", "60", "--rate", "5", "--concurrency", "3"]);
+        assert!(picseek(&args).status.success());
+        seconds.push(started.elapsed().as_secs_f64());
+        let urls = read(&dir.path().join("urls.json"));
+        assert_eq!(urls["plant"]["Rose"].as_array().unwrap().len(), 60);
+    }
+    seconds.sort_by(f64::total_cmp);
+    println!("crawl, 3 terms x 60 URLs, --rate 5 --concurrency 3, fixture site on 127.0.0.1");
+    println!("runs (s): {seconds:.2?}   median: {:.2} s", seconds[1]);
+}

@@ -28,7 +28,7 @@ pub fn total_for(term: &str) -> usize {
     match term {
         "Tulip" => 12,
         "Empty" => 0,
-        _ => 45,
+        _ => 90,
     }
 }
 

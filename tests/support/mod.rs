@@ -3,6 +3,7 @@
 #![allow(dead_code)] // each test binary uses a different subset
 
 pub mod flickr_site;
+pub mod image_server;
 
 use std::path::Path;
 use std::process::Output;

@@ -5,10 +5,12 @@
 //! reader (or a stage killed half-way) only ever sees a complete old or complete new file.
 
 mod crawl;
+mod download;
 mod index;
 mod split;
 
 pub use crawl::{Categories, CrawlManifest, TermRecord, TermStatus, UrlsManifest};
+pub use download::{DownloadManifest, DownloadRecord, DownloadStatus};
 pub use index::{IndexItem, IndexManifest, ModelIdentity, SkippedFile, VectorFile};
 pub use split::{ClassSplit, SplitManifest};
 
@@ -62,7 +64,9 @@ pub fn write_json_atomic<T: Serialize>(path: &Path, value: &T) -> Result<(), Man
 }
 
 /// Writes `bytes` to `path` through a temporary file in the same folder and a rename,
-/// creating the folder if needed.
+/// creating the folder if needed: a reader or a killed process never sees a partial
+/// file under `path`. (No fsync: this guards against crashes of picseek, not of the
+/// machine, and syncing every downloaded image would cost more than it protects.)
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), ManifestError> {
     let dir = match path.parent() {
         Some(d) if !d.as_os_str().is_empty() => d,
@@ -74,7 +78,6 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), ManifestError> {
         .tempfile_in(dir)
         .map_err(|e| ManifestError::io(dir, e))?;
     tmp.write_all(bytes).map_err(|e| ManifestError::io(path, e))?;
-    tmp.as_file().sync_all().map_err(|e| ManifestError::io(path, e))?;
     tmp.persist(path).map_err(|e| ManifestError::io(path, e.error))?;
     Ok(())
 }

@@ -132,6 +132,69 @@ fn status_name(status: picseek_manifest::TermStatus) -> &'static str {
 }
 
 #[derive(Args)]
+pub struct DownloadArgs {
+    /// The URLs to fetch, {"category": {"term": ["url", ...]}} [default: <data-dir>/urls.json].
+    #[arg(long)]
+    urls: Option<PathBuf>,
+    /// Where files go [default: <data-dir>/raw].
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// Requests in flight at once.
+    #[arg(long, default_value_t = 16, value_parser = clap::value_parser!(u32).range(1..=512))]
+    concurrency: u32,
+    /// Requests per second per host (0 = no pacing).
+    #[arg(long, default_value_t = 2.0)]
+    rate: f64,
+    /// Retries after the first attempt (exponential back-off with jitter).
+    #[arg(long, default_value_t = 3)]
+    retries: usize,
+    /// Seconds one request may take.
+    #[arg(long, default_value_t = 30.0)]
+    timeout: f64,
+    /// Largest file accepted, in bytes.
+    #[arg(long, default_value_t = 20_000_000)]
+    max_bytes: u64,
+    /// Download images even when served with X-Robots-Tag noai / noimageai.
+    #[arg(long)]
+    ignore_noai: bool,
+}
+
+pub fn download(ctx: &Context, args: DownloadArgs) -> anyhow::Result<()> {
+    if !(args.timeout.is_finite() && args.timeout > 0.0) {
+        bail!("--timeout must be a positive number of seconds");
+    }
+    let opts = picseek_download::DownloadOptions {
+        urls_path: ctx.path_or_default(args.urls, "urls.json"),
+        out_dir: ctx.path_or_default(args.out, "raw"),
+        concurrency: args.concurrency as usize,
+        rate: args.rate,
+        retries: args.retries,
+        timeout: std::time::Duration::from_secs_f64(args.timeout),
+        max_bytes: args.max_bytes,
+        honour_noai: !args.ignore_noai,
+        backoff: std::time::Duration::from_millis(500),
+    };
+    let report = tokio::runtime::Runtime::new()?.block_on(picseek_download::download(&opts))?;
+    let summary = report.summary();
+    if ctx.json {
+        let summary: serde_json::Map<String, serde_json::Value> = summary.into_iter().map(|(k, n)| (k, n.into())).collect();
+        return print_json(&serde_json::json!({
+            "manifest": opts.out_dir.join("manifest.json"),
+            "urls": report.records.len(),
+            "attempted": report.attempted,
+            "reused": report.reused,
+            "summary": summary,
+        }));
+    }
+    println!("{} URLs: {} fetched in this run, {} already downloaded", report.records.len(), report.attempted, report.reused);
+    for (what, count) in summary {
+        println!("  {count:>6}  {what}");
+    }
+    println!("wrote {}", opts.out_dir.join("manifest.json").display());
+    Ok(())
+}
+
+#[derive(Args)]
 pub struct SplitArgs {
     /// The <class>/<image> folder to split [default: <data-dir>/clean].
     #[arg(long = "in")]

@@ -28,7 +28,7 @@ enum Command {
     /// Find photo URLs for each term of a categories file with headless Chromium (urls.json).
     Crawl(commands::CrawlArgs),
     /// Download the URLs of urls.json into raw/.
-    Download(commands::NotBuilt),
+    Download(commands::DownloadArgs),
     /// Verify, convert to RGB and de-duplicate raw/ into clean/.
     Clean(commands::NotBuilt),
     /// Split each class of clean/ into train/ and test/.
@@ -62,7 +62,7 @@ fn main() -> std::process::ExitCode {
     let ctx = commands::Context { data_dir: cli.data_dir, json: cli.json };
     let result = match cli.command {
         Command::Crawl(args) => commands::crawl(&ctx, args),
-        Command::Download(_) => commands::not_built("download", 4),
+        Command::Download(args) => commands::download(&ctx, args),
         Command::Clean(_) => commands::not_built("clean", 4),
         Command::Split(args) => commands::split(&ctx, args),
         Command::Index(args) => commands::index(&ctx, args),

@@ -1,0 +1,280 @@
+//! Fetching one URL: a request, its checks, and retries.
+
+use std::path::Path;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::Duration;
+
+use backon::{ExponentialBuilder, Retryable};
+use governor::DefaultKeyedRateLimiter;
+use picseek_manifest::{DownloadRecord, DownloadStatus, sha256_hex, write_atomic};
+use reqwest::StatusCode;
+use reqwest::header::{HeaderMap, RETRY_AFTER};
+
+use crate::{DownloadOptions, Job};
+
+/// The longest back-off, and the longest `Retry-After` honoured (a server asking for
+/// more gets this much).
+const MAX_DELAY: Duration = Duration::from_secs(60);
+
+/// Why one attempt failed.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum FetchError {
+    #[error("HTTP {status}")]
+    Http { status: u16, retry_after: Option<Duration> },
+    #[error("{0}")]
+    Timeout(String),
+    #[error("{0}")]
+    Connection(String),
+    #[error("got {got} of {expected} bytes (Content-Length)")]
+    Truncated { got: u64, expected: u64 },
+    #[error("larger than --max-bytes {limit}")]
+    TooLarge { limit: u64 },
+    #[error("the response is not an image (Content-Type {0:?})")]
+    NotAnImage(String),
+    #[error("served with X-Robots-Tag noai (use --ignore-noai to download anyway)")]
+    NoAi,
+    #[error("not an http(s) URL")]
+    InvalidUrl,
+    #[error("{0}")]
+    Write(String),
+}
+
+impl FetchError {
+    /// The reason code recorded in the manifest.
+    pub(crate) fn code(&self) -> String {
+        match self {
+            Self::Http { status, .. } => format!("http_{status}"),
+            Self::Timeout(_) => "timeout".into(),
+            Self::Connection(_) => "connection".into(),
+            Self::Truncated { .. } => "truncated".into(),
+            Self::TooLarge { .. } => "too_large".into(),
+            Self::NotAnImage(_) => "not_an_image".into(),
+            Self::NoAi => "noai".into(),
+            Self::InvalidUrl => "invalid_url".into(),
+            Self::Write(_) => "write".into(),
+        }
+    }
+
+    /// Timeouts, resets, truncated bodies, 5xx, 408 and 429 may succeed later; other
+    /// 4xx and content problems will not.
+    fn is_retryable(&self) -> bool {
+        match self {
+            Self::Http { status, .. } => *status == 408 || *status == 429 || *status >= 500,
+            Self::Timeout(_) | Self::Connection(_) | Self::Truncated { .. } => true,
+            _ => false,
+        }
+    }
+
+    fn retry_after(&self) -> Option<Duration> {
+        match self {
+            Self::Http { retry_after, .. } => retry_after.map(|d| d.min(MAX_DELAY)),
+            _ => None,
+        }
+    }
+
+    pub(crate) fn http_status(&self) -> Option<u16> {
+        match self {
+            Self::Http { status, .. } => Some(*status),
+            _ => None,
+        }
+    }
+
+    fn from_reqwest(e: reqwest::Error) -> Self {
+        if e.is_timeout() { Self::Timeout(format!("timed out: {e}")) } else { Self::Connection(error_chain(&e)) }
+    }
+}
+
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        text.push_str(": ");
+        text.push_str(&s.to_string());
+        source = s.source();
+    }
+    text
+}
+
+/// `Retry-After` as seconds or an HTTP date.
+fn parse_retry_after(headers: &HeaderMap) -> Option<Duration> {
+    let value = headers.get(RETRY_AFTER)?.to_str().ok()?.trim();
+    if let Ok(seconds) = value.parse::<u64>() {
+        return Some(Duration::from_secs(seconds));
+    }
+    let when = httpdate::parse_http_date(value).ok()?;
+    Some(when.duration_since(std::time::SystemTime::now()).unwrap_or_default())
+}
+
+fn forbids_ai(headers: &HeaderMap) -> bool {
+    headers.get_all("x-robots-tag").iter().filter_map(|v| v.to_str().ok()).any(|v| {
+        v.to_ascii_lowercase().split([',', ' ', ':']).any(|directive| directive == "noai" || directive == "noimageai")
+    })
+}
+
+/// A downloaded image, checked and written.
+struct Fetched {
+    sha256: String,
+    bytes: u64,
+    http_status: u16,
+}
+
+pub(crate) struct Fetcher {
+    client: reqwest::Client,
+    max_bytes: u64,
+    honour_noai: bool,
+    retries: usize,
+    backoff: Duration,
+}
+
+impl Fetcher {
+    pub(crate) fn new(opts: &DownloadOptions) -> Result<Self, reqwest::Error> {
+        let client = reqwest::Client::builder()
+            .user_agent(concat!("picseek/", env!("CARGO_PKG_VERSION"), " (personal image-retrieval dataset builder)"))
+            .timeout(opts.timeout)
+            .connect_timeout(opts.timeout.min(Duration::from_secs(10)))
+            .build()?;
+        Ok(Self {
+            client,
+            max_bytes: opts.max_bytes,
+            honour_noai: opts.honour_noai,
+            retries: opts.retries,
+            backoff: opts.backoff,
+        })
+    }
+
+    /// Fetches `job` with retries, waiting on `limiter` (keyed by host) before each
+    /// attempt, and returns its manifest record.
+    pub(crate) async fn fetch_with_retries(
+        &self,
+        out_dir: &Path,
+        job: &Job,
+        limiter: Option<&DefaultKeyedRateLimiter<String>>,
+    ) -> DownloadRecord {
+        let attempts = AtomicU32::new(0);
+        let Some(host) = url::Url::parse(&job.url).ok().filter(|u| matches!(u.scheme(), "http" | "https")).and_then(|u| u.host_str().map(str::to_owned)) else {
+            return FetchError::InvalidUrl.record(job, 0);
+        };
+        let attempt = || async {
+            attempts.fetch_add(1, Ordering::Relaxed);
+            if let Some(limiter) = limiter {
+                limiter.until_key_ready(&host).await;
+            }
+            self.fetch_once(out_dir, job).await
+        };
+        let policy = ExponentialBuilder::default()
+            .with_min_delay(self.backoff)
+            .with_max_delay(MAX_DELAY)
+            .with_max_times(self.retries)
+            .with_jitter();
+        let result = attempt
+            .retry(policy)
+            .when(FetchError::is_retryable)
+            .adjust(|e, delay| e.retry_after().or(delay))
+            .notify(|e, delay| tracing::debug!("{}: {e}; retrying in {delay:?}", job.url))
+            .await;
+        let attempts = attempts.load(Ordering::Relaxed);
+        match result {
+            Ok(fetched) => DownloadRecord {
+                url: job.url.clone(),
+                category: job.category.clone(),
+                term: job.term.clone(),
+                status: DownloadStatus::Ok,
+                path: Some(job.relative_path.clone()),
+                sha256: Some(fetched.sha256),
+                bytes: Some(fetched.bytes),
+                http_status: Some(fetched.http_status),
+                error: None,
+                attempts,
+            },
+            Err(e) => e.record(job, attempts),
+        }
+    }
+
+    async fn fetch_once(&self, out_dir: &Path, job: &Job) -> Result<Fetched, FetchError> {
+        let mut response = self.client.get(&job.url).send().await.map_err(FetchError::from_reqwest)?;
+        let status = response.status();
+        if status != StatusCode::OK {
+            return Err(FetchError::Http { status: status.as_u16(), retry_after: parse_retry_after(response.headers()) });
+        }
+        if self.honour_noai && forbids_ai(response.headers()) {
+            return Err(FetchError::NoAi);
+        }
+        let expected = response.content_length();
+        if expected.is_some_and(|len| len > self.max_bytes) {
+            return Err(FetchError::TooLarge { limit: self.max_bytes });
+        }
+        let content_type =
+            response.headers().get("content-type").and_then(|v| v.to_str().ok()).unwrap_or("none").to_owned();
+        let mut body = Vec::with_capacity(expected.unwrap_or(64 * 1024).min(self.max_bytes) as usize);
+        loop {
+            match response.chunk().await {
+                Ok(Some(chunk)) => {
+                    if body.len() as u64 + chunk.len() as u64 > self.max_bytes {
+                        return Err(FetchError::TooLarge { limit: self.max_bytes });
+                    }
+                    body.extend_from_slice(&chunk);
+                }
+                Ok(None) => break,
+                Err(e) => {
+                    // A body cut short is reported as such when its length was promised.
+                    return Err(match expected {
+                        Some(expected) if !e.is_timeout() => FetchError::Truncated { got: body.len() as u64, expected },
+                        _ => FetchError::from_reqwest(e),
+                    });
+                }
+            }
+        }
+        if let Some(expected) = expected.filter(|&e| e != body.len() as u64) {
+            return Err(FetchError::Truncated { got: body.len() as u64, expected });
+        }
+        if image::guess_format(&body).is_err() {
+            return Err(FetchError::NotAnImage(content_type));
+        }
+        let sha256 = sha256_hex(&body);
+        let path = out_dir.join(&job.relative_path);
+        let bytes = body.len() as u64;
+        tokio::task::spawn_blocking(move || write_atomic(&path, &body))
+            .await
+            .map_err(|e| FetchError::Write(e.to_string()))?
+            .map_err(|e| FetchError::Write(e.to_string()))?;
+        Ok(Fetched { sha256, bytes, http_status: status.as_u16() })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retry_after_as_seconds_or_date() {
+        let mut headers = HeaderMap::new();
+        headers.insert(RETRY_AFTER, "7".parse().unwrap());
+        assert_eq!(parse_retry_after(&headers), Some(Duration::from_secs(7)));
+        let later = std::time::SystemTime::now() + Duration::from_secs(30);
+        headers.insert(RETRY_AFTER, httpdate::fmt_http_date(later).parse().unwrap());
+        let parsed = parse_retry_after(&headers).unwrap();
+        assert!(parsed > Duration::from_secs(27) && parsed <= Duration::from_secs(30), "{parsed:?}");
+    }
+
+    #[test]
+    fn noai_directives_are_recognised() {
+        for (value, forbids) in [("noai", true), ("noindex, noimageai", true), ("googlebot: noai", true), ("noindex", false)] {
+            let mut headers = HeaderMap::new();
+            headers.insert("x-robots-tag", value.parse().unwrap());
+            assert_eq!(forbids_ai(&headers), forbids, "{value}");
+        }
+    }
+
+    #[test]
+    fn which_failures_are_retried() {
+        let http = |status| FetchError::Http { status, retry_after: None };
+        for status in [408, 429, 500, 503] {
+            assert!(http(status).is_retryable(), "{status}");
+        }
+        for status in [400, 403, 404, 410] {
+            assert!(!http(status).is_retryable(), "{status}");
+        }
+        assert!(!FetchError::NotAnImage("text/html".into()).is_retryable());
+        assert!(FetchError::Truncated { got: 1, expected: 2 }.is_retryable());
+    }
+}
