@@ -12,7 +12,7 @@
 mod fetch;
 mod naming;
 
-pub use naming::{file_name_for_url, folder_name};
+pub use naming::file_name_for_url;
 
 use std::collections::HashMap;
 use std::num::NonZeroU32;
@@ -24,7 +24,8 @@ use futures::StreamExt;
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 use indicatif::{ProgressBar, ProgressStyle};
 use picseek_manifest::{
-    DownloadManifest, DownloadRecord, DownloadStatus, ManifestError, UrlsManifest, read_json, sha256_hex, write_json_atomic,
+    DownloadManifest, DownloadRecord, DownloadStatus, ManifestError, UrlsManifest, folder_name, read_json, sha256_hex,
+    write_json_atomic,
 };
 
 use crate::fetch::{Fetcher, FetchError};

@@ -2,16 +2,6 @@
 
 use picseek_manifest::sha256_hex;
 
-/// A category or term as one safe folder name: path separators and control characters
-/// become `_`, and a leading dot is escaped so nothing is hidden.
-pub fn folder_name(name: &str) -> String {
-    let mut safe: String = name.chars().map(|c| if c == '/' || c == '\\' || c.is_control() { '_' } else { c }).collect();
-    if safe.is_empty() || safe.starts_with('.') {
-        safe.insert(0, '_');
-    }
-    safe
-}
-
 /// A file name unique to `url`: 16 hex digits of its SHA-256, then its base name made
 /// safe (the tutorial named files by base name alone, so two `photo.jpg` overwrote
 /// each other).
@@ -46,8 +36,5 @@ mod tests {
         assert!(file_name_for_url("http://h/").ends_with("-image"));
         assert!(file_name_for_url("http://h/..").ends_with("-image"));
         assert!(file_name_for_url("http://h/x/a b%20c.jpg?size=1").ends_with("-a_b_20c.jpg"));
-        assert_eq!(folder_name("a/b"), "a_b");
-        assert_eq!(folder_name(".hidden"), "_.hidden");
-        assert_eq!(folder_name(""), "_");
     }
 }

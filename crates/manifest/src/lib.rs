@@ -4,11 +4,13 @@
 //! temporary file in the destination folder that is then renamed over the target, so a
 //! reader (or a stage killed half-way) only ever sees a complete old or complete new file.
 
+mod clean;
 mod crawl;
 mod download;
 mod index;
 mod split;
 
+pub use clean::{CleanManifest, CleanRecord, CleanStatus};
 pub use crawl::{Categories, CrawlManifest, TermRecord, TermStatus, UrlsManifest};
 pub use download::{DownloadManifest, DownloadRecord, DownloadStatus};
 pub use index::{IndexItem, IndexManifest, ModelIdentity, SkippedFile, VectorFile};
@@ -41,6 +43,16 @@ impl ManifestError {
     fn io(path: &Path, source: std::io::Error) -> Self {
         Self::Io { path: path.to_owned(), source }
     }
+}
+
+/// A category or term as one safe folder name: path separators and control characters
+/// become `_`, and a leading dot is escaped so nothing is hidden.
+pub fn folder_name(name: &str) -> String {
+    let mut safe: String = name.chars().map(|c| if c == '/' || c == '\\' || c.is_control() { '_' } else { c }).collect();
+    if safe.is_empty() || safe.starts_with('.') {
+        safe.insert(0, '_');
+    }
+    safe
 }
 
 /// The lowercase hex SHA-256 of `bytes`: how manifests identify file contents.
@@ -96,6 +108,14 @@ mod tests {
         assert_eq!(back, vec![4, 5]);
         let names: Vec<_> = std::fs::read_dir(path.parent().unwrap()).unwrap().map(|e| e.unwrap().file_name()).collect();
         assert_eq!(names, vec![std::ffi::OsString::from("manifest.json")]);
+    }
+
+    #[test]
+    fn folder_names_are_safe() {
+        assert_eq!(folder_name("a/b"), "a_b");
+        assert_eq!(folder_name(".hidden"), "_.hidden");
+        assert_eq!(folder_name(""), "_");
+        assert_eq!(folder_name("Red fox"), "Red fox");
     }
 
     #[test]

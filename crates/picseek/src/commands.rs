@@ -195,6 +195,63 @@ pub fn download(ctx: &Context, args: DownloadArgs) -> anyhow::Result<()> {
 }
 
 #[derive(Args)]
+pub struct CleanArgs {
+    /// The downloaded files [default: <data-dir>/raw].
+    #[arg(long = "in")]
+    input: Option<PathBuf>,
+    /// Where kept images go [default: <data-dir>/clean].
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// Reject images whose shorter side is below this many pixels.
+    #[arg(long, default_value_t = 50)]
+    min_side: u32,
+    /// exact (same bytes or pixels), near (also perceptually alike) or off.
+    #[arg(long, default_value = "near", value_parser = ["exact", "near", "off"])]
+    dedup: String,
+    /// Largest Hamming distance (of 64 bits) between perceptual hashes of near duplicates.
+    #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u32).range(0..=64))]
+    near_distance: u32,
+    /// Images bigger than this when decoded (bytes) are rejected as too large.
+    #[arg(long, default_value_t = DEFAULT_MAX_DECODE_BYTES)]
+    max_decode_bytes: u64,
+}
+
+pub fn clean(ctx: &Context, args: CleanArgs) -> anyhow::Result<()> {
+    let dedup = match args.dedup.as_str() {
+        "off" => picseek_clean::Dedup::Off,
+        "exact" => picseek_clean::Dedup::Exact,
+        _ => picseek_clean::Dedup::Near,
+    };
+    let opts = picseek_clean::CleanOptions {
+        input: ctx.path_or_default(args.input, "raw"),
+        out: ctx.path_or_default(args.out, "clean"),
+        min_side: args.min_side,
+        dedup,
+        near_distance: args.near_distance,
+        max_decode_bytes: args.max_decode_bytes,
+        jpeg_quality: 95,
+    };
+    let report = picseek_clean::clean(&opts)?;
+    let summary = report.summary();
+    if ctx.json {
+        let summary: serde_json::Map<String, serde_json::Value> = summary.into_iter().map(|(k, n)| (k, n.into())).collect();
+        return print_json(&serde_json::json!({
+            "manifest": opts.out.join("manifest.json"),
+            "files": report.records.len(),
+            "examined": report.examined,
+            "reused": report.reused,
+            "summary": summary,
+        }));
+    }
+    println!("{} files: {} examined in this run, {} unchanged since the last", report.records.len(), report.examined, report.reused);
+    for (what, count) in summary {
+        println!("  {count:>6}  {what}");
+    }
+    println!("wrote {}", opts.out.join("manifest.json").display());
+    Ok(())
+}
+
+#[derive(Args)]
 pub struct SplitArgs {
     /// The <class>/<image> folder to split [default: <data-dir>/clean].
     #[arg(long = "in")]

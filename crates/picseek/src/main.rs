@@ -30,7 +30,7 @@ enum Command {
     /// Download the URLs of urls.json into raw/.
     Download(commands::DownloadArgs),
     /// Verify, convert to RGB and de-duplicate raw/ into clean/.
-    Clean(commands::NotBuilt),
+    Clean(commands::CleanArgs),
     /// Split each class of clean/ into train/ and test/.
     Split(commands::SplitArgs),
     /// Embed the images of train/ into a vector index.
@@ -63,7 +63,7 @@ fn main() -> std::process::ExitCode {
     let result = match cli.command {
         Command::Crawl(args) => commands::crawl(&ctx, args),
         Command::Download(args) => commands::download(&ctx, args),
-        Command::Clean(_) => commands::not_built("clean", 4),
+        Command::Clean(args) => commands::clean(&ctx, args),
         Command::Split(args) => commands::split(&ctx, args),
         Command::Index(args) => commands::index(&ctx, args),
         Command::Search(args) => commands::search(&ctx, args),

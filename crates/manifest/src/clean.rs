@@ -1,0 +1,44 @@
+use serde::{Deserialize, Serialize};
+
+/// `clean/manifest.json`: one record per file found in `raw/`.
+pub type CleanManifest = Vec<CleanRecord>;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CleanRecord {
+    /// The input file, relative to the raw folder.
+    pub source: String,
+    /// The RGB image written, relative to the clean folder, when kept.
+    pub path: Option<String>,
+    /// The class (the term).
+    pub class: String,
+    pub category: String,
+    pub status: CleanStatus,
+    /// Why it was rejected: `undecodable`, `empty`, `unreadable`, `too_small`,
+    /// `too_large`, or `duplicate_of:<path of the kept image>`.
+    pub reason: Option<String>,
+    /// The decoder's message, for rejected files.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
+    /// Size after EXIF orientation, when decodable.
+    pub width: Option<u32>,
+    pub height: Option<u32>,
+    /// Of the input file's bytes.
+    pub sha256: String,
+    /// Of the decoded RGB pixels (exact duplicates in other encodings share it).
+    #[serde(default)]
+    pub pixels_sha256: Option<String>,
+    /// Perceptual (gradient) hash, hex, for near-duplicate detection.
+    #[serde(default)]
+    pub phash: Option<String>,
+    /// Mean colour: a gradient hash is blind to colour (every flat image hashes to 0), so
+    /// near duplicates must also have close mean colours.
+    #[serde(default)]
+    pub mean_rgb: Option<[u8; 3]>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CleanStatus {
+    Kept,
+    Rejected,
+}
