@@ -153,6 +153,11 @@ fn every_file_is_kept_as_rgb_or_rejected_with_its_reason() {
     assert!(close(clean_pixel(data, &records["palette.png"], 60, 35), [0, 128, 0]));
     assert!(close(clean_pixel(data, &records["palette.png"], 5, 35), [255, 255, 255]), "transparent palette entry");
 
+    let output = |name: &str| std::fs::read(data.join("clean").join(records[name]["path"].as_str().unwrap())).unwrap();
+    let source = |name: &str| std::fs::read(data.join("raw").join(records[name]["source"].as_str().unwrap())).unwrap();
+    assert_eq!(output("good.jpg"), source("good.jpg"), "an upright RGB JPEG is kept byte for byte");
+    assert_ne!(output("rotated.jpg"), source("rotated.jpg"), "a rotated one is stored upright");
+
     assert_eq!(snapshot(&data.join("raw")), before, "raw/ is never modified");
     let kept_files: usize = std::fs::read_dir(data.join("clean")).unwrap().filter_map(|e| {
         let p = e.unwrap().path();

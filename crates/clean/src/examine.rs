@@ -1,12 +1,10 @@
 //! Examining one file: decode, check, convert, hash, encode.
 
-use std::io::Cursor;
 use std::path::Path;
 
-use image::ImageEncoder;
-use image::codecs::jpeg::JpegEncoder;
+use image::ImageFormat;
 use image_hasher::{HashAlg, Hasher, HasherConfig, ImageHash};
-use picseek_imaging::{ImageError, decode, to_rgb_on_white};
+use picseek_imaging::{ImageError, decode, resize_exact, to_rgb_on_white};
 use picseek_manifest::{CleanRecord, CleanStatus, sha256_hex};
 
 use crate::inputs::Input;
@@ -15,8 +13,8 @@ use crate::{CleanOptions, output_path};
 pub(crate) enum Examined {
     /// The earlier record still holds (same bytes, and its output is in place).
     Unchanged(CleanRecord),
-    /// A fresh record; a kept image comes with its JPEG, not yet written.
-    New { record: CleanRecord, phash: Option<ImageHash>, jpeg: Option<Vec<u8>> },
+    /// A fresh record; a kept image comes with its output JPEG, not yet written.
+    New { record: CleanRecord, phash: Option<ImageHash>, output: Option<Vec<u8>> },
 }
 
 pub(crate) struct Examiner {
@@ -48,7 +46,7 @@ impl Examiner {
             width: None,
             height: None,
             sha256: String::new(),
-            pixels_sha256: None,
+            pixels_xxh3: None,
             phash: None,
             mean_rgb: None,
         };
@@ -66,39 +64,58 @@ impl Examiner {
         if bytes.is_empty() {
             return rejected(record, &ImageError::Empty { path: input.path.clone() });
         }
-        let img = match decode(&input.path, &bytes, self.max_decode_bytes) {
-            Ok(img) => img,
+        let decoded = match decode(&input.path, &bytes, self.max_decode_bytes) {
+            Ok(decoded) => decoded,
             Err(e) => return rejected(record, &e),
         };
-        record.width = Some(img.width());
-        record.height = Some(img.height());
-        if img.width().min(img.height()) < self.min_side {
+        let (width, height) = (decoded.image.width(), decoded.image.height());
+        record.width = Some(width);
+        record.height = Some(height);
+        if width.min(height) < self.min_side {
             record.reason = Some("too_small".into());
-            record.detail = Some(format!("{}x{} is below --min-side {}", img.width(), img.height(), self.min_side));
-            return Examined::New { record, phash: None, jpeg: None };
+            record.detail = Some(format!("{width}x{height} is below --min-side {}", self.min_side));
+            return Examined::New { record, phash: None, output: None };
         }
-        let rgb = to_rgb_on_white(img);
-        let mut pixels = rgb.as_raw().clone();
-        pixels.extend(rgb.width().to_le_bytes());
-        record.pixels_sha256 = Some(sha256_hex(&pixels));
-        let phash = self.hasher.hash_image(&rgb);
+        let copy_as_is = decoded.format == ImageFormat::Jpeg
+            && decoded.image.color() == image::ColorType::Rgb8
+            && !decoded.reoriented;
+        let rgb = to_rgb_on_white(decoded.image);
+        let mut pixels = xxhash_rust::xxh3::Xxh3::new();
+        pixels.update(&width.to_le_bytes());
+        pixels.update(rgb.as_raw());
+        record.pixels_xxh3 = Some(format!("{:032x}", pixels.digest128()));
+        // The hash only looks at a 9 x 8 grid, and a mean needs no detail: a thumbnail
+        // serves both as well as the whole image, and costs far less.
+        let thumbnail = resize_exact(&rgb, THUMBNAIL, THUMBNAIL);
+        let phash = self.hasher.hash_image(&thumbnail);
         record.phash = Some(hex::encode(phash.as_bytes()));
-        record.mean_rgb = Some(mean_rgb(&rgb));
-        let mut jpeg = Cursor::new(Vec::new());
-        if let Err(e) = JpegEncoder::new_with_quality(&mut jpeg, self.jpeg_quality).write_image(
-            rgb.as_raw(),
-            rgb.width(),
-            rgb.height(),
-            image::ExtendedColorType::Rgb8,
-        ) {
-            record.reason = Some("unencodable".into());
-            record.detail = Some(e.to_string());
-            return Examined::New { record, phash: None, jpeg: None };
-        }
+        record.mean_rgb = Some(mean_rgb(&thumbnail));
+        let output = if copy_as_is {
+            bytes
+        } else {
+            match encode_jpeg(&rgb, self.jpeg_quality) {
+                Ok(jpeg) => jpeg,
+                Err(e) => {
+                    record.reason = Some("unencodable".into());
+                    record.detail = Some(e.to_string());
+                    return Examined::New { record, phash: None, output: None };
+                }
+            }
+        };
         record.status = CleanStatus::Kept;
         record.path = Some(output_path(&record.class, &input.path));
-        Examined::New { record, phash: Some(phash), jpeg: Some(jpeg.into_inner()) }
+        Examined::New { record, phash: Some(phash), output: Some(output) }
     }
+}
+
+/// The side of the thumbnail the perceptual hash and mean colour are computed on.
+const THUMBNAIL: u32 = 64;
+
+fn encode_jpeg(rgb: &image::RgbImage, quality: u8) -> Result<Vec<u8>, jpeg_encoder::EncodingError> {
+    let mut out = Vec::new();
+    let (width, height) = (rgb.width().min(65535) as u16, rgb.height().min(65535) as u16);
+    jpeg_encoder::Encoder::new(&mut out, quality).encode(rgb.as_raw(), width, height, jpeg_encoder::ColorType::Rgb)?;
+    Ok(out)
 }
 
 fn mean_rgb(rgb: &image::RgbImage) -> [u8; 3] {
@@ -115,5 +132,5 @@ fn mean_rgb(rgb: &image::RgbImage) -> [u8; 3] {
 fn rejected(mut record: CleanRecord, e: &ImageError) -> Examined {
     record.reason = Some(e.reason_code().into());
     record.detail = Some(e.to_string());
-    Examined::New { record, phash: None, jpeg: None }
+    Examined::New { record, phash: None, output: None }
 }

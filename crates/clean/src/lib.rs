@@ -5,7 +5,8 @@
 //! Every file is decoded fully, in parallel on all cores, within a memory limit (huge
 //! or hostile images are rejected as `too_large`). Kept images have their EXIF
 //! orientation applied, transparent pixels composited onto white, and are stored as
-//! JPEG. Duplicates are found by file bytes, by decoded pixels, and (with
+//! JPEG: a JPEG that is already RGB and upright is copied byte for byte (no second
+//! lossy encoding), anything else is encoded anew. Duplicates are found by file bytes, by decoded pixels, and (with
 //! [`Dedup::Near`]) by a perceptual hash within a Hamming distance; the first one seen in
 //! path order is kept and the others point to it. `raw/` is never modified; a re-run
 //! only examines files it has not seen (or whose bytes changed).
@@ -105,7 +106,7 @@ impl KeptImages {
         let exact = self
             .by_bytes
             .get(&record.sha256)
-            .or_else(|| record.pixels_sha256.as_ref().and_then(|p| self.by_pixels.get(p)));
+            .or_else(|| record.pixels_xxh3.as_ref().and_then(|p| self.by_pixels.get(p)));
         if exact.is_some() || opts.dedup == Dedup::Exact {
             return exact.cloned();
         }
@@ -120,7 +121,7 @@ impl KeptImages {
     fn add(&mut self, record: &CleanRecord, phash: Option<ImageHash>) {
         let Some(path) = record.path.clone() else { return };
         self.by_bytes.insert(record.sha256.clone(), path.clone());
-        if let Some(pixels) = &record.pixels_sha256 {
+        if let Some(pixels) = &record.pixels_xxh3 {
             self.by_pixels.insert(pixels.clone(), path.clone());
         }
         if let (Some(h), Some(colour)) = (phash, record.mean_rgb) {
@@ -153,6 +154,7 @@ pub fn clean(opts: &CleanOptions) -> Result<CleanReport, CleanError> {
             .par_iter()
             .map(|input| examiner.examine(input, previous.get(&input.source), &opts.out))
             .collect();
+        let mut to_write = Vec::new();
         for item in examined {
             let (mut record, phash, image) = match item {
                 Examined::Unchanged(record) => {
@@ -160,7 +162,7 @@ pub fn clean(opts: &CleanOptions) -> Result<CleanReport, CleanError> {
                     let phash = parse_phash(&record);
                     (record, phash, None)
                 }
-                Examined::New { record, phash, jpeg } => {
+                Examined::New { record, phash, output: jpeg } => {
                     report.examined += 1;
                     (record, phash, jpeg)
                 }
@@ -177,7 +179,7 @@ pub fn clean(opts: &CleanOptions) -> Result<CleanReport, CleanError> {
                     record.reason = Some(format!("duplicate_of:{original}"));
                 } else {
                     if let (Some(jpeg), Some(path)) = (image, &record.path) {
-                        write_atomic(&opts.out.join(path), &jpeg)?;
+                        to_write.push((opts.out.join(path), jpeg));
                     }
                     kept.add(&record, phash);
                 }
@@ -187,6 +189,7 @@ pub fn clean(opts: &CleanOptions) -> Result<CleanReport, CleanError> {
             records.push(record);
             progress.inc(1);
         }
+        to_write.par_iter().try_for_each(|(path, bytes)| write_atomic(path, bytes))?;
         write_json_atomic(&manifest_path, &records)?;
     }
     progress.finish_and_clear();

@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 
 use fast_image_resize::images::{Image as ResizeImage, ImageRef};
 use fast_image_resize::{FilterType, PixelType, ResizeAlg, ResizeOptions, Resizer};
-use image::{DynamicImage, ImageDecoder, ImageReader, Limits, RgbImage};
+use image::{DynamicImage, ImageDecoder, ImageFormat, ImageReader, Limits, RgbImage};
 
 /// The decode memory limit used unless a stage is told otherwise (image's own default).
 pub const DEFAULT_MAX_DECODE_BYTES: u64 = 512 * 1024 * 1024;
@@ -57,10 +57,19 @@ pub fn read_image_file(path: &Path) -> Result<Vec<u8>, ImageError> {
     Ok(bytes)
 }
 
+/// A decoded image and what decoding it involved.
+#[derive(Debug)]
+pub struct Decoded {
+    pub image: DynamicImage,
+    pub format: ImageFormat,
+    /// Whether an EXIF orientation turned or flipped the stored pixels.
+    pub reoriented: bool,
+}
+
 /// Fully decodes `bytes` (the content of `path`, named in errors) within
 /// `max_decode_bytes` of memory, applying the EXIF orientation. Animations give their
 /// first frame.
-pub fn decode(path: &Path, bytes: &[u8], max_decode_bytes: u64) -> Result<DynamicImage, ImageError> {
+pub fn decode(path: &Path, bytes: &[u8], max_decode_bytes: u64) -> Result<Decoded, ImageError> {
     let classify = |e: image::ImageError| match e {
         image::ImageError::Limits(l) => ImageError::TooLarge { path: path.to_owned(), reason: l.to_string() },
         other => ImageError::Undecodable { path: path.to_owned(), reason: other.to_string() },
@@ -70,24 +79,24 @@ pub fn decode(path: &Path, bytes: &[u8], max_decode_bytes: u64) -> Result<Dynami
     let mut reader = ImageReader::new(Cursor::new(bytes))
         .with_guessed_format()
         .map_err(|e| ImageError::Undecodable { path: path.to_owned(), reason: e.to_string() })?;
-    if reader.format().is_none() {
+    let Some(format) = reader.format() else {
         return Err(ImageError::Undecodable { path: path.to_owned(), reason: "unknown image format".into() });
-    }
+    };
     reader.limits(limits.clone());
     let mut decoder = reader.into_decoder().map_err(classify)?;
     // `into_decoder` hands the limits to the decoder but, unlike `decode`, does not
     // check the output buffer against them.
     limits.reserve(decoder.total_bytes()).map_err(classify)?;
     let orientation = decoder.orientation().unwrap_or(image::metadata::Orientation::NoTransforms);
-    let mut img = DynamicImage::from_decoder(decoder).map_err(classify)?;
-    img.apply_orientation(orientation);
-    Ok(img)
+    let mut image = DynamicImage::from_decoder(decoder).map_err(classify)?;
+    image.apply_orientation(orientation);
+    Ok(Decoded { image, format, reoriented: orientation != image::metadata::Orientation::NoTransforms })
 }
 
 /// Reads and decodes an image file to RGB (see [`decode`] and [`to_rgb_on_white`]).
 pub fn decode_rgb_file(path: &Path, max_decode_bytes: u64) -> Result<RgbImage, ImageError> {
     let bytes = read_image_file(path)?;
-    Ok(to_rgb_on_white(decode(path, &bytes, max_decode_bytes)?))
+    Ok(to_rgb_on_white(decode(path, &bytes, max_decode_bytes)?.image))
 }
 
 /// Converts any colour type to 8-bit RGB, compositing transparent pixels onto white.
@@ -130,7 +139,7 @@ pub fn resize_with(img: &RgbImage, width: u32, height: u32, filter: FilterType) 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use image::{ImageFormat, Rgba, RgbaImage};
+    use image::{Rgba, RgbaImage};
 
     fn encode(img: &DynamicImage, format: ImageFormat) -> Vec<u8> {
         let mut out = Cursor::new(Vec::new());
@@ -144,7 +153,7 @@ mod tests {
         rgba.put_pixel(0, 0, Rgba([10, 20, 30, 0]));
         rgba.put_pixel(1, 0, Rgba([10, 20, 30, 255]));
         let png = encode(&DynamicImage::ImageRgba8(rgba), ImageFormat::Png);
-        let rgb = to_rgb_on_white(decode(Path::new("a.png"), &png, DEFAULT_MAX_DECODE_BYTES).unwrap());
+        let rgb = to_rgb_on_white(decode(Path::new("a.png"), &png, DEFAULT_MAX_DECODE_BYTES).unwrap().image);
         assert_eq!(rgb.get_pixel(0, 0).0, [255, 255, 255]);
         assert_eq!(rgb.get_pixel(1, 0).0, [10, 20, 30]);
     }
@@ -160,7 +169,7 @@ mod tests {
     fn sixteen_bit_grey_decodes_to_rgb() {
         let grey = image::ImageBuffer::<image::Luma<u16>, _>::from_pixel(3, 3, image::Luma([65535u16]));
         let png = encode(&DynamicImage::ImageLuma16(grey), ImageFormat::Png);
-        let rgb = to_rgb_on_white(decode(Path::new("g.png"), &png, DEFAULT_MAX_DECODE_BYTES).unwrap());
+        let rgb = to_rgb_on_white(decode(Path::new("g.png"), &png, DEFAULT_MAX_DECODE_BYTES).unwrap().image);
         assert_eq!(rgb.get_pixel(1, 1).0, [255, 255, 255]);
     }
 

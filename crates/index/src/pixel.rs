@@ -33,7 +33,7 @@ impl PixelEmbedder {
 
     /// Embeds an image already read into memory (`path` names it in errors).
     pub fn embed_bytes(&self, path: &Path, bytes: &[u8]) -> Result<Vec<u8>, ImageError> {
-        let rgb = to_rgb_on_white(decode(path, bytes, self.max_decode_bytes)?);
+        let rgb = to_rgb_on_white(decode(path, bytes, self.max_decode_bytes)?.image);
         Ok(resize_exact(&rgb, self.size, self.size).into_raw())
     }
 

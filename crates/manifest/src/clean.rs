@@ -24,9 +24,10 @@ pub struct CleanRecord {
     pub height: Option<u32>,
     /// Of the input file's bytes.
     pub sha256: String,
-    /// Of the decoded RGB pixels (exact duplicates in other encodings share it).
+    /// XXH3-128 of the decoded RGB pixels and size (exact duplicates in other encodings
+    /// share it; a fast hash suffices, this is not a security boundary).
     #[serde(default)]
-    pub pixels_sha256: Option<String>,
+    pub pixels_xxh3: Option<String>,
     /// Perceptual (gradient) hash, hex, for near-duplicate detection.
     #[serde(default)]
     pub phash: Option<String>,
