@@ -18,7 +18,7 @@ fn help_lists_every_subcommand_of_the_spec() {
 
 #[test]
 fn unbuilt_subcommands_fail_saying_so() {
-    for command in ["run", "serve"] {
+    for command in ["serve"] {
         let stderr = picseek_fails(&[command]);
         assert!(stderr.contains("not built yet"), "{command}: {stderr}");
     }

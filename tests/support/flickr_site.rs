@@ -36,6 +36,27 @@ fn term_number(term: &str) -> u64 {
     term.bytes().fold(1469598103934665603u64, |h, b| (h ^ u64::from(b)).wrapping_mul(1099511628211)) % 90_000 + 10_000
 }
 
+const COLOURS: [[u8; 3]; 6] = [[220, 40, 40], [40, 200, 60], [40, 60, 220], [230, 220, 30], [200, 50, 200], [40, 200, 200]];
+
+/// The colour of every photo of `term` (each photo adds its own pattern).
+pub fn colour_for(term: &str) -> [u8; 3] {
+    COLOURS[(term_number(term) % COLOURS.len() as u64) as usize]
+}
+
+/// A photo file: `<id>_<secret>[_<size>].jpg`, where the id is the term's number
+/// followed by four digits. Any size suffix gives the same picture.
+async fn photo_file(axum::extract::Path(file): axum::extract::Path<String>) -> axum::response::Response {
+    let id = file.split('_').next().unwrap_or_default();
+    let Some(term_number) = id.get(..id.len().saturating_sub(4)).and_then(|n| n.parse::<u64>().ok()) else {
+        return StatusCode::NOT_FOUND.into_response();
+    };
+    let colour = COLOURS[(term_number % COLOURS.len() as u64) as usize];
+    let img = super::class_image(colour, 96, 80, id.parse().unwrap_or(0));
+    let mut out = std::io::Cursor::new(Vec::new());
+    image::DynamicImage::ImageRgb8(img).write_to(&mut out, image::ImageFormat::Jpeg).expect("encode JPEG");
+    ([(axum::http::header::CONTENT_TYPE, "image/jpeg")], out.into_inner()).into_response()
+}
+
 /// The id and secret of photo `i` of `term`.
 pub fn photo(term: &str, i: usize) -> (String, String) {
     let n = term_number(term);
@@ -81,6 +102,7 @@ impl FlickrSite {
         let app = Router::new()
             .route("/search/", get(search_page))
             .route("/event", get(record_event))
+            .route("/65535/{file}", get(photo_file))
             .fallback(|| async { StatusCode::NOT_FOUND })
             .with_state(events.clone());
         let thread = std::thread::spawn(move || {

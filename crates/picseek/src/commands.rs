@@ -12,9 +12,23 @@ use picseek_split::SplitOptions;
 pub struct Context {
     pub data_dir: PathBuf,
     pub json: bool,
+    /// Set by `run`, which prints one summary of all stages instead of each stage's.
+    pub quiet: bool,
 }
 
 impl Context {
+    /// Shows a stage's result: `doc` with --json, `human` output otherwise.
+    fn show(&self, doc: &serde_json::Value, human: impl FnOnce()) -> anyhow::Result<()> {
+        match (self.quiet, self.json) {
+            (true, _) => Ok(()),
+            (false, true) => print_json(doc),
+            (false, false) => {
+                human();
+                Ok(())
+            }
+        }
+    }
+
     /// A flag's path, or the stage's default under the data directory.
     fn path_or_default(&self, flag: Option<PathBuf>, default: &str) -> PathBuf {
         flag.unwrap_or_else(|| self.data_dir.join(default))
@@ -76,7 +90,7 @@ pub struct CrawlArgs {
     term_timeout: u64,
 }
 
-pub fn crawl(ctx: &Context, args: CrawlArgs) -> anyhow::Result<()> {
+pub fn crawl(ctx: &Context, args: CrawlArgs) -> anyhow::Result<serde_json::Value> {
     let opts = picseek_crawl::CrawlOptions {
         categories_file: args.categories,
         urls_path: ctx.path_or_default(args.urls, "urls.json"),
@@ -91,16 +105,16 @@ pub fn crawl(ctx: &Context, args: CrawlArgs) -> anyhow::Result<()> {
         force: args.force,
         term_timeout: std::time::Duration::from_secs(args.term_timeout),
     };
-    let runtime = tokio::runtime::Runtime::new()?;
-    let report = runtime.block_on(picseek_crawl::crawl(&opts))?;
-    if ctx.json {
-        let terms: Vec<_> = report
-            .terms
-            .iter()
-            .map(|t| serde_json::json!({"category": t.category, "term": t.term, "skipped": t.skipped, "record": t.record}))
-            .collect();
-        print_json(&serde_json::json!({"urls": opts.urls_path, "terms": terms}))?;
-    } else {
+    let report = tokio::runtime::Runtime::new()?.block_on(picseek_crawl::crawl(&opts))?;
+    let terms: Vec<_> = report
+        .terms
+        .iter()
+        .map(|t| serde_json::json!({"category": t.category, "term": t.term, "skipped": t.skipped, "record": t.record}))
+        .collect();
+    let failed: Vec<String> = report.failed().map(|t| format!("{}/{}", t.category, t.term)).collect();
+    let crawled = report.terms.iter().filter(|t| !t.skipped).count();
+    let doc = serde_json::json!({"urls": opts.urls_path, "crawled": crawled, "terms": terms, "failed": failed});
+    ctx.show(&doc, || {
         println!("{:<16} {:<24} {:>7} {:<10} {}", "category", "term", "found", "status", "note");
         for t in &report.terms {
             let status = if t.skipped { "done" } else { status_name(t.record.status) };
@@ -115,8 +129,13 @@ pub fn crawl(ctx: &Context, args: CrawlArgs) -> anyhow::Result<()> {
             );
         }
         println!("wrote {}", opts.urls_path.display());
-    }
-    let failed: Vec<String> = report.failed().map(|t| format!("{}/{}", t.category, t.term)).collect();
+    })?;
+    Ok(doc)
+}
+
+/// Fails when a crawl report lists failed terms (after the table was shown).
+pub fn fail_on_failed_terms(doc: &serde_json::Value) -> anyhow::Result<()> {
+    let failed: Vec<&str> = doc["failed"].as_array().into_iter().flatten().filter_map(|t| t.as_str()).collect();
     if !failed.is_empty() {
         bail!("{} term(s) failed: {}", failed.len(), failed.join(", "));
     }
@@ -159,7 +178,7 @@ pub struct DownloadArgs {
     ignore_noai: bool,
 }
 
-pub fn download(ctx: &Context, args: DownloadArgs) -> anyhow::Result<()> {
+pub fn download(ctx: &Context, args: DownloadArgs) -> anyhow::Result<serde_json::Value> {
     if !(args.timeout.is_finite() && args.timeout > 0.0) {
         bail!("--timeout must be a positive number of seconds");
     }
@@ -176,22 +195,29 @@ pub fn download(ctx: &Context, args: DownloadArgs) -> anyhow::Result<()> {
     };
     let report = tokio::runtime::Runtime::new()?.block_on(picseek_download::download(&opts))?;
     let summary = report.summary();
-    if ctx.json {
-        let summary: serde_json::Map<String, serde_json::Value> = summary.into_iter().map(|(k, n)| (k, n.into())).collect();
-        return print_json(&serde_json::json!({
-            "manifest": opts.out_dir.join("manifest.json"),
-            "urls": report.records.len(),
-            "attempted": report.attempted,
-            "reused": report.reused,
-            "summary": summary,
-        }));
-    }
-    println!("{} URLs: {} fetched in this run, {} already downloaded", report.records.len(), report.attempted, report.reused);
-    for (what, count) in summary {
+    let doc = serde_json::json!({
+        "manifest": opts.out_dir.join("manifest.json"),
+        "urls": report.records.len(),
+        "attempted": report.attempted,
+        "reused": report.reused,
+        "summary": counts_object(&summary),
+    });
+    ctx.show(&doc, || {
+        println!("{} URLs: {} fetched in this run, {} already downloaded", report.records.len(), report.attempted, report.reused);
+        print_counts(&summary);
+        println!("wrote {}", opts.out_dir.join("manifest.json").display());
+    })?;
+    Ok(doc)
+}
+
+fn counts_object(counts: &[(String, usize)]) -> serde_json::Value {
+    counts.iter().map(|(k, n)| (k.clone(), serde_json::Value::from(*n))).collect::<serde_json::Map<_, _>>().into()
+}
+
+fn print_counts(counts: &[(String, usize)]) {
+    for (what, count) in counts {
         println!("  {count:>6}  {what}");
     }
-    println!("wrote {}", opts.out_dir.join("manifest.json").display());
-    Ok(())
 }
 
 #[derive(Args)]
@@ -216,7 +242,7 @@ pub struct CleanArgs {
     max_decode_bytes: u64,
 }
 
-pub fn clean(ctx: &Context, args: CleanArgs) -> anyhow::Result<()> {
+pub fn clean(ctx: &Context, args: CleanArgs) -> anyhow::Result<serde_json::Value> {
     let dedup = match args.dedup.as_str() {
         "off" => picseek_clean::Dedup::Off,
         "exact" => picseek_clean::Dedup::Exact,
@@ -233,22 +259,19 @@ pub fn clean(ctx: &Context, args: CleanArgs) -> anyhow::Result<()> {
     };
     let report = picseek_clean::clean(&opts)?;
     let summary = report.summary();
-    if ctx.json {
-        let summary: serde_json::Map<String, serde_json::Value> = summary.into_iter().map(|(k, n)| (k, n.into())).collect();
-        return print_json(&serde_json::json!({
-            "manifest": opts.out.join("manifest.json"),
-            "files": report.records.len(),
-            "examined": report.examined,
-            "reused": report.reused,
-            "summary": summary,
-        }));
-    }
-    println!("{} files: {} examined in this run, {} unchanged since the last", report.records.len(), report.examined, report.reused);
-    for (what, count) in summary {
-        println!("  {count:>6}  {what}");
-    }
-    println!("wrote {}", opts.out.join("manifest.json").display());
-    Ok(())
+    let doc = serde_json::json!({
+        "manifest": opts.out.join("manifest.json"),
+        "files": report.records.len(),
+        "examined": report.examined,
+        "reused": report.reused,
+        "summary": counts_object(&summary),
+    });
+    ctx.show(&doc, || {
+        println!("{} files: {} examined in this run, {} unchanged since the last", report.records.len(), report.examined, report.reused);
+        print_counts(&summary);
+        println!("wrote {}", opts.out.join("manifest.json").display());
+    })?;
+    Ok(doc)
 }
 
 #[derive(Args)]
@@ -266,7 +289,7 @@ pub struct SplitArgs {
     seed: u64,
 }
 
-pub fn split(ctx: &Context, args: SplitArgs) -> anyhow::Result<()> {
+pub fn split(ctx: &Context, args: SplitArgs) -> anyhow::Result<serde_json::Value> {
     let opts = SplitOptions {
         input: ctx.path_or_default(args.input, "clean"),
         train_dir: ctx.data_dir.join("train"),
@@ -280,24 +303,27 @@ pub fn split(ctx: &Context, args: SplitArgs) -> anyhow::Result<()> {
     for (path, reason) in &report.problems {
         tracing::warn!("ignored {}: {reason}", path.display());
     }
-    if ctx.json {
-        return print_json(&report.manifest);
-    }
-    let m = &report.manifest;
-    let train: usize = m.classes.values().map(|c| c.train.len()).sum();
-    let test: usize = m.classes.values().map(|c| c.test.len()).sum();
-    println!(
-        "split {} classes: {train} train, {test} test images ({} placed, {} unchanged, {} removed)",
-        m.classes.len(),
-        report.placed,
-        report.unchanged,
-        report.removed
-    );
-    for (class, reason) in &m.skipped_classes {
-        println!("left out class {class}: {reason}");
-    }
-    println!("wrote {}", opts.manifest_path.display());
-    Ok(())
+    let mut doc = serde_json::to_value(&report.manifest)?;
+    doc["placed"] = report.placed.into();
+    doc["unchanged"] = report.unchanged.into();
+    doc["removed"] = report.removed.into();
+    ctx.show(&doc, || {
+        let m = &report.manifest;
+        let train: usize = m.classes.values().map(|c| c.train.len()).sum();
+        let test: usize = m.classes.values().map(|c| c.test.len()).sum();
+        println!(
+            "split {} classes: {train} train, {test} test images ({} placed, {} unchanged, {} removed)",
+            m.classes.len(),
+            report.placed,
+            report.unchanged,
+            report.removed
+        );
+        for (class, reason) in &m.skipped_classes {
+            println!("left out class {class}: {reason}");
+        }
+        println!("wrote {}", opts.manifest_path.display());
+    })?;
+    Ok(doc)
 }
 
 #[derive(Args)]
@@ -322,7 +348,7 @@ pub struct IndexArgs {
     rebuild: bool,
 }
 
-pub fn index(ctx: &Context, args: IndexArgs) -> anyhow::Result<()> {
+pub fn index(ctx: &Context, args: IndexArgs) -> anyhow::Result<serde_json::Value> {
     let embedder = match args.embedder.as_str() {
         "pixel" => EmbedderChoice::Pixel { size: args.pixel_size },
         _ => bail!("the CLIP embedder is not built yet (tracked in issue #5); use --embedder pixel"),
@@ -335,24 +361,24 @@ pub fn index(ctx: &Context, args: IndexArgs) -> anyhow::Result<()> {
         rebuild: args.rebuild,
     };
     let report = build_index(&opts)?;
-    if ctx.json {
-        return print_json(&serde_json::json!({
-            "index": opts.index_dir,
-            "items": report.items,
-            "embedded": report.embedded,
-            "reused": report.reused,
-            "skipped": report.skipped,
-        }));
-    }
-    println!(
-        "indexed {} images in {} ({} embedded, {} reused, {} skipped)",
-        report.items,
-        opts.index_dir.display(),
-        report.embedded,
-        report.reused,
-        report.skipped.len()
-    );
-    Ok(())
+    let doc = serde_json::json!({
+        "index": opts.index_dir,
+        "items": report.items,
+        "embedded": report.embedded,
+        "reused": report.reused,
+        "skipped": report.skipped,
+    });
+    ctx.show(&doc, || {
+        println!(
+            "indexed {} images in {} ({} embedded, {} reused, {} skipped)",
+            report.items,
+            opts.index_dir.display(),
+            report.embedded,
+            report.reused,
+            report.skipped.len()
+        );
+    })?;
+    Ok(doc)
 }
 
 fn open_index(ctx: &Context, flag: Option<PathBuf>) -> anyhow::Result<Index> {
@@ -441,3 +467,97 @@ pub fn eval(ctx: &Context, args: EvalArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
+
+/// A stage's flags at their defaults, exactly as its own command line would give them.
+#[derive(clap::Parser)]
+struct Defaults<T: Args> {
+    #[command(flatten)]
+    args: T,
+}
+
+fn defaults<T: Args>() -> T {
+    <Defaults<T> as clap::Parser>::parse_from(["picseek"]).args
+}
+
+#[derive(Args)]
+pub struct RunArgs {
+    #[command(flatten)]
+    crawl: CrawlArgs,
+    /// Download requests per second per host (0 = no pacing).
+    #[arg(long, default_value_t = 2.0)]
+    download_rate: f64,
+    /// `clip` or `pixel`, as for `picseek index`.
+    #[arg(long, default_value = "clip", value_parser = ["clip", "pixel"])]
+    embedder: String,
+    #[arg(long, default_value_t = 448, value_parser = clap::value_parser!(u32).range(1..=4096))]
+    pixel_size: u32,
+    #[arg(long, default_value_t = 1)]
+    test_per_class: usize,
+    /// 0 = all the rest.
+    #[arg(long, default_value_t = 19)]
+    train_per_class: usize,
+}
+
+/// Runs crawl, download, clean, split and index in order, each resuming where it
+/// stopped, and prints one summary. A failed crawl term does not stop the others' way
+/// through the pipeline, but makes the exit status non-zero at the end.
+pub fn run(ctx: &Context, args: RunArgs) -> anyhow::Result<()> {
+    let stage_ctx = Context { data_dir: ctx.data_dir.clone(), json: false, quiet: true };
+    let stages = ["crawl", "download", "clean", "split", "index"];
+    let announce = |i: usize| eprintln!("==> [{}/{}] {}", i + 1, stages.len(), stages[i]);
+
+    announce(0);
+    let urls = args.crawl.urls.clone();
+    let crawl_doc = crawl(&stage_ctx, args.crawl)?;
+    let crawl_failure = fail_on_failed_terms(&crawl_doc).err();
+    if let Some(e) = &crawl_failure {
+        tracing::warn!("{e:#}; going on with the terms that were found");
+    }
+    announce(1);
+    let download_doc = download(&stage_ctx, DownloadArgs { urls, rate: args.download_rate, ..defaults() })?;
+    announce(2);
+    let clean_doc = clean(&stage_ctx, defaults())?;
+    announce(3);
+    let split_args = SplitArgs { test_per_class: args.test_per_class, train_per_class: args.train_per_class, ..defaults() };
+    let split_doc = split(&stage_ctx, split_args)?;
+    announce(4);
+    let index_args = IndexArgs { embedder: args.embedder, pixel_size: args.pixel_size, ..defaults() };
+    let index_doc = index(&stage_ctx, index_args)?;
+
+    let found: u64 = crawl_doc["terms"].as_array().into_iter().flatten().filter_map(|t| t["record"]["found"].as_u64()).sum();
+    let count = |doc: &serde_json::Value, key: &str| doc["summary"][key].as_u64().unwrap_or(0);
+    let rejected: serde_json::Map<String, serde_json::Value> = clean_doc["summary"]
+        .as_object()
+        .into_iter()
+        .flatten()
+        .filter_map(|(k, v)| Some((k.strip_prefix("rejected: ")?.to_owned(), v.clone())))
+        .collect();
+    let summary = serde_json::json!({
+        "urls_found": found,
+        "terms_crawled_now": crawl_doc["crawled"],
+        "downloaded": count(&download_doc, "ok"),
+        "fetched_now": download_doc["attempted"],
+        "kept": count(&clean_doc, "kept"),
+        "examined_now": clean_doc["examined"],
+        "rejected": rejected,
+        "classes": split_doc["classes"].as_object().map_or(0, |c| c.len()),
+        "indexed": index_doc["items"],
+        "embedded_now": index_doc["embedded"],
+    });
+    if ctx.json {
+        print_json(&serde_json::json!({
+            "summary": summary,
+            "stages": {"crawl": crawl_doc, "download": download_doc, "clean": clean_doc, "split": split_doc, "index": index_doc},
+        }))?;
+    } else {
+        println!("{:<14} {:>6}   ({} terms crawled in this run)", "URLs found", found, summary["terms_crawled_now"]);
+        println!("{:<14} {:>6}   ({} fetched in this run)", "downloaded", summary["downloaded"], summary["fetched_now"]);
+        println!("{:<14} {:>6}   ({} examined in this run)", "kept", summary["kept"], summary["examined_now"]);
+        for (reason, n) in &rejected {
+            println!("{:<14} {:>6}", format!("rejected: {reason}"), n);
+        }
+        println!("{:<14} {:>6}", "classes", summary["classes"]);
+        println!("{:<14} {:>6}   ({} embedded in this run)", "indexed", summary["indexed"], summary["embedded_now"]);
+    }
+    crawl_failure.map_or(Ok(()), Err)
+}

@@ -39,8 +39,8 @@ enum Command {
     Search(commands::SearchArgs),
     /// Measure retrieval quality (P@1, P@k, mAP, queries/s) over test/.
     Eval(commands::EvalArgs),
-    /// Run every stage in order.
-    Run(commands::NotBuilt),
+    /// Run crawl, download, clean, split and index in order, each resuming where it stopped.
+    Run(commands::RunArgs),
     /// Serve a local web page to search the index.
     Serve(commands::NotBuilt),
 }
@@ -59,16 +59,16 @@ fn init_logging(verbose: u8) {
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     init_logging(cli.verbose);
-    let ctx = commands::Context { data_dir: cli.data_dir, json: cli.json };
+    let ctx = commands::Context { data_dir: cli.data_dir, json: cli.json, quiet: false };
     let result = match cli.command {
-        Command::Crawl(args) => commands::crawl(&ctx, args),
-        Command::Download(args) => commands::download(&ctx, args),
-        Command::Clean(args) => commands::clean(&ctx, args),
-        Command::Split(args) => commands::split(&ctx, args),
-        Command::Index(args) => commands::index(&ctx, args),
+        Command::Crawl(args) => commands::crawl(&ctx, args).and_then(|doc| commands::fail_on_failed_terms(&doc)),
+        Command::Download(args) => commands::download(&ctx, args).map(drop),
+        Command::Clean(args) => commands::clean(&ctx, args).map(drop),
+        Command::Split(args) => commands::split(&ctx, args).map(drop),
+        Command::Index(args) => commands::index(&ctx, args).map(drop),
         Command::Search(args) => commands::search(&ctx, args),
         Command::Eval(args) => commands::eval(&ctx, args),
-        Command::Run(_) => commands::not_built("run", 6),
+        Command::Run(args) => commands::run(&ctx, args),
         Command::Serve(_) => commands::not_built("serve", 6),
     };
     match result {
