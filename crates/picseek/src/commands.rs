@@ -405,6 +405,9 @@ pub struct SearchArgs {
     /// Brute-force search (pixel indexes are always searched exactly).
     #[arg(long)]
     exact: bool,
+    /// Also draw the query beside its results, labelled, into this PNG file.
+    #[arg(long)]
+    plot: Option<PathBuf>,
 }
 
 pub fn search(ctx: &Context, args: SearchArgs) -> anyhow::Result<()> {
@@ -414,6 +417,13 @@ pub fn search(ctx: &Context, args: SearchArgs) -> anyhow::Result<()> {
     };
     let query = index.query_embedder().embed_file(&image)?;
     let hits = ExactSearch::new(&index).search(&query, args.metric, args.k);
+    if let Some(plot) = &args.plot {
+        let sheet = picseek_search::contact_sheet(&image, &hits)?;
+        let mut png = std::io::Cursor::new(Vec::new());
+        sheet.write_to(&mut png, image::ImageFormat::Png)?;
+        picseek_manifest::write_atomic(plot, png.get_ref())?;
+        tracing::info!("wrote {}", plot.display());
+    }
     if ctx.json {
         return print_json(&serde_json::json!({
             "query": image,

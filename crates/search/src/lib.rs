@@ -6,10 +6,12 @@
 //! compiler vectorises, over all cores, and equal the [`Metric::score`] formulas applied
 //! to the values divided by 255.
 
+mod contact_sheet;
 mod eval;
 mod metric;
 mod pixel_kernels;
 
+pub use contact_sheet::{contact_sheet, sheet_size};
 pub use eval::{EvalReport, MetricEval, evaluate};
 pub use metric::Metric;
 
