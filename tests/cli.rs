@@ -17,14 +17,6 @@ fn help_lists_every_subcommand_of_the_spec() {
 }
 
 #[test]
-fn unbuilt_subcommands_fail_saying_so() {
-    for command in ["serve"] {
-        let stderr = picseek_fails(&[command]);
-        assert!(stderr.contains("not built yet"), "{command}: {stderr}");
-    }
-}
-
-#[test]
 fn search_without_an_index_names_the_missing_folder() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().to_str().unwrap();

@@ -14,6 +14,7 @@ mod term;
 mod webdriver;
 
 pub use photo_urls::{SIZE_SUFFIXES, image_urls_in_page, rewrite_size_suffix};
+pub use webdriver::{BrowserSession, ChromeDriver, find_program};
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -27,7 +28,6 @@ use picseek_manifest::{
 use tokio::task::JoinSet;
 
 use crate::pacing::HostPacer;
-use crate::webdriver::{BrowserSession, ChromeDriver, find_program};
 
 #[derive(Debug, Clone)]
 pub struct CrawlOptions {

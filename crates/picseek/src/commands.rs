@@ -40,17 +40,6 @@ fn print_json(value: &impl serde::Serialize) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// The arguments of a subcommand that is not built yet, accepted so it can say so.
-#[derive(Args)]
-pub struct NotBuilt {
-    #[arg(trailing_var_arg = true, allow_hyphen_values = true, hide = true)]
-    args: Vec<String>,
-}
-
-pub fn not_built(name: &str, issue: u32) -> anyhow::Result<()> {
-    bail!("`picseek {name}` is not built yet (tracked in issue #{issue})")
-}
-
 #[derive(Args)]
 pub struct CrawlArgs {
     /// The categories file: {"category": ["term", ...], ...}.
@@ -570,4 +559,28 @@ pub fn run(ctx: &Context, args: RunArgs) -> anyhow::Result<()> {
         println!("{:<14} {:>6}   ({} embedded in this run)", "indexed", summary["indexed"], summary["embedded_now"]);
     }
     crawl_failure.map_or(Ok(()), Err)
+}
+
+#[derive(Args)]
+pub struct ServeArgs {
+    /// The index folder [default: <data-dir>/index].
+    #[arg(long)]
+    index: Option<PathBuf>,
+    /// Where to listen; loopback unless you say otherwise.
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    addr: std::net::SocketAddr,
+    /// The largest upload accepted, in bytes.
+    #[arg(long, default_value_t = 20_000_000)]
+    max_upload: usize,
+}
+
+pub fn serve(ctx: &Context, args: ServeArgs) -> anyhow::Result<()> {
+    let opts = picseek_serve::ServeOptions {
+        index_dir: ctx.path_or_default(args.index, "index"),
+        addr: args.addr,
+        max_upload: args.max_upload,
+    };
+    let announce = |addr| eprintln!("picseek: serving {} on http://{addr}/ (Ctrl-C stops)", opts.index_dir.display());
+    tokio::runtime::Runtime::new()?.block_on(picseek_serve::serve(&opts, announce))?;
+    Ok(())
 }

@@ -42,7 +42,7 @@ enum Command {
     /// Run crawl, download, clean, split and index in order, each resuming where it stopped.
     Run(commands::RunArgs),
     /// Serve a local web page to search the index.
-    Serve(commands::NotBuilt),
+    Serve(commands::ServeArgs),
 }
 
 fn init_logging(verbose: u8) {
@@ -69,7 +69,7 @@ fn main() -> std::process::ExitCode {
         Command::Search(args) => commands::search(&ctx, args),
         Command::Eval(args) => commands::eval(&ctx, args),
         Command::Run(args) => commands::run(&ctx, args),
-        Command::Serve(_) => commands::not_built("serve", 6),
+        Command::Serve(args) => commands::serve(&ctx, args),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

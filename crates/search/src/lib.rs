@@ -64,9 +64,25 @@ impl<'a> ExactSearch<'a> {
     /// The `k` best items for `query`, best first (ties broken by key, so results are
     /// stable).
     pub fn search(&self, query: &[u8], metric: Metric, k: usize) -> Vec<Hit> {
-        let scores = self.score_all(query, metric);
+        self.search_in_class(query, metric, k, None)
+    }
+
+    /// Like [`search`](Self::search), among the items of `class` only (all when `None`).
+    pub fn search_in_class(&self, query: &[u8], metric: Metric, k: usize, class: Option<&str>) -> Vec<Hit> {
+        let items = &self.index.manifest().items;
+        let mut scores = self.score_all(query, metric);
+        if let Some(class) = class {
+            let worst = if metric.larger_is_closer() { f64::NEG_INFINITY } else { f64::INFINITY };
+            for (score, item) in scores.iter_mut().zip(items) {
+                if item.class != class {
+                    *score = worst;
+                }
+            }
+        }
+        let in_class = |i: &usize| class.is_none_or(|c| items[*i].class == c);
         top_k(&scores, metric, k)
             .into_iter()
+            .filter(in_class)
             .enumerate()
             .map(|(rank, i)| {
                 let item = &self.index.manifest().items[i];

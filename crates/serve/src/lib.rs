@@ -1,0 +1,198 @@
+//! `picseek serve`: a local web page to search an index by uploaded image (or text, for
+//! CLIP indexes), and the JSON API behind it.
+//!
+//! The index is opened once and stays loaded (memory-mapped, with the search's cached
+//! row sums) between queries. Images are served only by index key (`/image/<key>`), so
+//! no request can name a path; uploads are limited in size and a bad one gets a clear
+//! message.
+//!
+//! - `GET /`: the page.
+//! - `GET /api/info`: embedder, classes, metrics.
+//! - `POST /api/search`: multipart form with `image` (a file) or `text`, and optional
+//!   `k`, `metric` and `class`; answers `{"query", "metric", "results": [{"rank", "key",
+//!   "class", "score", "url"}]}` or, on bad input, status 400/413 with `{"error"}`.
+//! - `GET /image/<key>`: the image of an index item.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::{DefaultBodyLimit, Multipart, Path, State};
+use axum::http::{StatusCode, header};
+use axum::response::{Html, IntoResponse, Response};
+use axum::routing::{get, post};
+use picseek_index::Index;
+use picseek_search::{ExactSearch, Metric};
+use serde_json::json;
+
+const PAGE: &str = include_str!("page.html");
+
+#[derive(Debug, Clone)]
+pub struct ServeOptions {
+    pub index_dir: PathBuf,
+    pub addr: SocketAddr,
+    /// The largest upload accepted, in bytes.
+    pub max_upload: usize,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    #[error(transparent)]
+    Index(#[from] picseek_index::IndexError),
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        addr: SocketAddr,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("the server stopped: {0}")]
+    Server(#[source] std::io::Error),
+}
+
+struct AppState {
+    search: ExactSearch<'static>,
+    index: &'static Index,
+}
+
+/// A client error, answered as `{"error": message}`.
+struct ApiError(StatusCode, String);
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        (self.0, axum::Json(json!({"error": self.1}))).into_response()
+    }
+}
+
+fn bad_request(message: impl Into<String>) -> ApiError {
+    ApiError(StatusCode::BAD_REQUEST, message.into())
+}
+
+/// Serves until Ctrl-C. `on_listening` gets the bound address (useful with port 0).
+pub async fn serve(opts: &ServeOptions, on_listening: impl FnOnce(SocketAddr)) -> Result<(), ServeError> {
+    // The index lives as long as the process serves it; leaking it lets the search
+    // borrow it for 'static, which axum's shared state needs.
+    let index: &'static Index = Box::leak(Box::new(Index::open(&opts.index_dir)?));
+    let state = Arc::new(AppState { search: ExactSearch::new(index), index });
+    let app = Router::new()
+        .route("/", get(|| async { Html(PAGE) }))
+        .route("/api/info", get(info))
+        .route("/api/search", post(search))
+        .route("/image/{key}", get(image_file))
+        .layer(DefaultBodyLimit::max(opts.max_upload))
+        .with_state(state);
+    let listener =
+        tokio::net::TcpListener::bind(opts.addr).await.map_err(|source| ServeError::Bind { addr: opts.addr, source })?;
+    let addr = listener.local_addr().map_err(ServeError::Server)?;
+    on_listening(addr);
+    axum::serve(listener, app)
+        .with_graceful_shutdown(async {
+            let _ = tokio::signal::ctrl_c().await;
+        })
+        .await
+        .map_err(ServeError::Server)
+}
+
+async fn info(State(state): State<Arc<AppState>>) -> impl IntoResponse {
+    let manifest = state.index.manifest();
+    let mut classes: Vec<&str> = manifest.items.iter().map(|i| i.class.as_str()).collect();
+    classes.sort_unstable();
+    classes.dedup();
+    axum::Json(json!({
+        "embedder": manifest.embedder,
+        "items": manifest.items.len(),
+        "classes": classes,
+        "metrics": Metric::ALL.map(Metric::name),
+        "text_queries": manifest.embedder == "clip",
+    }))
+}
+
+/// The fields of a search form.
+#[derive(Default)]
+struct SearchForm {
+    image: Option<Vec<u8>>,
+    text: Option<String>,
+    k: Option<String>,
+    metric: Option<String>,
+    class: Option<String>,
+}
+
+async fn read_form(mut multipart: Multipart) -> Result<SearchForm, ApiError> {
+    let mut form = SearchForm::default();
+    let too_big_or_bad = |e: axum::extract::multipart::MultipartError| {
+        let status = e.status();
+        ApiError(status, if status == StatusCode::PAYLOAD_TOO_LARGE { "the upload is too large".into() } else { e.body_text() })
+    };
+    while let Some(field) = multipart.next_field().await.map_err(too_big_or_bad)? {
+        let name = field.name().unwrap_or_default().to_owned();
+        match name.as_str() {
+            "image" => {
+                let bytes = field.bytes().await.map_err(too_big_or_bad)?;
+                if !bytes.is_empty() {
+                    form.image = Some(bytes.to_vec());
+                }
+            }
+            "text" | "k" | "metric" | "class" => {
+                let value = field.text().await.map_err(too_big_or_bad)?.trim().to_owned();
+                if value.is_empty() {
+                    continue;
+                }
+                let slot = match name.as_str() {
+                    "text" => &mut form.text,
+                    "k" => &mut form.k,
+                    "metric" => &mut form.metric,
+                    _ => &mut form.class,
+                };
+                *slot = Some(value);
+            }
+            _ => {}
+        }
+    }
+    Ok(form)
+}
+
+async fn search(State(state): State<Arc<AppState>>, multipart: Multipart) -> Result<impl IntoResponse, ApiError> {
+    let form = read_form(multipart).await?;
+    let k = match form.k.as_deref() {
+        None => 5,
+        Some(k) => k.parse::<usize>().ok().filter(|k| (1..=100).contains(k)).ok_or_else(|| bad_request("k must be a whole number from 1 to 100"))?,
+    };
+    let metric: Metric = form.metric.as_deref().unwrap_or("cosine").parse().map_err(bad_request)?;
+    let class = form.class.filter(|c| c != "all");
+    let image = match (form.image, form.text) {
+        (Some(image), _) => image,
+        (None, Some(_)) => return Err(bad_request("text queries need a CLIP index; this index uses the pixel embedder")),
+        (None, None) => return Err(bad_request("send an image file in the field 'image'")),
+    };
+    let state_for_query = state.clone();
+    let hits = tokio::task::spawn_blocking(move || {
+        let query = state_for_query
+            .index
+            .query_embedder()
+            .embed_bytes(std::path::Path::new("upload"), &image)
+            .map_err(|e| bad_request(format!("the upload is not a usable image ({})", e.reason_code())))?;
+        Ok::<_, ApiError>(state_for_query.search.search_in_class(&query, metric, k, class.as_deref()))
+    })
+    .await
+    .map_err(|e| ApiError(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))??;
+    let results: Vec<_> = hits
+        .iter()
+        .map(|h| json!({"rank": h.rank, "key": h.key, "class": h.class, "score": h.score, "url": format!("/image/{}", h.key)}))
+        .collect();
+    Ok(axum::Json(json!({"query": "upload", "metric": metric.name(), "results": results})))
+}
+
+async fn image_file(State(state): State<Arc<AppState>>, Path(key): Path<String>) -> Result<Response, ApiError> {
+    let not_found = || ApiError(StatusCode::NOT_FOUND, "no such image".into());
+    let key: usize = key.parse().map_err(|_| not_found())?;
+    if key >= state.index.len() {
+        return Err(not_found());
+    }
+    let path = state.index.item_path(key);
+    let bytes = tokio::fs::read(&path).await.map_err(|e| {
+        tracing::warn!("{}: {e}", path.display());
+        not_found()
+    })?;
+    let mime = image::guess_format(&bytes).map(|f| f.to_mime_type()).unwrap_or("application/octet-stream");
+    Ok(([(header::CONTENT_TYPE, mime)], bytes).into_response())
+}

@@ -1,0 +1,190 @@
+//! `picseek serve`: the JSON API (results, class filter, bad uploads, path traversal)
+//! and the page itself in real headless Chromium.
+
+mod support;
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use fantoccini::Locator;
+use reqwest::blocking::multipart::{Form, Part};
+use serde_json::Value;
+use support::{picseek_json, write_class};
+
+/// A `picseek serve` child process, killed when dropped.
+struct Server {
+    child: Child,
+    base: String,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Indexes three colour classes with the pixel embedder and serves them.
+fn start(data: &Path, extra: &[&str]) -> Server {
+    for (i, (class, colour)) in [("red", [220, 40, 40]), ("green", [40, 200, 60]), ("blue", [40, 60, 220])].iter().enumerate() {
+        write_class(&data.join("train"), class, *colour, 6, i as u64);
+    }
+    picseek_json(&["--data-dir", data.to_str().unwrap(), "--json", "index", "--embedder", "pixel", "--pixel-size", "32"]);
+    let mut child = Command::new(env!("CARGO_BIN_EXE_picseek"))
+        .args(["--data-dir", data.to_str().unwrap(), "serve", "--addr", "127.0.0.1:0"])
+        .args(extra)
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+    let base = loop {
+        let line = lines.next().expect("serve announces its address").unwrap();
+        if let Some(url) = line.split(" on ").nth(1).and_then(|rest| rest.split_whitespace().next()) {
+            break url.trim_end_matches('/').to_owned();
+        }
+    };
+    Server { child, base }
+}
+
+fn query_image(dir: &Path) -> PathBuf {
+    write_class(&dir.join("queries"), "red", [220, 40, 40], 1, 42);
+    dir.join("queries/red/red_0.jpg")
+}
+
+fn post(server: &Server, form: Form) -> (u16, Value) {
+    let response = reqwest::blocking::Client::new().post(format!("{}/api/search", server.base)).multipart(form).send().unwrap();
+    let status = response.status().as_u16();
+    (status, serde_json::from_slice(&response.bytes().unwrap()).unwrap_or(Value::Null))
+}
+
+fn image_part(path: &Path) -> Part {
+    Part::bytes(std::fs::read(path).unwrap()).file_name("query.jpg")
+}
+
+#[test]
+fn the_api_answers_searches_and_refuses_bad_requests() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = start(dir.path(), &["--max-upload", "200000"]);
+    let query = query_image(dir.path());
+
+    let (status, answer) = post(&server, Form::new().part("image", image_part(&query)).text("k", "4").text("metric", "l2"));
+    assert_eq!(status, 200, "{answer}");
+    let results = answer["results"].as_array().unwrap();
+    assert_eq!(results.len(), 4);
+    assert!(results.iter().all(|r| r["class"] == "red"), "{answer}");
+    let image = reqwest::blocking::get(format!("{}{}", server.base, results[0]["url"].as_str().unwrap())).unwrap();
+    assert_eq!(image.headers()["content-type"], "image/jpeg");
+    assert!(image::load_from_memory(&image.bytes().unwrap()).is_ok());
+
+    let (status, answer) = post(&server, Form::new().part("image", image_part(&query)).text("class", "green"));
+    assert_eq!(status, 200);
+    assert!(answer["results"].as_array().unwrap().iter().all(|r| r["class"] == "green"), "{answer}");
+
+    let bad = |form: Form, status: u16, needle: &str| {
+        let (got, answer) = post(&server, form);
+        assert_eq!(got, status, "{answer}");
+        assert!(answer["error"].as_str().unwrap_or("").contains(needle), "{answer}");
+    };
+    bad(Form::new().text("k", "3"), 400, "send an image");
+    bad(Form::new().part("image", Part::bytes(b"<html>nope</html>".to_vec()).file_name("x.jpg")), 400, "not a usable image");
+    bad(Form::new().part("image", Part::bytes(vec![0xFF; 300_000]).file_name("big.jpg")), 413, "too large");
+    bad(Form::new().text("text", "a red car"), 400, "CLIP");
+    bad(Form::new().part("image", image_part(&query)).text("k", "0"), 400, "k must be");
+    bad(Form::new().part("image", image_part(&query)).text("metric", "hamming"), 400, "l1, l2, cosine or correlation");
+
+    for path in [
+        "/image/../../etc/passwd",
+        "/image/..%2F..%2F..%2Fetc%2Fpasswd",
+        "/image/%2e%2e%2f%2e%2e%2fetc%2fpasswd",
+        "/..%2f..%2f..%2fetc%2fpasswd",
+        "/image/99999",
+        "/image/-1",
+    ] {
+        let response = reqwest::blocking::get(format!("{}{path}", server.base)).unwrap();
+        assert_ne!(response.status().as_u16(), 200, "{path}");
+        assert!(!response.text().unwrap().contains("root:"), "{path}");
+    }
+}
+
+#[test]
+fn the_page_searches_by_upload_and_filters_by_class_in_chromium() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = start(dir.path(), &[]);
+    let query = query_image(dir.path());
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    runtime.block_on(async {
+        let chromedriver = picseek_crawl::find_program(&["chromedriver"]).expect("chromedriver (scripts/setup.sh)");
+        let driver = picseek_crawl::ChromeDriver::start(&chromedriver).await.unwrap();
+        let chromium = picseek_crawl::find_program(&["chromium", "chromium-browser"]);
+        let session = picseek_crawl::BrowserSession::open(driver.url(), chromium.as_deref(), false).await.unwrap();
+        let c = &session.client;
+        c.goto(&format!("{}/", server.base)).await.unwrap();
+        wait_for(c, "return document.querySelectorAll('#class option').length", |v| v.as_u64() == Some(4)).await;
+        let text_field = "return getComputedStyle(document.getElementById('text-label')).display";
+        assert_eq!(c.execute(text_field, vec![]).await.unwrap(), "none", "no text queries on a pixel index");
+
+        c.find(Locator::Id("image")).await.unwrap().send_keys(query.to_str().unwrap()).await.unwrap();
+        let k = c.find(Locator::Id("k")).await.unwrap();
+        k.clear().await.unwrap();
+        k.send_keys("3").await.unwrap();
+        c.find(Locator::Id("go")).await.unwrap().click().await.unwrap();
+        let classes = result_classes(c, 3).await;
+        assert_eq!(classes, ["red", "red", "red"]);
+        let loaded = "return [...document.querySelectorAll('.result img')].every(i => i.complete && i.naturalWidth > 0)";
+        wait_for(c, loaded, |v| v.as_bool() == Some(true)).await;
+        let link = c.find(Locator::Css(".result a")).await.unwrap().attr("href").await.unwrap().unwrap();
+        assert!(link.starts_with("/image/"), "a click opens the full image: {link}");
+
+        c.find(Locator::Css("#class option[value='blue']")).await.unwrap().click().await.unwrap();
+        c.find(Locator::Id("go")).await.unwrap().click().await.unwrap();
+        wait_for(c, "return [...document.querySelectorAll('.result')].map(r => r.dataset.class).join()", |v| v == "blue,blue,blue").await;
+
+        session.close().await;
+        drop(driver);
+    });
+}
+
+/// Polls `script` until `done` accepts its value (10 s at most).
+async fn wait_for(c: &fantoccini::Client, script: &str, done: impl Fn(&Value) -> bool) -> Value {
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let value = c.execute(script, vec![]).await.unwrap();
+        if done(&value) {
+            return value;
+        }
+        assert!(std::time::Instant::now() < deadline, "timed out waiting for {script}: last {value}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+async fn result_classes(c: &fantoccini::Client, n: usize) -> Vec<String> {
+    let script = "return [...document.querySelectorAll('.result')].map(r => r.dataset.class)";
+    let value = wait_for(c, script, |v| v.as_array().is_some_and(|a| a.len() == n)).await;
+    serde_json::from_value(value).unwrap()
+}
+
+/// Not a test: the API latency benchmark (`scripts/bench/run serve`). Prints the
+/// median time of a query through `POST /api/search` on a pixel index.
+#[test]
+#[ignore = "benchmark"]
+fn bench_api_query_latency() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = start(dir.path(), &[]);
+    let query = query_image(dir.path());
+    let bytes = std::fs::read(&query).unwrap();
+    let client = reqwest::blocking::Client::new();
+    let mut times: Vec<f64> = (0..50)
+        .map(|_| {
+            let form = Form::new().part("image", Part::bytes(bytes.clone()).file_name("q.jpg"));
+            let started = std::time::Instant::now();
+            let response = client.post(format!("{}/api/search", server.base)).multipart(form).send().unwrap();
+            assert!(response.status().is_success());
+            started.elapsed().as_secs_f64() * 1e3
+        })
+        .collect();
+    times.sort_by(f64::total_cmp);
+    println!("serve: POST /api/search, pixel index of 18 images at 32 px, 50 queries");
+    println!("median {:.2} ms, fastest {:.2} ms, slowest {:.2} ms", times[25], times[0], times[49]);
+}
