@@ -7,7 +7,7 @@
 //! message.
 //!
 //! - `GET /`: the page.
-//! - `GET /api/info`: embedder, classes, metrics.
+//! - `GET /api/info`: embedder, classes, metrics, upload limit.
 //! - `POST /api/search`: multipart form with `image` (a file) or `text`, and optional
 //!   `k`, `metric` and `class`; answers `{"query", "metric", "results": [{"rank", "key",
 //!   "class", "score", "url"}]}` or, on bad input, status 400/413 with `{"error"}`.
@@ -53,6 +53,7 @@ pub enum ServeError {
 struct AppState {
     search: ExactSearch<'static>,
     index: &'static Index,
+    max_upload: usize,
 }
 
 /// A client error, answered as `{"error": message}`.
@@ -73,7 +74,7 @@ pub async fn serve(opts: &ServeOptions, on_listening: impl FnOnce(SocketAddr)) -
     // The index lives as long as the process serves it; leaking it lets the search
     // borrow it for 'static, which axum's shared state needs.
     let index: &'static Index = Box::leak(Box::new(Index::open(&opts.index_dir)?));
-    let state = Arc::new(AppState { search: ExactSearch::new(index), index });
+    let state = Arc::new(AppState { search: ExactSearch::new(index), index, max_upload: opts.max_upload });
     let app = Router::new()
         .route("/", get(|| async { Html(PAGE) }))
         .route("/api/info", get(info))
@@ -104,6 +105,7 @@ async fn info(State(state): State<Arc<AppState>>) -> impl IntoResponse {
         "classes": classes,
         "metrics": Metric::ALL.map(Metric::name),
         "text_queries": manifest.embedder == "clip",
+        "max_upload": state.max_upload,
     }))
 }
 
