@@ -16,6 +16,8 @@ use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse};
 use axum::routing::get;
 
+use super::loopback::LoopbackServer;
+
 /// Thumbnails in the first grid, added per scroll (twice), added per click.
 const FIRST_GRID: usize = 8;
 const PER_SCROLL: usize = 6;
@@ -88,36 +90,20 @@ pub type Events = Arc<Mutex<Seen>>;
 pub struct FlickrSite {
     pub addr: SocketAddr,
     pub events: Events,
-    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
-    thread: Option<std::thread::JoinHandle<()>>,
+    _server: LoopbackServer,
 }
 
 impl FlickrSite {
     pub fn start() -> Self {
         let events: Events = Arc::default();
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind a loopback port");
-        listener.set_nonblocking(true).expect("non-blocking listener");
-        let addr = listener.local_addr().expect("local address");
-        let (shutdown, stopped) = tokio::sync::oneshot::channel::<()>();
         let app = Router::new()
             .route("/search/", get(search_page))
             .route("/event", get(record_event))
             .route("/65535/{file}", get(photo_file))
             .fallback(|| async { StatusCode::NOT_FOUND })
             .with_state(events.clone());
-        let thread = std::thread::spawn(move || {
-            let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
-            runtime.block_on(async move {
-                let listener = tokio::net::TcpListener::from_std(listener).expect("tokio listener");
-                axum::serve(listener, app)
-                    .with_graceful_shutdown(async {
-                        let _ = stopped.await;
-                    })
-                    .await
-                    .expect("fixture site serves");
-            });
-        });
-        Self { addr, events, shutdown: Some(shutdown), thread: Some(thread) }
+        let server = LoopbackServer::start(app, 1);
+        Self { addr: server.addr, events, _server: server }
     }
 
     pub fn url_template(&self) -> String {
@@ -134,17 +120,6 @@ impl FlickrSite {
         let mut actions = self.events.lock().unwrap().actions.clone();
         actions.sort_by(|a, b| a.0.total_cmp(&b.0));
         actions
-    }
-}
-
-impl Drop for FlickrSite {
-    fn drop(&mut self) {
-        if let Some(tx) = self.shutdown.take() {
-            let _ = tx.send(());
-        }
-        if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
-        }
     }
 }
 

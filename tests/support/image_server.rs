@@ -13,6 +13,8 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 
+use super::loopback::LoopbackServer;
+
 /// A small JPEG of a flat `colour` (`seed` varies its size).
 pub fn jpeg(colour: [u8; 3], seed: u32) -> Vec<u8> {
     let img = image::RgbImage::from_pixel(60 + seed % 40, 50 + seed % 30, image::Rgb(colour));
@@ -34,31 +36,15 @@ pub type Shared = Arc<Mutex<Seen>>;
 pub struct ImageServer {
     pub addr: SocketAddr,
     pub seen: Shared,
-    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
-    thread: Option<std::thread::JoinHandle<()>>,
+    _server: LoopbackServer,
 }
 
 impl ImageServer {
     pub fn start() -> Self {
         let seen: Shared = Arc::default();
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind a loopback port");
-        listener.set_nonblocking(true).expect("non-blocking listener");
-        let addr = listener.local_addr().expect("local address");
-        let (shutdown, stopped) = tokio::sync::oneshot::channel::<()>();
         let app = Router::new().route("/{*path}", get(serve)).with_state(seen.clone());
-        let thread = std::thread::spawn(move || {
-            let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("runtime");
-            runtime.block_on(async move {
-                let listener = tokio::net::TcpListener::from_std(listener).expect("tokio listener");
-                axum::serve(listener, app)
-                    .with_graceful_shutdown(async {
-                        let _ = stopped.await;
-                    })
-                    .await
-                    .expect("image server serves");
-            });
-        });
-        Self { addr, seen, shutdown: Some(shutdown), thread: Some(thread) }
+        let server = LoopbackServer::start(app, 2);
+        Self { addr: server.addr, seen, _server: server }
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -73,17 +59,6 @@ impl ImageServer {
         let mut times: Vec<Instant> = self.seen.lock().unwrap().requests.iter().map(|(t, _)| *t).collect();
         times.sort();
         times
-    }
-}
-
-impl Drop for ImageServer {
-    fn drop(&mut self) {
-        if let Some(tx) = self.shutdown.take() {
-            let _ = tx.send(());
-        }
-        if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
-        }
     }
 }
 

@@ -16,9 +16,9 @@ mod webdriver;
 pub use photo_urls::{SIZE_SUFFIXES, image_urls_in_page, rewrite_size_suffix};
 pub use webdriver::{BrowserSession, ChromeDriver, find_program};
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
@@ -170,43 +170,46 @@ pub async fn crawl(opts: &CrawlOptions) -> Result<CrawlReport, CrawlError> {
     let webdriver_url = opts.webdriver.clone().or_else(|| driver.as_ref().map(|d| d.url().to_owned())).unwrap_or_default();
 
     let pacer = Arc::new(HostPacer::new(opts.rate));
-    let semaphore = Arc::new(tokio::sync::Semaphore::new(opts.concurrency.max(1)));
     let bars = MultiProgress::new();
     let overall = bars.add(ProgressBar::new(todo.len() as u64).with_message("terms"));
     overall.set_style(ProgressStyle::with_template("{msg} {bar:30} {pos}/{len} [{elapsed}]").expect("valid template"));
 
+    // `--concurrency` workers take terms in file order from one queue; each term gets a
+    // browser session of its own. Results come back over a channel and are saved as
+    // they arrive.
+    let workers = opts.concurrency.clamp(1, todo.len());
+    let queue = Arc::new(Mutex::new(VecDeque::from(todo)));
+    let (results_tx, mut results) = tokio::sync::mpsc::unbounded_channel();
     let mut tasks = JoinSet::new();
-    for (category, term) in todo {
-        let (opts, pacer, semaphore, bars) = (opts.clone(), pacer.clone(), semaphore.clone(), bars.clone());
+    for _ in 0..workers {
+        let (opts, pacer, queue, bars, results_tx) = (opts.clone(), pacer.clone(), queue.clone(), bars.clone(), results_tx.clone());
         let (webdriver_url, chromium) = (webdriver_url.clone(), chromium.clone());
         tasks.spawn(async move {
-            let _permit = semaphore.acquire_owned().await.expect("semaphore is never closed");
-            let bar = bars.insert(0, ProgressBar::new(opts.max_per_term as u64));
-            bar.set_style(ProgressStyle::with_template("  {msg} {bar:20} {pos}/{len}").expect("valid template"));
-            bar.set_message(format!("{category}/{term}"));
-            let outcome = match BrowserSession::open(&webdriver_url, chromium.as_deref(), opts.headful).await {
-                Ok(session) => {
-                    let outcome = term::crawl_term(&session.client, &opts, &term, &pacer, &bar).await;
-                    session.close().await;
-                    outcome
+            loop {
+                let Some((category, term)) = queue.lock().expect("queue lock").pop_front() else { break };
+                let bar = bars.insert(0, ProgressBar::new(opts.max_per_term as u64));
+                bar.set_style(ProgressStyle::with_template("  {msg} {bar:20} {pos}/{len}").expect("valid template"));
+                bar.set_message(format!("{category}/{term}"));
+                let outcome = match BrowserSession::open(&webdriver_url, chromium.as_deref(), opts.headful).await {
+                    Ok(session) => {
+                        let outcome = term::crawl_term(&session.client, &opts, &term, &pacer, &bar).await;
+                        session.close().await;
+                        outcome
+                    }
+                    Err(e) => term::TermOutcome::failed(Vec::new(), e.to_string()),
+                };
+                bar.finish_and_clear();
+                bars.remove(&bar);
+                if results_tx.send((category, term, outcome)).is_err() {
+                    break;
                 }
-                Err(e) => term::TermOutcome::failed(Vec::new(), e.to_string()),
-            };
-            bar.finish_and_clear();
-            bars.remove(&bar);
-            (category, term, outcome)
+            }
         });
     }
+    drop(results_tx);
 
     let finished = async {
-        while let Some(joined) = tasks.join_next().await {
-            let (category, term, outcome) = match joined {
-                Ok(done) => done,
-                Err(e) => {
-                    tracing::error!("a crawl task failed: {e}");
-                    continue;
-                }
-            };
+        while let Some((category, term, outcome)) = results.recv().await {
             let record = outcome.record(opts.max_per_term);
             match &record.error {
                 Some(error) => tracing::warn!("{category}/{term}: {error}"),
@@ -229,6 +232,9 @@ pub async fn crawl(opts: &CrawlOptions) -> Result<CrawlReport, CrawlError> {
         _ = tokio::signal::ctrl_c() => Err(CrawlError::Interrupted(opts.urls_path.clone())),
     };
     overall.finish_and_clear();
+    // Workers still running (after Ctrl-C) are stopped before their browsers go.
+    tasks.abort_all();
+    drop(tasks);
     drop(driver);
     result.map(|()| report)
 }
