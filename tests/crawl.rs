@@ -8,7 +8,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use serde_json::{Value, json};
-use support::flickr_site::{FlickrSite, expected_urls};
+use support::flickr_site::{API_KEY, FlickrSite, expected_api_urls, expected_urls};
 use support::picseek;
 
 fn write_categories(dir: &Path, categories: Value) -> String {
@@ -173,6 +173,60 @@ fn a_missing_chromedriver_names_the_setup_script() {
     assert!(!out.status.success());
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("chromedriver") && stderr.contains("scripts/setup.sh"), "{stderr}");
+}
+
+/// Runs `picseek crawl --source flickr-api` with `key`, without a browser on PATH.
+fn crawl_api(data: &Path, site: &FlickrSite, key: Option<&str>, extra: &[&str]) -> std::process::Output {
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_picseek"));
+    command
+        .args(["--data-dir", data.to_str().unwrap(), "crawl", "--source", "flickr-api"])
+        .args(["--categories", data.join("categories.json").to_str().unwrap()])
+        .args(["--api-url", &format!("http://{}/services/rest/", site.addr), "--rate", "10"])
+        .args(extra)
+        .env("PATH", data)
+        .env_remove("FLICKR_API_KEY");
+    if let Some(key) = key {
+        command.env("FLICKR_API_KEY", key);
+    }
+    command.output().unwrap()
+}
+
+#[test]
+fn the_flickr_api_source_pages_through_results_without_a_browser() {
+    let site = FlickrSite::start();
+    let dir = tempfile::tempdir().unwrap();
+    write_categories(dir.path(), json!({"animal": ["Many", "Cat"], "plant": ["Tulip"]}));
+    let out = crawl_api(dir.path(), &site, Some(API_KEY), &["--max-per-term", "150"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let urls = read(&dir.path().join("urls.json"));
+    for (category, term) in [("animal", "Many"), ("animal", "Cat"), ("plant", "Tulip")] {
+        let got: Vec<String> = serde_json::from_value(urls[category][term].clone()).unwrap();
+        assert_eq!(got, expected_api_urls(site.addr, term, 150), "{term}");
+    }
+    let log = read(&dir.path().join("crawl.json"));
+    assert_eq!(log["animal"]["Many"]["status"], "complete");
+    assert_eq!(log["animal"]["Cat"]["status"], "exhausted");
+    let pages = site.events.lock().unwrap().api_pages.clone();
+    assert_eq!(pages.iter().filter(|(t, _)| t == "Many").map(|(_, p)| *p).collect::<Vec<_>>(), [1, 2]);
+    let actions = site.actions();
+    for pair in actions.windows(2) {
+        assert!(pair[1].0 - pair[0].0 >= 95.0, "API calls paced at --rate 10: {pair:?}");
+    }
+}
+
+#[test]
+fn the_flickr_api_source_needs_a_valid_key() {
+    let site = FlickrSite::start();
+    let dir = tempfile::tempdir().unwrap();
+    write_categories(dir.path(), json!({"animal": ["Cat"]}));
+    let missing = crawl_api(dir.path(), &site, None, &[]);
+    assert!(!missing.status.success());
+    assert!(String::from_utf8_lossy(&missing.stderr).contains("FLICKR_API_KEY"));
+    let wrong = crawl_api(dir.path(), &site, Some("wrong"), &["--json"]);
+    assert!(!wrong.status.success());
+    let report: Value = serde_json::from_slice(&wrong.stdout).unwrap();
+    let error = report["terms"][0]["record"]["error"].as_str().unwrap();
+    assert!(error.contains("Flickr API error 100") && error.contains("Invalid API Key"), "{error}");
 }
 
 /// Not a test: the crawl benchmark (`scripts/bench/run crawl`). Prints the median wall

@@ -30,6 +30,7 @@ pub fn total_for(term: &str) -> usize {
     match term {
         "Tulip" => 12,
         "Empty" => 0,
+        "Many" => 250,
         _ => 90,
     }
 }
@@ -59,6 +60,64 @@ async fn photo_file(axum::extract::Path(file): axum::extract::Path<String>) -> a
     ([(axum::http::header::CONTENT_TYPE, "image/jpeg")], out.into_inner()).into_response()
 }
 
+/// The API key the fixture's REST endpoint accepts.
+pub const API_KEY: &str = "test-key";
+
+/// The URLs `--source flickr-api` should report for `term` at size `_b`: the endpoint
+/// gives `url_b` for even photos; for odd ones the client builds the URL itself.
+pub fn expected_api_urls(addr: SocketAddr, term: &str, max: usize) -> Vec<String> {
+    (0..total_for(term).min(max))
+        .map(|i| {
+            let (id, secret) = photo(term, i);
+            if i % 2 == 0 {
+                format!("http://{addr}/65535/{id}_{secret}_b.jpg")
+            } else {
+                format!("https://live.staticflickr.com/65535/{id}_{secret}_b.jpg")
+            }
+        })
+        .collect()
+}
+
+/// `flickr.photos.search` in the documented JSON shape, paged.
+async fn flickr_api(
+    State(events): State<Events>,
+    headers: axum::http::HeaderMap,
+    Query(q): Query<std::collections::HashMap<String, String>>,
+) -> axum::Json<serde_json::Value> {
+    let get = |k: &str| q.get(k).cloned().unwrap_or_default();
+    if get("method") != "flickr.photos.search" || get("format") != "json" || get("nojsoncallback") != "1" {
+        return axum::Json(serde_json::json!({"stat": "fail", "code": 112, "message": "Method not found"}));
+    }
+    if get("api_key") != API_KEY {
+        return axum::Json(serde_json::json!({"stat": "fail", "code": 100, "message": "Invalid API Key (Key not found)"}));
+    }
+    let (term, page) = (get("text"), get("page").parse::<u64>().unwrap_or(1).max(1));
+    let per_page = get("per_page").parse::<usize>().unwrap_or(100).clamp(1, 500);
+    let now_ms = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs_f64() * 1e3;
+    {
+        let mut seen = events.lock().unwrap();
+        seen.api_pages.push((term.clone(), page));
+        seen.actions.push((now_ms, "api".into()));
+    }
+    let host = headers.get("host").and_then(|h| h.to_str().ok()).unwrap_or("127.0.0.1").to_owned();
+    let total = total_for(&term);
+    let start = (page as usize - 1) * per_page;
+    let photos: Vec<serde_json::Value> = (start..total.min(start + per_page))
+        .map(|i| {
+            let (id, secret) = photo(&term, i);
+            let mut p = serde_json::json!({"id": id, "owner": "1@N00", "secret": secret, "server": "65535", "farm": 66, "title": "", "ispublic": 1});
+            if i % 2 == 0 && get("extras").split(',').any(|e| e == "url_b") {
+                p["url_b"] = format!("http://{host}/65535/{id}_{secret}_b.jpg").into();
+            }
+            p
+        })
+        .collect();
+    axum::Json(serde_json::json!({
+        "photos": {"page": page, "pages": total.div_ceil(per_page), "perpage": per_page, "total": total.to_string(), "photo": photos},
+        "stat": "ok",
+    }))
+}
+
 /// The id and secret of photo `i` of `term`.
 pub fn photo(term: &str, i: usize) -> (String, String) {
     let n = term_number(term);
@@ -83,6 +142,8 @@ pub struct Seen {
     /// `(milliseconds since the Unix epoch, "load" | "scroll" | "click")`: loads timed by
     /// the server, scrolls and clicks by the page's event handlers.
     pub actions: Vec<(f64, String)>,
+    /// `(term, page)` of every `flickr.photos.search` call.
+    pub api_pages: Vec<(String, u64)>,
 }
 
 pub type Events = Arc<Mutex<Seen>>;
@@ -100,6 +161,7 @@ impl FlickrSite {
             .route("/search/", get(search_page))
             .route("/event", get(record_event))
             .route("/65535/{file}", get(photo_file))
+            .route("/services/rest/", get(flickr_api))
             .fallback(|| async { StatusCode::NOT_FOUND })
             .with_state(events.clone());
         let server = LoopbackServer::start(app, 1);

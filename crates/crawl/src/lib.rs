@@ -6,8 +6,10 @@
 //! Every page action (load, scroll, click) is paced per host (see [`pacing`]). `urls.json` and `crawl.json` (how each term ended) are written atomically after
 //! each finished term, so an interrupted crawl keeps its finished terms and a re-run
 //! skips them. picseek starts `chromedriver` itself unless given a WebDriver URL, and
-//! stops it (and its browsers) on success, error and Ctrl-C.
+//! stops it (and its browsers) on success, error and Ctrl-C. With [`Source::FlickrApi`]
+//! the documented REST method replaces the browser.
 
+mod flickr_api;
 mod pacing;
 mod photo_urls;
 mod term;
@@ -52,6 +54,16 @@ pub struct CrawlOptions {
     pub force: bool,
     /// The longest one term may take.
     pub term_timeout: Duration,
+    pub source: Source,
+}
+
+/// Where photo URLs come from.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Source {
+    /// The search page in headless Chromium.
+    Browser,
+    /// The `flickr.photos.search` REST method at `api_url`, with `key`.
+    FlickrApi { api_url: String, key: String },
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -70,6 +82,8 @@ pub enum CrawlError {
     WebDriverStart(#[source] std::io::Error),
     #[error("could not open a browser session: {0}")]
     Session(String),
+    #[error("could not build the HTTP client: {0}")]
+    Client(String),
     #[error("interrupted; finished terms are kept in {0}")]
     Interrupted(PathBuf),
 }
@@ -155,15 +169,16 @@ pub async fn crawl(opts: &CrawlOptions) -> Result<CrawlReport, CrawlError> {
     }
 
     // Started here, stopped when dropped: at the end, on error, and on Ctrl-C.
-    let driver = match &opts.webdriver {
-        Some(_) => None,
-        None => {
+    let driver = match (&opts.source, &opts.webdriver) {
+        (Source::FlickrApi { .. }, _) | (_, Some(_)) => None,
+        (Source::Browser, None) => {
             let program = find_program(&["chromedriver"])
                 .ok_or_else(|| CrawlError::BrowserMissing { what: "chromedriver".into() })?;
             Some(ChromeDriver::start(&program).await?)
         }
     };
     let chromium = find_program(&["chromium", "chromium-browser", "google-chrome"]);
+    let api_client = flickr_api::api_client(opts.term_timeout).map_err(|e| CrawlError::Client(e.to_string()))?;
     if driver.is_some() && chromium.is_none() {
         return Err(CrawlError::BrowserMissing { what: "chromium".into() });
     }
@@ -183,20 +198,25 @@ pub async fn crawl(opts: &CrawlOptions) -> Result<CrawlReport, CrawlError> {
     let mut tasks = JoinSet::new();
     for _ in 0..workers {
         let (opts, pacer, queue, bars, results_tx) = (opts.clone(), pacer.clone(), queue.clone(), bars.clone(), results_tx.clone());
-        let (webdriver_url, chromium) = (webdriver_url.clone(), chromium.clone());
+        let (webdriver_url, chromium, api_client) = (webdriver_url.clone(), chromium.clone(), api_client.clone());
         tasks.spawn(async move {
             loop {
                 let Some((category, term)) = queue.lock().expect("queue lock").pop_front() else { break };
                 let bar = bars.insert(0, ProgressBar::new(opts.max_per_term as u64));
                 bar.set_style(ProgressStyle::with_template("  {msg} {bar:20} {pos}/{len}").expect("valid template"));
                 bar.set_message(format!("{category}/{term}"));
-                let outcome = match BrowserSession::open(&webdriver_url, chromium.as_deref(), opts.headful).await {
-                    Ok(session) => {
-                        let outcome = term::crawl_term(&session.client, &opts, &term, &pacer, &bar).await;
-                        session.close().await;
-                        outcome
+                let outcome = match &opts.source {
+                    Source::FlickrApi { api_url, key } => {
+                        flickr_api::search_term(&api_client, api_url, key, &opts, &term, &pacer, &bar).await
                     }
-                    Err(e) => term::TermOutcome::failed(Vec::new(), e.to_string()),
+                    Source::Browser => match BrowserSession::open(&webdriver_url, chromium.as_deref(), opts.headful).await {
+                        Ok(session) => {
+                            let outcome = term::crawl_term(&session.client, &opts, &term, &pacer, &bar).await;
+                            session.close().await;
+                            outcome
+                        }
+                        Err(e) => term::TermOutcome::failed(Vec::new(), e.to_string()),
+                    },
                 };
                 bar.finish_and_clear();
                 bars.remove(&bar);

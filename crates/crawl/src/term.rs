@@ -36,6 +36,10 @@ impl TermOutcome {
         Self { urls, status: TermStatus::Failed, error: Some(error) }
     }
 
+    pub(crate) fn finished(urls: Vec<String>, status: TermStatus) -> Self {
+        Self { urls, status, error: None }
+    }
+
     pub(crate) fn record(&self, wanted: usize) -> TermRecord {
         TermRecord { status: self.status, found: self.urls.len(), wanted, error: self.error.clone() }
     }
@@ -60,7 +64,7 @@ pub(crate) async fn crawl_term(
         Ok(Ok(status)) if status == TermStatus::Exhausted && found.urls.is_empty() => {
             TermOutcome::failed(Vec::new(), "no results".into())
         }
-        Ok(Ok(status)) => TermOutcome { urls: found.urls, status, error: None },
+        Ok(Ok(status)) => TermOutcome::finished(found.urls, status),
         Ok(Err(error)) => TermOutcome::failed(found.urls, error),
         Err(_) => TermOutcome::failed(
             found.urls,

@@ -77,9 +77,24 @@ pub struct CrawlArgs {
     /// Seconds one term may take.
     #[arg(long, default_value_t = 300)]
     term_timeout: u64,
+    /// `browser` (the search page in headless Chromium) or `flickr-api` (the
+    /// flickr.photos.search REST method, with a key from FLICKR_API_KEY).
+    #[arg(long, default_value = "browser", value_parser = ["browser", "flickr-api"])]
+    source: String,
+    /// The Flickr REST endpoint, for --source flickr-api.
+    #[arg(long, default_value = "https://api.flickr.com/services/rest/")]
+    api_url: String,
 }
 
 pub fn crawl(ctx: &Context, args: CrawlArgs) -> anyhow::Result<serde_json::Value> {
+    let source = match args.source.as_str() {
+        "flickr-api" => {
+            let key = std::env::var("FLICKR_API_KEY").ok().filter(|k| !k.trim().is_empty());
+            let Some(key) = key else { bail!("--source flickr-api needs an API key in the FLICKR_API_KEY variable") };
+            picseek_crawl::Source::FlickrApi { api_url: args.api_url, key }
+        }
+        _ => picseek_crawl::Source::Browser,
+    };
     let opts = picseek_crawl::CrawlOptions {
         categories_file: args.categories,
         urls_path: ctx.path_or_default(args.urls, "urls.json"),
@@ -93,6 +108,7 @@ pub fn crawl(ctx: &Context, args: CrawlArgs) -> anyhow::Result<serde_json::Value
         headful: args.headful,
         force: args.force,
         term_timeout: std::time::Duration::from_secs(args.term_timeout),
+        source,
     };
     let report = tokio::runtime::Runtime::new()?.block_on(picseek_crawl::crawl(&opts))?;
     let terms: Vec<_> = report
