@@ -49,7 +49,9 @@ fn make_raw(raw: &Path) {
             rgba.put_pixel(x, y, Rgba([250, 10, 10, 255]));
         }
     }
-    let grey16 = image::ImageBuffer::<image::Luma<u16>, _>::from_fn(64, 64, |x, y| image::Luma([((x * 1000 + y * 13) % 65536) as u16]));
+    let grey16 = image::ImageBuffer::<image::Luma<u16>, _>::from_fn(64, 64, |x, y| {
+        image::Luma([((x * 1000 + y * 13) % 65536) as u16])
+    });
     let mut gif = Vec::new();
     {
         let mut encoder = GifEncoder::new(&mut gif);
@@ -66,7 +68,11 @@ fn make_raw(raw: &Path) {
         (&cat, "green2.png", same_pixels),
         (&cat, "corrupt.jpg", b"\xff\xd8\xff\xe0 garbage, not a jpeg".to_vec()),
         (&cat, "zero.jpg", Vec::new()),
-        (&cat, "tiny.png", encode(DynamicImage::ImageRgb8(image::RgbImage::from_pixel(10, 10, Rgb([1, 2, 3]))), ImageFormat::Png)),
+        (
+            &cat,
+            "tiny.png",
+            encode(DynamicImage::ImageRgb8(image::RgbImage::from_pixel(10, 10, Rgb([1, 2, 3]))), ImageFormat::Png),
+        ),
         (&cat, "huge.png", oversized_png_header(60_000)),
         (&tulip, "transparent.png", encode(DynamicImage::ImageRgba8(rgba), ImageFormat::Png)),
         (&tulip, "palette.png", fixture("palette.png")),
@@ -134,7 +140,17 @@ fn every_file_is_kept_as_rgb_or_rejected_with_its_reason() {
     assert_eq!(reason("good2.jpg").as_deref(), Some("duplicate_of:Cat/good.jpg"), "same bytes");
     assert_eq!(reason("green2.png").as_deref(), Some("duplicate_of:Cat/green.jpg"), "same pixels");
     assert_eq!(reason("second2.jpg").as_deref(), Some("duplicate_of:Cat/second.jpg"), "near duplicate");
-    for kept in ["good.jpg", "second.jpg", "green.png", "transparent.png", "palette.png", "grey16.png", "cmyk.jpg", "animated.gif", "rotated.jpg"] {
+    for kept in [
+        "good.jpg",
+        "second.jpg",
+        "green.png",
+        "transparent.png",
+        "palette.png",
+        "grey16.png",
+        "cmyk.jpg",
+        "animated.gif",
+        "rotated.jpg",
+    ] {
         assert_eq!(records[kept]["status"], "kept", "{kept}: {}", records[kept]);
         let img = image::open(data.join("clean").join(records[kept]["path"].as_str().unwrap())).unwrap();
         assert_eq!(img.color(), image::ColorType::Rgb8, "{kept}");
@@ -148,8 +164,15 @@ fn every_file_is_kept_as_rgb_or_rejected_with_its_reason() {
     assert!(close(clean_pixel(data, &records["cmyk.jpg"], 5, 5), [0, 255, 255]), "CMYK converted");
     assert!(close(clean_pixel(data, &records["animated.gif"], 5, 5), [255, 0, 0]), "first frame");
     let rotated = &records["rotated.jpg"];
-    assert_eq!((rotated["width"].as_u64(), rotated["height"].as_u64()), (Some(60), Some(80)), "EXIF orientation applied");
-    assert!(close(clean_pixel(data, rotated, 30, 10), [255, 0, 0]) && close(clean_pixel(data, rotated, 30, 70), [0, 0, 255]));
+    assert_eq!(
+        (rotated["width"].as_u64(), rotated["height"].as_u64()),
+        (Some(60), Some(80)),
+        "EXIF orientation applied"
+    );
+    assert!(
+        close(clean_pixel(data, rotated, 30, 10), [255, 0, 0])
+            && close(clean_pixel(data, rotated, 30, 70), [0, 0, 255])
+    );
     assert!(close(clean_pixel(data, &records["palette.png"], 60, 35), [0, 128, 0]));
     assert!(close(clean_pixel(data, &records["palette.png"], 5, 35), [255, 255, 255]), "transparent palette entry");
 
@@ -159,10 +182,13 @@ fn every_file_is_kept_as_rgb_or_rejected_with_its_reason() {
     assert_ne!(output("rotated.jpg"), source("rotated.jpg"), "a rotated one is stored upright");
 
     assert_eq!(snapshot(&data.join("raw")), before, "raw/ is never modified");
-    let kept_files: usize = std::fs::read_dir(data.join("clean")).unwrap().filter_map(|e| {
-        let p = e.unwrap().path();
-        p.is_dir().then(|| std::fs::read_dir(p).unwrap().count())
-    }).sum();
+    let kept_files: usize = std::fs::read_dir(data.join("clean"))
+        .unwrap()
+        .filter_map(|e| {
+            let p = e.unwrap().path();
+            p.is_dir().then(|| std::fs::read_dir(p).unwrap().count())
+        })
+        .sum();
     assert_eq!(kept_files, 9);
 
     // Idempotent, and only new files are examined.
@@ -182,7 +208,16 @@ fn exact_dedup_keeps_near_duplicates_and_off_keeps_everything() {
     make_raw(&data.join("raw"));
     let run = |dedup: &str| {
         let out = data.join(format!("clean-{dedup}"));
-        picseek_json(&["--data-dir", data.to_str().unwrap(), "--json", "clean", "--dedup", dedup, "--out", out.to_str().unwrap()]);
+        picseek_json(&[
+            "--data-dir",
+            data.to_str().unwrap(),
+            "--json",
+            "clean",
+            "--dedup",
+            dedup,
+            "--out",
+            out.to_str().unwrap(),
+        ]);
         let records: Vec<Value> = serde_json::from_slice(&std::fs::read(out.join("manifest.json")).unwrap()).unwrap();
         by_source(&records)
     };

@@ -23,8 +23,17 @@ fn read(path: &Path) -> Value {
 
 fn crawl_args<'a>(data: &'a str, categories: &'a str, site: &'a str, extra: &[&'a str]) -> Vec<&'a str> {
     let mut args = vec![
-        "--data-dir", data, "crawl", "--categories", categories, "--url-template", site,
-        "--photo-host", "127.0.0.1", "--term-timeout", "60",
+        "--data-dir",
+        data,
+        "crawl",
+        "--categories",
+        categories,
+        "--url-template",
+        site,
+        "--photo-host",
+        "127.0.0.1",
+        "--term-timeout",
+        "60",
     ];
     args.extend_from_slice(extra);
     args
@@ -38,7 +47,12 @@ fn crawls_exact_photo_urls_at_large_size_evenly_paced() {
     let categories = write_categories(dir.path(), json!({"animal": ["Cat", "Dog"], "plant": ["Tulip"]}));
     let template = site.url_template();
     let rate = 5;
-    let out = picseek(&crawl_args(data, &categories, &template, &["--max-per-term", "30", "--rate", "5", "--concurrency", "3"]));
+    let out = picseek(&crawl_args(
+        data,
+        &categories,
+        &template,
+        &["--max-per-term", "30", "--rate", "5", "--concurrency", "3"],
+    ));
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
 
     let urls = read(&dir.path().join("urls.json"));
@@ -111,7 +125,11 @@ fn a_rerun_skips_finished_terms_unless_forced() {
     assert_eq!(urls["animal"]["Cat"].as_array().unwrap().len(), 10);
     assert_eq!(urls["animal"]["Dog"].as_array().unwrap().len(), 10);
 
-    assert!(picseek(&crawl_args(data, &grown, &template, &["--max-per-term", "10", "--rate", "20", "--force"])).status.success());
+    assert!(
+        picseek(&crawl_args(data, &grown, &template, &["--max-per-term", "10", "--rate", "20", "--force"]))
+            .status
+            .success()
+    );
     assert_eq!(site.loaded_terms().len(), 6, "--force crawls every term again");
 }
 
@@ -242,7 +260,8 @@ fn bench_crawl_three_terms_of_sixty_urls_at_rate_five() {
         let data = dir.path().to_str().unwrap();
         let categories = write_categories(dir.path(), json!({"animal": ["Cat", "Dog"], "plant": ["Rose"]}));
         let started = std::time::Instant::now();
-        let args = crawl_args(data, &categories, &template, &["--max-per-term", "60", "--rate", "5", "--concurrency", "3"]);
+        let args =
+            crawl_args(data, &categories, &template, &["--max-per-term", "60", "--rate", "5", "--concurrency", "3"]);
         assert!(picseek(&args).status.success());
         seconds.push(started.elapsed().as_secs_f64());
         let urls = read(&dir.path().join("urls.json"));

@@ -19,7 +19,10 @@ fn manifest(dir: &Path) -> Vec<Value> {
 }
 
 fn record<'a>(records: &'a [Value], url_end: &str) -> &'a Value {
-    records.iter().find(|r| r["url"].as_str().unwrap().ends_with(url_end)).unwrap_or_else(|| panic!("no record for {url_end}"))
+    records
+        .iter()
+        .find(|r| r["url"].as_str().unwrap().ends_with(url_end))
+        .unwrap_or_else(|| panic!("no record for {url_end}"))
 }
 
 /// Every file under `dir` (relative path to content), temporary files included.
@@ -45,13 +48,37 @@ fn every_url_is_accounted_for_and_only_complete_images_are_kept() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().to_str().unwrap();
     let paths = [
-        "img/1.jpg", "a/photo.jpg", "b/photo.jpg", "missing.jpg", "flaky.jpg", "busy.jpg", "slow.jpg", "reset.jpg",
-        "short.jpg", "page.jpg", "huge.jpg", "huge-chunked.jpg", "noai.jpg",
+        "img/1.jpg",
+        "a/photo.jpg",
+        "b/photo.jpg",
+        "missing.jpg",
+        "flaky.jpg",
+        "busy.jpg",
+        "slow.jpg",
+        "reset.jpg",
+        "short.jpg",
+        "page.jpg",
+        "huge.jpg",
+        "huge-chunked.jpg",
+        "noai.jpg",
     ];
     let mut urls: Vec<String> = paths.iter().map(|p| server.url(p)).collect();
     urls.push("ftp://127.0.0.1/x.jpg".into());
     write_urls(dir.path(), json!({"animal": {"Cat": urls}, "plant": {"Tulip": [server.url("img/2.jpg")]}}));
-    let args = ["--data-dir", data, "--json", "download", "--timeout", "1", "--retries", "2", "--max-bytes", "1000000", "--rate", "0"];
+    let args = [
+        "--data-dir",
+        data,
+        "--json",
+        "download",
+        "--timeout",
+        "1",
+        "--retries",
+        "2",
+        "--max-bytes",
+        "1000000",
+        "--rate",
+        "0",
+    ];
     let report = picseek_json(&args);
     assert_eq!(report["urls"], 15);
 
@@ -140,7 +167,17 @@ fn a_run_killed_half_way_resumes_to_the_same_result() {
     let server = ImageServer::start();
     let urls: Vec<String> = (0..40).map(|i| server.url(&format!("slowimg/{i}.jpg"))).collect();
     let urls = json!({"things": {"thing": urls[..20], "other": urls[20..]}});
-    let args = |data: &str| vec!["--data-dir".to_owned(), data.to_owned(), "download".into(), "--rate".into(), "0".into(), "--concurrency".into(), "2".into()];
+    let args = |data: &str| {
+        vec![
+            "--data-dir".to_owned(),
+            data.to_owned(),
+            "download".into(),
+            "--rate".into(),
+            "0".into(),
+            "--concurrency".into(),
+            "2".into(),
+        ]
+    };
 
     let whole = tempfile::tempdir().unwrap();
     write_urls(whole.path(), urls.clone());
@@ -168,7 +205,13 @@ fn a_run_killed_half_way_resumes_to_the_same_result() {
     assert!(resumed["reused"].as_u64().unwrap() >= 6, "{resumed}");
 
     let strip = |records: Vec<Value>| -> Vec<Value> {
-        records.into_iter().map(|mut r| { r.as_object_mut().unwrap().remove("attempts"); r }).collect()
+        records
+            .into_iter()
+            .map(|mut r| {
+                r.as_object_mut().unwrap().remove("attempts");
+                r
+            })
+            .collect()
     };
     assert_eq!(strip(manifest(killed.path())), strip(manifest(whole.path())));
     assert_eq!(files_under(&killed.path().join("raw")), files_under(&whole.path().join("raw")));

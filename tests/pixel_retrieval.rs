@@ -33,14 +33,36 @@ fn split_index_search_eval_end_to_end() {
     let data = dir.path();
     make_clean(data, 7);
 
-    let split = picseek_json(&["--data-dir", s(data), "--json", "split", "--test-per-class", "2", "--train-per-class", "0", "--seed", "3"]);
+    let split = picseek_json(&[
+        "--data-dir",
+        s(data),
+        "--json",
+        "split",
+        "--test-per-class",
+        "2",
+        "--train-per-class",
+        "0",
+        "--seed",
+        "3",
+    ]);
     for (class, _) in CLASSES {
         assert_eq!(split["classes"][class]["test"].as_array().unwrap().len(), 2);
         assert_eq!(split["classes"][class]["train"].as_array().unwrap().len(), 5);
         assert_eq!(std::fs::read_dir(data.join("train").join(class)).unwrap().count(), 5);
         assert_eq!(std::fs::read_dir(data.join("test").join(class)).unwrap().count(), 2);
     }
-    let again = picseek_json(&["--data-dir", s(data), "--json", "split", "--test-per-class", "2", "--train-per-class", "0", "--seed", "3"]);
+    let again = picseek_json(&[
+        "--data-dir",
+        s(data),
+        "--json",
+        "split",
+        "--test-per-class",
+        "2",
+        "--train-per-class",
+        "0",
+        "--seed",
+        "3",
+    ]);
     assert_eq!(split["classes"], again["classes"], "the same input and seed give the same split");
     assert_eq!((again["placed"].as_u64(), again["removed"].as_u64()), (Some(0), Some(0)));
 
@@ -56,7 +78,18 @@ fn split_index_search_eval_end_to_end() {
         let query_name = split["classes"][class]["test"][0].as_str().unwrap();
         let query = data.join("test").join(class).join(query_name);
         for metric in ["l1", "l2", "cosine", "correlation"] {
-            let out = picseek_json(&["--data-dir", s(data), "--json", "search", "--image", s(&query), "--metric", metric, "-k", "4"]);
+            let out = picseek_json(&[
+                "--data-dir",
+                s(data),
+                "--json",
+                "search",
+                "--image",
+                s(&query),
+                "--metric",
+                metric,
+                "-k",
+                "4",
+            ]);
             assert_eq!(out["metric"], metric);
             let results = out["results"].as_array().unwrap();
             assert_eq!(results.len(), 4);
@@ -95,7 +128,18 @@ fn searching_an_identical_image_ranks_it_first_with_a_perfect_score() {
     index_pixel(data, &["--train", s(&data.join("clean"))]);
     let query = data.join("clean/green/green_1.png");
     for (metric, perfect) in [("l1", 0.0), ("l2", 0.0), ("cosine", 1.0), ("correlation", 1.0)] {
-        let out = picseek_json(&["--data-dir", s(data), "--json", "search", "--image", s(&query), "--metric", metric, "-k", "1"]);
+        let out = picseek_json(&[
+            "--data-dir",
+            s(data),
+            "--json",
+            "search",
+            "--image",
+            s(&query),
+            "--metric",
+            metric,
+            "-k",
+            "1",
+        ]);
         let hit = &out["results"][0];
         assert!(hit["path"].as_str().unwrap().ends_with("clean/green/green_1.png"), "{metric}: {hit}");
         assert!((hit["score"].as_f64().unwrap() - perfect).abs() < 1e-6, "{metric}: {hit}");
@@ -116,13 +160,26 @@ fn reindexing_embeds_only_new_images_and_refuses_other_preprocessing() {
 
     write_class(&train, "yellow", [230, 220, 30], 2, 9);
     let grown = index_pixel(data, &["--train", s(&train)]);
-    assert_eq!((grown["items"].as_u64(), grown["embedded"].as_u64(), grown["reused"].as_u64()), (Some(14), Some(2), Some(12)));
-    let vector_files = std::fs::read_dir(data.join("index")).unwrap().filter(|e| {
-        e.as_ref().unwrap().file_name().to_string_lossy().starts_with("vectors-")
-    });
+    assert_eq!(
+        (grown["items"].as_u64(), grown["embedded"].as_u64(), grown["reused"].as_u64()),
+        (Some(14), Some(2), Some(12))
+    );
+    let vector_files = std::fs::read_dir(data.join("index"))
+        .unwrap()
+        .filter(|e| e.as_ref().unwrap().file_name().to_string_lossy().starts_with("vectors-"));
     assert_eq!(vector_files.count(), 1, "replaced vector files are removed");
 
-    let stderr = picseek_fails(&["--data-dir", s(data), "index", "--embedder", "pixel", "--pixel-size", "16", "--train", s(&train)]);
+    let stderr = picseek_fails(&[
+        "--data-dir",
+        s(data),
+        "index",
+        "--embedder",
+        "pixel",
+        "--pixel-size",
+        "16",
+        "--train",
+        s(&train),
+    ]);
     assert!(stderr.contains("--rebuild") && stderr.contains("32x32"), "{stderr}");
     let rebuilt = index_pixel(data, &["--train", s(&train), "--rebuild"]);
     assert_eq!(rebuilt["embedded"].as_u64(), Some(14));
@@ -142,7 +199,18 @@ fn bad_files_are_named_skipped_and_counted_while_the_rest_is_indexed() {
     std::os::unix::fs::symlink(data.join("nowhere.jpg"), red.join("dangling.jpg")).unwrap();
     std::fs::create_dir_all(train.join("empty")).unwrap();
 
-    let out = support::picseek(&["--data-dir", s(data), "--json", "index", "--embedder", "pixel", "--pixel-size", "32", "--train", s(&train)]);
+    let out = support::picseek(&[
+        "--data-dir",
+        s(data),
+        "--json",
+        "index",
+        "--embedder",
+        "pixel",
+        "--pixel-size",
+        "32",
+        "--train",
+        s(&train),
+    ]);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let report: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(report["items"], 9);
@@ -152,7 +220,10 @@ fn bad_files_are_named_skipped_and_counted_while_the_rest_is_indexed() {
         .iter()
         .map(|s| {
             let path = s["path"].as_str().unwrap();
-            (Path::new(path).file_name().unwrap().to_string_lossy().into_owned(), s["reason"].as_str().unwrap().to_owned())
+            (
+                Path::new(path).file_name().unwrap().to_string_lossy().into_owned(),
+                s["reason"].as_str().unwrap().to_owned(),
+            )
         })
         .collect();
     for expected in [
@@ -193,7 +264,8 @@ fn plot_draws_the_query_beside_its_labelled_results() {
     index_pixel(data, &["--train", s(&data.join("clean"))]);
     let query = data.join("clean/blue/blue_0.jpg");
     let plot = data.join("out/results.png");
-    let out = picseek_json(&["--data-dir", s(data), "--json", "search", "--image", s(&query), "-k", "4", "--plot", s(&plot)]);
+    let out =
+        picseek_json(&["--data-dir", s(data), "--json", "search", "--image", s(&query), "-k", "4", "--plot", s(&plot)]);
     assert_eq!(out["results"].as_array().unwrap().len(), 4);
     let sheet = image::open(&plot).unwrap().into_rgb8();
     // Five cells of 224 px with 8 px margins, and a 40 px label strip.
@@ -201,9 +273,9 @@ fn plot_draws_the_query_beside_its_labelled_results() {
     for cell in 0..5u32 {
         let centre = sheet.get_pixel(8 + cell * 232 + 112, 8 + 112).0;
         assert!(centre[2] > centre[0] + 60, "cell {cell} shows a blue image: {centre:?}");
-        let label_ink = (0..224).flat_map(|x| (236..272).map(move |y| (x, y))).filter(|&(x, y)| {
-            sheet.get_pixel(8 + cell * 232 + x, y).0 == [20, 20, 20]
-        });
+        let label_ink = (0..224)
+            .flat_map(|x| (236..272).map(move |y| (x, y)))
+            .filter(|&(x, y)| sheet.get_pixel(8 + cell * 232 + x, y).0 == [20, 20, 20]);
         assert!(label_ink.count() > 50, "cell {cell} has a label");
     }
 }

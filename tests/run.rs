@@ -27,9 +27,30 @@ fn the_whole_pipeline_runs_and_a_second_run_does_only_new_work() {
     std::fs::write(&categories, json!({"animal": ["Cat", "Fox"]}).to_string()).unwrap();
     let template = site.url_template();
     let args = [
-        "--data-dir", data.to_str().unwrap(), "--json", "run", "--categories", categories.to_str().unwrap(),
-        "--url-template", &template, "--photo-host", "127.0.0.1", "--rate", "20", "--max-per-term", "8",
-        "--download-rate", "0", "--embedder", "pixel", "--pixel-size", "32", "--test-per-class", "2", "--train-per-class", "0",
+        "--data-dir",
+        data.to_str().unwrap(),
+        "--json",
+        "run",
+        "--categories",
+        categories.to_str().unwrap(),
+        "--url-template",
+        &template,
+        "--photo-host",
+        "127.0.0.1",
+        "--rate",
+        "20",
+        "--max-per-term",
+        "8",
+        "--download-rate",
+        "0",
+        "--embedder",
+        "pixel",
+        "--pixel-size",
+        "32",
+        "--test-per-class",
+        "2",
+        "--train-per-class",
+        "0",
     ];
     let first = picseek_json(&args);
     let summary = &first["summary"];
@@ -53,7 +74,16 @@ fn the_whole_pipeline_runs_and_a_second_run_does_only_new_work() {
     for class in ["Cat", "Fox"] {
         let name = split["classes"][class]["test"][0].as_str().unwrap();
         let query = data.join("test").join(class).join(name);
-        let out = picseek_json(&["--data-dir", data.to_str().unwrap(), "--json", "search", "--image", query.to_str().unwrap(), "-k", "3"]);
+        let out = picseek_json(&[
+            "--data-dir",
+            data.to_str().unwrap(),
+            "--json",
+            "search",
+            "--image",
+            query.to_str().unwrap(),
+            "-k",
+            "3",
+        ]);
         assert_eq!(out["results"][0]["class"], class, "{out}");
     }
 

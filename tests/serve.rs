@@ -28,10 +28,21 @@ impl Drop for Server {
 
 /// Indexes three colour classes with the pixel embedder and serves them.
 fn start(data: &Path, extra: &[&str]) -> Server {
-    for (i, (class, colour)) in [("red", [220, 40, 40]), ("green", [40, 200, 60]), ("blue", [40, 60, 220])].iter().enumerate() {
+    for (i, (class, colour)) in
+        [("red", [220, 40, 40]), ("green", [40, 200, 60]), ("blue", [40, 60, 220])].iter().enumerate()
+    {
         write_class(&data.join("train"), class, *colour, 6, i as u64);
     }
-    picseek_json(&["--data-dir", data.to_str().unwrap(), "--json", "index", "--embedder", "pixel", "--pixel-size", "32"]);
+    picseek_json(&[
+        "--data-dir",
+        data.to_str().unwrap(),
+        "--json",
+        "index",
+        "--embedder",
+        "pixel",
+        "--pixel-size",
+        "32",
+    ]);
     let mut child = Command::new(env!("CARGO_BIN_EXE_picseek"))
         .args(["--data-dir", data.to_str().unwrap(), "serve", "--addr", "127.0.0.1:0"])
         .args(extra)
@@ -54,7 +65,8 @@ fn query_image(dir: &Path) -> PathBuf {
 }
 
 fn post(server: &Server, form: Form) -> (u16, Value) {
-    let response = reqwest::blocking::Client::new().post(format!("{}/api/search", server.base)).multipart(form).send().unwrap();
+    let response =
+        reqwest::blocking::Client::new().post(format!("{}/api/search", server.base)).multipart(form).send().unwrap();
     let status = response.status().as_u16();
     (status, serde_json::from_slice(&response.bytes().unwrap()).unwrap_or(Value::Null))
 }
@@ -90,7 +102,8 @@ fn the_api_answers_searches_and_refuses_bad_requests() {
     let server = start(dir.path(), &["--max-upload", "200000"]);
     let query = query_image(dir.path());
 
-    let (status, answer) = post(&server, Form::new().part("image", image_part(&query)).text("k", "4").text("metric", "l2"));
+    let (status, answer) =
+        post(&server, Form::new().part("image", image_part(&query)).text("k", "4").text("metric", "l2"));
     assert_eq!(status, 200, "{answer}");
     let results = answer["results"].as_array().unwrap();
     assert_eq!(results.len(), 4);
@@ -109,7 +122,11 @@ fn the_api_answers_searches_and_refuses_bad_requests() {
         assert!(answer["error"].as_str().unwrap_or("").contains(needle), "{answer}");
     };
     bad(Form::new().text("k", "3"), 400, "send an image");
-    bad(Form::new().part("image", Part::bytes(b"<html>nope</html>".to_vec()).file_name("x.jpg")), 400, "not a usable image");
+    bad(
+        Form::new().part("image", Part::bytes(b"<html>nope</html>".to_vec()).file_name("x.jpg")),
+        400,
+        "not a usable image",
+    );
     let (status, body) = oversized_upload(&server, 200_000);
     assert_eq!(status, 413, "{body}");
     assert!(body.contains("too large"), "{body}");
@@ -155,14 +172,18 @@ fn the_page_searches_by_upload_and_filters_by_class_in_chromium() {
         c.find(Locator::Id("go")).await.unwrap().click().await.unwrap();
         let classes = result_classes(c, 3).await;
         assert_eq!(classes, ["red", "red", "red"]);
-        let loaded = "return [...document.querySelectorAll('.result img')].every(i => i.complete && i.naturalWidth > 0)";
+        let loaded =
+            "return [...document.querySelectorAll('.result img')].every(i => i.complete && i.naturalWidth > 0)";
         wait_for(c, loaded, |v| v.as_bool() == Some(true)).await;
         let link = c.find(Locator::Css(".result a")).await.unwrap().attr("href").await.unwrap().unwrap();
         assert!(link.starts_with("/image/"), "a click opens the full image: {link}");
 
         c.find(Locator::Css("#class option[value='blue']")).await.unwrap().click().await.unwrap();
         c.find(Locator::Id("go")).await.unwrap().click().await.unwrap();
-        wait_for(c, "return [...document.querySelectorAll('.result')].map(r => r.dataset.class).join()", |v| v == "blue,blue,blue").await;
+        wait_for(c, "return [...document.querySelectorAll('.result')].map(r => r.dataset.class).join()", |v| {
+            v == "blue,blue,blue"
+        })
+        .await;
 
         session.close().await;
         drop(driver);

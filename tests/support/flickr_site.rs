@@ -39,7 +39,8 @@ fn term_number(term: &str) -> u64 {
     term.bytes().fold(1469598103934665603u64, |h, b| (h ^ u64::from(b)).wrapping_mul(1099511628211)) % 90_000 + 10_000
 }
 
-const COLOURS: [[u8; 3]; 6] = [[220, 40, 40], [40, 200, 60], [40, 60, 220], [230, 220, 30], [200, 50, 200], [40, 200, 200]];
+const COLOURS: [[u8; 3]; 6] =
+    [[220, 40, 40], [40, 200, 60], [40, 60, 220], [230, 220, 30], [200, 50, 200], [40, 200, 200]];
 
 /// The colour of every photo of `term` (each photo adds its own pattern).
 pub fn colour_for(term: &str) -> [u8; 3] {
@@ -89,7 +90,9 @@ async fn flickr_api(
         return axum::Json(serde_json::json!({"stat": "fail", "code": 112, "message": "Method not found"}));
     }
     if get("api_key") != API_KEY {
-        return axum::Json(serde_json::json!({"stat": "fail", "code": 100, "message": "Invalid API Key (Key not found)"}));
+        return axum::Json(
+            serde_json::json!({"stat": "fail", "code": 100, "message": "Invalid API Key (Key not found)"}),
+        );
     }
     let (term, page) = (get("text"), get("page").parse::<u64>().unwrap_or(1).max(1));
     let per_page = get("per_page").parse::<usize>().unwrap_or(100).clamp(1, 500);

@@ -107,7 +107,11 @@ async fn serve(State(seen): State<Shared>, Path(path): Path<String>) -> Response
             // the connection breaks (reset).
             let end = futures::stream::once(async move {
                 tokio::time::sleep(Duration::from_millis(200)).await;
-                if is_reset { Err(std::io::Error::new(std::io::ErrorKind::ConnectionReset, "reset")) } else { Ok(Vec::new()) }
+                if is_reset {
+                    Err(std::io::Error::new(std::io::ErrorKind::ConnectionReset, "reset"))
+                } else {
+                    Ok(Vec::new())
+                }
             });
             let stream = futures::StreamExt::chain(futures::stream::iter([Ok::<_, std::io::Error>(half)]), end);
             let mut headers = HeaderMap::new();
@@ -130,7 +134,10 @@ async fn serve(State(seen): State<Shared>, Path(path): Path<String>) -> Response
             let stream = futures::stream::iter(chunks.map(Ok::<_, std::io::Error>));
             ([(header::CONTENT_TYPE, "image/jpeg")], Body::from_stream(stream)).into_response()
         }
-        "noai.jpg" => ([(header::CONTENT_TYPE, "image/jpeg"), (header::HeaderName::from_static("x-robots-tag"), "noai")], jpeg(colour, seed))
+        "noai.jpg" => (
+            [(header::CONTENT_TYPE, "image/jpeg"), (header::HeaderName::from_static("x-robots-tag"), "noai")],
+            jpeg(colour, seed),
+        )
             .into_response(),
         p if p.starts_with("slowimg/") => {
             tokio::time::sleep(Duration::from_millis(100)).await;

@@ -37,11 +37,15 @@ fn image_bytes(i: usize) -> (Vec<u8>, &'static str) {
         }
         1 => (b"<html>not an image</html>".to_vec(), "jpg"),
         2 => {
-            DynamicImage::ImageRgb8(RgbImage::from_pixel(30, 30, Rgb(pixel(1, 1)))).write_to(&mut out, ImageFormat::Png).expect("png");
+            DynamicImage::ImageRgb8(RgbImage::from_pixel(30, 30, Rgb(pixel(1, 1))))
+                .write_to(&mut out, ImageFormat::Png)
+                .expect("png");
             (out.into_inner(), "png")
         }
         _ => {
-            DynamicImage::ImageRgb8(RgbImage::from_fn(w, h, |x, y| Rgb(pixel(x, y)))).write_to(&mut out, ImageFormat::Jpeg).expect("jpeg");
+            DynamicImage::ImageRgb8(RgbImage::from_fn(w, h, |x, y| Rgb(pixel(x, y))))
+                .write_to(&mut out, ImageFormat::Jpeg)
+                .expect("jpeg");
             (out.into_inner(), "jpg")
         }
     }

@@ -20,7 +20,9 @@ use std::path::{Path, PathBuf};
 use image_hasher::ImageHash;
 use indicatif::{ProgressBar, ProgressStyle};
 use picseek_imaging::ImageError;
-use picseek_manifest::{CleanManifest, CleanRecord, CleanStatus, ManifestError, read_json, write_atomic, write_json_atomic};
+use picseek_manifest::{
+    CleanManifest, CleanRecord, CleanStatus, ManifestError, read_json, write_atomic, write_json_atomic,
+};
 use rayon::prelude::*;
 
 use crate::examine::{Examined, Examiner};
@@ -81,7 +83,9 @@ impl CleanReport {
         for r in &self.records {
             let key = match (&r.status, r.reason.as_deref()) {
                 (CleanStatus::Kept, _) => "kept".to_owned(),
-                (CleanStatus::Rejected, Some(reason)) if reason.starts_with("duplicate_of:") => "rejected: duplicate".into(),
+                (CleanStatus::Rejected, Some(reason)) if reason.starts_with("duplicate_of:") => {
+                    "rejected: duplicate".into()
+                }
                 (CleanStatus::Rejected, reason) => format!("rejected: {}", reason.unwrap_or("unknown")),
             };
             *counts.entry(key).or_default() += 1;
@@ -147,13 +151,12 @@ pub fn clean(opts: &CleanOptions) -> Result<CleanReport, CleanError> {
     let mut records: Vec<CleanRecord> = Vec::with_capacity(inputs.len());
     let progress = ProgressBar::new(inputs.len() as u64).with_message("cleaning");
     progress.set_style(
-        ProgressStyle::with_template("{msg} {bar:30} {pos}/{len} {per_sec} [{elapsed} < {eta}]").expect("valid template"),
+        ProgressStyle::with_template("{msg} {bar:30} {pos}/{len} {per_sec} [{elapsed} < {eta}]")
+            .expect("valid template"),
     );
     for batch in inputs.chunks(BATCH) {
-        let examined: Vec<Examined> = batch
-            .par_iter()
-            .map(|input| examiner.examine(input, previous.get(&input.source), &opts.out))
-            .collect();
+        let examined: Vec<Examined> =
+            batch.par_iter().map(|input| examiner.examine(input, previous.get(&input.source), &opts.out)).collect();
         let mut to_write = Vec::new();
         for item in examined {
             let (mut record, phash, image) = match item {
@@ -169,7 +172,9 @@ pub fn clean(opts: &CleanOptions) -> Result<CleanReport, CleanError> {
             };
             previous.remove(&record.source);
             if record.status == CleanStatus::Kept {
-                if let Some(original) = kept.duplicate_of(&record, phash.as_ref(), opts).filter(|p| Some(p) != record.path.as_ref()) {
+                if let Some(original) =
+                    kept.duplicate_of(&record, phash.as_ref(), opts).filter(|p| Some(p) != record.path.as_ref())
+                {
                     tracing::info!("{}: duplicate of {original}", record.source);
                     if let Some(path) = record.path.take() {
                         // A re-run may find an earlier kept image to be a duplicate now.

@@ -29,7 +29,8 @@ fn photo_url(photo: &Value, size: &str) -> Option<String> {
     if let Some(url) = photo.get(format!("url_{size}")).and_then(Value::as_str) {
         return Some(url.to_owned());
     }
-    let (id, secret, server) = (lenient_str(&photo["id"])?, lenient_str(&photo["secret"])?, lenient_str(&photo["server"])?);
+    let (id, secret, server) =
+        (lenient_str(&photo["id"])?, lenient_str(&photo["secret"])?, lenient_str(&photo["server"])?);
     Some(format!("https://live.staticflickr.com/{server}/{id}_{secret}_{size}.jpg"))
 }
 
@@ -61,7 +62,8 @@ pub(crate) async fn search_term(
                 ("format", "json"),
                 ("nojsoncallback", "1"),
             ];
-            let request = async { client.get(api_url).query(&query).send().await?.error_for_status()?.json::<Value>().await };
+            let request =
+                async { client.get(api_url).query(&query).send().await?.error_for_status()?.json::<Value>().await };
             let body = pacer
                 .act(&host, "api page", request)
                 .await
@@ -114,7 +116,8 @@ mod tests {
 
     #[test]
     fn photo_urls_come_from_the_extra_or_are_built() {
-        let with_extra = json!({"id": "1", "secret": "ab", "server": "2", "url_b": "https://live.staticflickr.com/2/1_ab_b.jpg"});
+        let with_extra =
+            json!({"id": "1", "secret": "ab", "server": "2", "url_b": "https://live.staticflickr.com/2/1_ab_b.jpg"});
         assert_eq!(photo_url(&with_extra, "b").unwrap(), "https://live.staticflickr.com/2/1_ab_b.jpg");
         let without = json!({"id": 53, "secret": "cd", "server": "65535"});
         assert_eq!(photo_url(&without, "z").unwrap(), "https://live.staticflickr.com/65535/53_cd_z.jpg");

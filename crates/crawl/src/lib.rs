@@ -18,7 +18,7 @@ mod webdriver;
 pub use photo_urls::{SIZE_SUFFIXES, image_urls_in_page, rewrite_size_suffix};
 pub use webdriver::{BrowserSession, ChromeDriver, find_program};
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::VecDeque;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -76,7 +76,9 @@ pub enum CrawlError {
     BadTemplate(String),
     #[error("--rate must be a positive number of actions per second, not {0}")]
     BadRate(f64),
-    #[error("{what} not found: install Chromium and ChromeDriver with scripts/setup.sh (Debian packages chromium and chromium-driver), or pass --webdriver URL")]
+    #[error(
+        "{what} not found: install Chromium and ChromeDriver with scripts/setup.sh (Debian packages chromium and chromium-driver), or pass --webdriver URL"
+    )]
     BrowserMissing { what: String },
     #[error("could not start chromedriver: {0}")]
     WebDriverStart(#[source] std::io::Error),
@@ -128,7 +130,13 @@ fn read_or_default<T: Default + serde::de::DeserializeOwned>(path: &Path) -> Res
 }
 
 /// Whether an earlier run finished this term (found enough, or exhausted the search).
-fn already_done(urls: &UrlsManifest, log: &CrawlManifest, category: &str, term: &str, wanted: usize) -> Option<TermRecord> {
+fn already_done(
+    urls: &UrlsManifest,
+    log: &CrawlManifest,
+    category: &str,
+    term: &str,
+    wanted: usize,
+) -> Option<TermRecord> {
     let found = urls.get(category).and_then(|t| t.get(term)).map_or(0, Vec::len);
     if found >= wanted {
         return Some(TermRecord { status: TermStatus::Complete, found, wanted, error: None });
@@ -182,7 +190,8 @@ pub async fn crawl(opts: &CrawlOptions) -> Result<CrawlReport, CrawlError> {
     if driver.is_some() && chromium.is_none() {
         return Err(CrawlError::BrowserMissing { what: "chromium".into() });
     }
-    let webdriver_url = opts.webdriver.clone().or_else(|| driver.as_ref().map(|d| d.url().to_owned())).unwrap_or_default();
+    let webdriver_url =
+        opts.webdriver.clone().or_else(|| driver.as_ref().map(|d| d.url().to_owned())).unwrap_or_default();
 
     let pacer = Arc::new(HostPacer::new(opts.rate));
     let bars = MultiProgress::new();
@@ -197,7 +206,8 @@ pub async fn crawl(opts: &CrawlOptions) -> Result<CrawlReport, CrawlError> {
     let (results_tx, mut results) = tokio::sync::mpsc::unbounded_channel();
     let mut tasks = JoinSet::new();
     for _ in 0..workers {
-        let (opts, pacer, queue, bars, results_tx) = (opts.clone(), pacer.clone(), queue.clone(), bars.clone(), results_tx.clone());
+        let (opts, pacer, queue, bars, results_tx) =
+            (opts.clone(), pacer.clone(), queue.clone(), bars.clone(), results_tx.clone());
         let (webdriver_url, chromium, api_client) = (webdriver_url.clone(), chromium.clone(), api_client.clone());
         tasks.spawn(async move {
             loop {
@@ -209,14 +219,16 @@ pub async fn crawl(opts: &CrawlOptions) -> Result<CrawlReport, CrawlError> {
                     Source::FlickrApi { api_url, key } => {
                         flickr_api::search_term(&api_client, api_url, key, &opts, &term, &pacer, &bar).await
                     }
-                    Source::Browser => match BrowserSession::open(&webdriver_url, chromium.as_deref(), opts.headful).await {
-                        Ok(session) => {
-                            let outcome = term::crawl_term(&session.client, &opts, &term, &pacer, &bar).await;
-                            session.close().await;
-                            outcome
+                    Source::Browser => {
+                        match BrowserSession::open(&webdriver_url, chromium.as_deref(), opts.headful).await {
+                            Ok(session) => {
+                                let outcome = term::crawl_term(&session.client, &opts, &term, &pacer, &bar).await;
+                                session.close().await;
+                                outcome
+                            }
+                            Err(e) => term::TermOutcome::failed(Vec::new(), e.to_string()),
                         }
-                        Err(e) => term::TermOutcome::failed(Vec::new(), e.to_string()),
-                    },
+                    }
                 };
                 bar.finish_and_clear();
                 bars.remove(&bar);
@@ -239,7 +251,7 @@ pub async fn crawl(opts: &CrawlOptions) -> Result<CrawlReport, CrawlError> {
             if record.status != TermStatus::Failed || !outcome.urls.is_empty() {
                 urls.entry(category.clone()).or_default().insert(term.clone(), outcome.urls);
             }
-            log.entry(category.clone()).or_insert_with(BTreeMap::new).insert(term.clone(), record.clone());
+            log.entry(category.clone()).or_default().insert(term.clone(), record.clone());
             write_json_atomic(&opts.urls_path, &urls)?;
             write_json_atomic(&log_path, &log)?;
             overall.inc(1);

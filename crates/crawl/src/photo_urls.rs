@@ -13,7 +13,8 @@ pub const SIZE_SUFFIXES: [&str; 15] = ["s", "q", "t", "m", "n", "w", "z", "c", "
 
 /// `<id>_<secret>[_<size>].<ext>`: the last path segment of a Flickr photo URL.
 static PHOTO_FILE: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"^(?P<stem>[0-9]+_[0-9a-f]+)(?:_(?P<size>[0-9a-z]{1,2}))?\.(?P<ext>jpe?g|png|gif)$").expect("valid regex")
+    Regex::new(r"^(?P<stem>[0-9]+_[0-9a-f]+)(?:_(?P<size>[0-9a-z]{1,2}))?\.(?P<ext>jpe?g|png|gif)$")
+        .expect("valid regex")
 });
 static CSS_URL: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r#"url\(\s*['"]?([^'")]+)['"]?\s*\)"#).expect("valid regex"));
@@ -92,10 +93,16 @@ mod tests {
     fn every_size_suffix_and_none_becomes_the_requested_size() {
         for suffix in ["_s", "_q", "_t", "_m", "_n", "_w", "_z", "_c", "_b", ""] {
             let url = format!("https://live.staticflickr.com/65535/5234_ab12cd{suffix}.jpg");
-            assert_eq!(rewrite(&url).as_deref(), Some("https://live.staticflickr.com/65535/5234_ab12cd_b.jpg"), "{url}");
+            assert_eq!(
+                rewrite(&url).as_deref(),
+                Some("https://live.staticflickr.com/65535/5234_ab12cd_b.jpg"),
+                "{url}"
+            );
         }
         assert_eq!(
-            rewrite_size_suffix(&Url::parse("https://farm1.staticflickr.com/1/2_3f_m.jpg").unwrap(), "z", &hosts()).unwrap().as_str(),
+            rewrite_size_suffix(&Url::parse("https://farm1.staticflickr.com/1/2_3f_m.jpg").unwrap(), "z", &hosts())
+                .unwrap()
+                .as_str(),
             "https://farm1.staticflickr.com/1/2_3f_z.jpg"
         );
     }

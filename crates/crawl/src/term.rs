@@ -9,9 +9,9 @@ use indicatif::ProgressBar;
 use picseek_manifest::{TermRecord, TermStatus};
 use url::Url;
 
-use crate::photo_urls::{image_urls_in_page, rewrite_size_suffix};
 use crate::CrawlOptions;
 use crate::pacing::HostPacer;
+use crate::photo_urls::{image_urls_in_page, rewrite_size_suffix};
 
 /// Actions in a row that bring no new photo before the search counts as exhausted.
 const STALE_ACTIONS: usize = 3;

@@ -46,10 +46,14 @@ impl ChromeDriver {
                 break;
             }
             if let Ok(Some(status)) = child.try_wait() {
-                return Err(CrawlError::WebDriverStart(std::io::Error::other(format!("chromedriver exited at start: {status}"))));
+                return Err(CrawlError::WebDriverStart(std::io::Error::other(format!(
+                    "chromedriver exited at start: {status}"
+                ))));
             }
             if tokio::time::Instant::now() > deadline {
-                return Err(CrawlError::WebDriverStart(std::io::Error::other("chromedriver did not start listening in time")));
+                return Err(CrawlError::WebDriverStart(std::io::Error::other(
+                    "chromedriver did not start listening in time",
+                )));
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
@@ -81,7 +85,8 @@ pub struct BrowserSession {
 
 impl BrowserSession {
     pub async fn open(webdriver_url: &str, chromium: Option<&Path>, headful: bool) -> Result<Self, CrawlError> {
-        let profile = tempfile::Builder::new().prefix("picseek-chromium-").tempdir().map_err(CrawlError::WebDriverStart)?;
+        let profile =
+            tempfile::Builder::new().prefix("picseek-chromium-").tempdir().map_err(CrawlError::WebDriverStart)?;
         let mut args = vec![
             "--no-sandbox".to_owned(),
             "--disable-gpu".into(),

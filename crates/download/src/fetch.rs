@@ -151,7 +151,11 @@ impl Fetcher {
         limiter: Option<&DefaultKeyedRateLimiter<String>>,
     ) -> DownloadRecord {
         let attempts = AtomicU32::new(0);
-        let Some(host) = url::Url::parse(&job.url).ok().filter(|u| matches!(u.scheme(), "http" | "https")).and_then(|u| u.host_str().map(str::to_owned)) else {
+        let Some(host) = url::Url::parse(&job.url)
+            .ok()
+            .filter(|u| matches!(u.scheme(), "http" | "https"))
+            .and_then(|u| u.host_str().map(str::to_owned))
+        else {
             return FetchError::InvalidUrl.record(job, 0);
         };
         let attempt = || async {
@@ -194,7 +198,10 @@ impl Fetcher {
         let mut response = self.client.get(&job.url).send().await.map_err(FetchError::from_reqwest)?;
         let status = response.status();
         if status != StatusCode::OK {
-            return Err(FetchError::Http { status: status.as_u16(), retry_after: parse_retry_after(response.headers()) });
+            return Err(FetchError::Http {
+                status: status.as_u16(),
+                retry_after: parse_retry_after(response.headers()),
+            });
         }
         if self.honour_noai && forbids_ai(response.headers()) {
             return Err(FetchError::NoAi);
@@ -258,7 +265,9 @@ mod tests {
 
     #[test]
     fn noai_directives_are_recognised() {
-        for (value, forbids) in [("noai", true), ("noindex, noimageai", true), ("googlebot: noai", true), ("noindex", false)] {
+        for (value, forbids) in
+            [("noai", true), ("noindex, noimageai", true), ("googlebot: noai", true), ("noindex", false)]
+        {
             let mut headers = HeaderMap::new();
             headers.insert("x-robots-tag", value.parse().unwrap());
             assert_eq!(forbids_ai(&headers), forbids, "{value}");

@@ -28,7 +28,7 @@ use picseek_manifest::{
     write_json_atomic,
 };
 
-use crate::fetch::{Fetcher, FetchError};
+use crate::fetch::{FetchError, Fetcher};
 
 /// How often the manifest is saved while downloading.
 const SAVE_EVERY: Duration = Duration::from_secs(2);
@@ -157,7 +157,8 @@ pub async fn download(opts: &DownloadOptions) -> Result<DownloadReport, Download
     });
     let progress = ProgressBar::new(jobs.len() as u64).with_message("downloading");
     progress.set_style(
-        ProgressStyle::with_template("{msg} {bar:30} {pos}/{len} {per_sec} [{elapsed} < {eta}]").expect("valid template"),
+        ProgressStyle::with_template("{msg} {bar:30} {pos}/{len} {per_sec} [{elapsed} < {eta}]")
+            .expect("valid template"),
     );
     let mut results = futures::stream::iter(jobs)
         .map(|(slot, job)| {

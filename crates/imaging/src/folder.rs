@@ -45,10 +45,8 @@ pub fn list_class_images(dir: &Path) -> Result<ClassListing, ImageError> {
         let class = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
         match std::fs::read_dir(&path) {
             Ok(files) => {
-                let mut files: Vec<PathBuf> = files
-                    .filter_map(|e| e.ok().map(|e| e.path()))
-                    .filter(|p| !is_hidden(p) && !p.is_dir())
-                    .collect();
+                let mut files: Vec<PathBuf> =
+                    files.filter_map(|e| e.ok().map(|e| e.path())).filter(|p| !is_hidden(p) && !p.is_dir()).collect();
                 files.sort();
                 listing.classes.push(ClassImages { class, files });
             }
@@ -76,9 +74,17 @@ mod tests {
         let names: Vec<(&str, Vec<String>)> = listing
             .classes
             .iter()
-            .map(|c| (c.class.as_str(), c.files.iter().map(|f| f.file_name().unwrap().to_string_lossy().into_owned()).collect()))
+            .map(|c| {
+                (
+                    c.class.as_str(),
+                    c.files.iter().map(|f| f.file_name().unwrap().to_string_lossy().into_owned()).collect(),
+                )
+            })
             .collect();
-        assert_eq!(names, vec![("a", vec!["x.jpg".into()]), ("b", vec!["1.png".into(), "2.png".into()]), ("empty", vec![])]);
+        assert_eq!(
+            names,
+            vec![("a", vec!["x.jpg".into()]), ("b", vec!["1.png".into(), "2.png".into()]), ("empty", vec![])]
+        );
         assert_eq!(listing.problems.len(), 1);
         assert!(listing.problems[0].0.ends_with("stray.jpg"));
     }

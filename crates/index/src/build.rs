@@ -171,10 +171,11 @@ fn remove_replaced_vector_files(index_dir: &Path, current: &str) {
     for path in entries.filter_map(|e| e.ok().map(|e| e.path())) {
         let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
         let is_vectors = name.starts_with("vectors-") || name.starts_with(".picseek-tmp-vectors-");
-        if is_vectors && name != current {
-            if let Err(e) = std::fs::remove_file(&path) {
-                tracing::warn!("could not remove the replaced vector file {}: {e}", path.display());
-            }
+        if is_vectors
+            && name != current
+            && let Err(e) = std::fs::remove_file(&path)
+        {
+            tracing::warn!("could not remove the replaced vector file {}: {e}", path.display());
         }
     }
 }

@@ -48,7 +48,8 @@ impl ManifestError {
 /// A category or term as one safe folder name: path separators and control characters
 /// become `_`, and a leading dot is escaped so nothing is hidden.
 pub fn folder_name(name: &str) -> String {
-    let mut safe: String = name.chars().map(|c| if c == '/' || c == '\\' || c.is_control() { '_' } else { c }).collect();
+    let mut safe: String =
+        name.chars().map(|c| if c == '/' || c == '\\' || c.is_control() { '_' } else { c }).collect();
     if safe.is_empty() || safe.starts_with('.') {
         safe.insert(0, '_');
     }
@@ -69,8 +70,8 @@ pub fn read_json<T: DeserializeOwned>(path: &Path) -> Result<T, ManifestError> {
 
 /// Serialises `value` as pretty JSON and writes it atomically to `path`.
 pub fn write_json_atomic<T: Serialize>(path: &Path, value: &T) -> Result<(), ManifestError> {
-    let mut bytes = serde_json::to_vec_pretty(value)
-        .map_err(|source| ManifestError::Json { path: path.to_owned(), source })?;
+    let mut bytes =
+        serde_json::to_vec_pretty(value).map_err(|source| ManifestError::Json { path: path.to_owned(), source })?;
     bytes.push(b'\n');
     write_atomic(path, &bytes)
 }
@@ -85,10 +86,8 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), ManifestError> {
         _ => Path::new("."),
     };
     std::fs::create_dir_all(dir).map_err(|e| ManifestError::io(dir, e))?;
-    let mut tmp = tempfile::Builder::new()
-        .prefix(".picseek-tmp-")
-        .tempfile_in(dir)
-        .map_err(|e| ManifestError::io(dir, e))?;
+    let mut tmp =
+        tempfile::Builder::new().prefix(".picseek-tmp-").tempfile_in(dir).map_err(|e| ManifestError::io(dir, e))?;
     tmp.write_all(bytes).map_err(|e| ManifestError::io(path, e))?;
     tmp.persist(path).map_err(|e| ManifestError::io(path, e.error))?;
     Ok(())
@@ -106,7 +105,8 @@ mod tests {
         write_json_atomic(&path, &vec![4, 5]).unwrap();
         let back: Vec<i32> = read_json(&path).unwrap();
         assert_eq!(back, vec![4, 5]);
-        let names: Vec<_> = std::fs::read_dir(path.parent().unwrap()).unwrap().map(|e| e.unwrap().file_name()).collect();
+        let names: Vec<_> =
+            std::fs::read_dir(path.parent().unwrap()).unwrap().map(|e| e.unwrap().file_name()).collect();
         assert_eq!(names, vec![std::ffi::OsString::from("manifest.json")]);
     }
 

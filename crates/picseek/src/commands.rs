@@ -120,7 +120,7 @@ pub fn crawl(ctx: &Context, args: CrawlArgs) -> anyhow::Result<serde_json::Value
     let crawled = report.terms.iter().filter(|t| !t.skipped).count();
     let doc = serde_json::json!({"urls": opts.urls_path, "crawled": crawled, "terms": terms, "failed": failed});
     ctx.show(&doc, || {
-        println!("{:<16} {:<24} {:>7} {:<10} {}", "category", "term", "found", "status", "note");
+        println!("{:<16} {:<24} {:>7} {:<10} note", "category", "term", "found", "status");
         for t in &report.terms {
             let status = if t.skipped { "done" } else { status_name(t.record.status) };
             println!(
@@ -208,7 +208,12 @@ pub fn download(ctx: &Context, args: DownloadArgs) -> anyhow::Result<serde_json:
         "summary": counts_object(&summary),
     });
     ctx.show(&doc, || {
-        println!("{} URLs: {} fetched in this run, {} already downloaded", report.records.len(), report.attempted, report.reused);
+        println!(
+            "{} URLs: {} fetched in this run, {} already downloaded",
+            report.records.len(),
+            report.attempted,
+            report.reused
+        );
         print_counts(&summary);
         println!("wrote {}", opts.out_dir.join("manifest.json").display());
     })?;
@@ -272,7 +277,12 @@ pub fn clean(ctx: &Context, args: CleanArgs) -> anyhow::Result<serde_json::Value
         "summary": counts_object(&summary),
     });
     ctx.show(&doc, || {
-        println!("{} files: {} examined in this run, {} unchanged since the last", report.records.len(), report.examined, report.reused);
+        println!(
+            "{} files: {} examined in this run, {} unchanged since the last",
+            report.records.len(),
+            report.examined,
+            report.reused
+        );
         print_counts(&summary);
         println!("wrote {}", opts.out.join("manifest.json").display());
     })?;
@@ -464,7 +474,8 @@ pub fn eval(ctx: &Context, args: EvalArgs) -> anyhow::Result<()> {
     };
     let index = open_index(ctx, args.index)?;
     let test_dir = ctx.path_or_default(args.test, "test");
-    let report = evaluate(&index, &test_dir, args.k, &metrics).with_context(|| format!("evaluating on {}", test_dir.display()))?;
+    let report = evaluate(&index, &test_dir, args.k, &metrics)
+        .with_context(|| format!("evaluating on {}", test_dir.display()))?;
     if report.queries == 0 {
         bail!("{}: no usable query image", test_dir.display());
     }
@@ -481,7 +492,6 @@ pub fn eval(ctx: &Context, args: EvalArgs) -> anyhow::Result<()> {
     }
     Ok(())
 }
-
 
 /// A stage's flags at their defaults, exactly as its own command line would give them.
 #[derive(clap::Parser)]
@@ -533,13 +543,15 @@ pub fn run(ctx: &Context, args: RunArgs) -> anyhow::Result<()> {
     announce(2);
     let clean_doc = clean(&stage_ctx, defaults())?;
     announce(3);
-    let split_args = SplitArgs { test_per_class: args.test_per_class, train_per_class: args.train_per_class, ..defaults() };
+    let split_args =
+        SplitArgs { test_per_class: args.test_per_class, train_per_class: args.train_per_class, ..defaults() };
     let split_doc = split(&stage_ctx, split_args)?;
     announce(4);
     let index_args = IndexArgs { embedder: args.embedder, pixel_size: args.pixel_size, ..defaults() };
     let index_doc = index(&stage_ctx, index_args)?;
 
-    let found: u64 = crawl_doc["terms"].as_array().into_iter().flatten().filter_map(|t| t["record"]["found"].as_u64()).sum();
+    let found: u64 =
+        crawl_doc["terms"].as_array().into_iter().flatten().filter_map(|t| t["record"]["found"].as_u64()).sum();
     let count = |doc: &serde_json::Value, key: &str| doc["summary"][key].as_u64().unwrap_or(0);
     let rejected: serde_json::Map<String, serde_json::Value> = clean_doc["summary"]
         .as_object()
@@ -566,7 +578,10 @@ pub fn run(ctx: &Context, args: RunArgs) -> anyhow::Result<()> {
         }))?;
     } else {
         println!("{:<14} {:>6}   ({} terms crawled in this run)", "URLs found", found, summary["terms_crawled_now"]);
-        println!("{:<14} {:>6}   ({} fetched in this run)", "downloaded", summary["downloaded"], summary["fetched_now"]);
+        println!(
+            "{:<14} {:>6}   ({} fetched in this run)",
+            "downloaded", summary["downloaded"], summary["fetched_now"]
+        );
         println!("{:<14} {:>6}   ({} examined in this run)", "kept", summary["kept"], summary["examined_now"]);
         for (reason, n) in &rejected {
             println!("{:<14} {:>6}", format!("rejected: {reason}"), n);

@@ -42,7 +42,12 @@ fn write_index(dir: &Path, vectors: &[u8], dim: usize) {
         dimension: dim,
         vectors: VectorFile { file: "vectors.u8".into(), dtype: "u8".into() },
         items: (0..vectors.len() / dim)
-            .map(|i| IndexItem { key: i as u64, path: format!("{i}.png"), class: (i % 10).to_string(), sha256: String::new() })
+            .map(|i| IndexItem {
+                key: i as u64,
+                path: format!("{i}.png"),
+                class: (i % 10).to_string(),
+                sha256: String::new(),
+            })
             .collect(),
         skipped: Vec::new(),
     };

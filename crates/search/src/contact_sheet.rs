@@ -94,7 +94,8 @@ fn draw_text(sheet: &mut RgbImage, x: u32, y: u32, text: &str) {
 fn frame(sheet: &mut RgbImage, x0: u32, y0: u32, colour: Rgb<u8>) {
     for t in 0..3 {
         for i in 0..CELL {
-            for (x, y) in [(x0 + i, y0 + t), (x0 + i, y0 + CELL - 1 - t), (x0 + t, y0 + i), (x0 + CELL - 1 - t, y0 + i)] {
+            for (x, y) in [(x0 + i, y0 + t), (x0 + i, y0 + CELL - 1 - t), (x0 + t, y0 + i), (x0 + CELL - 1 - t, y0 + i)]
+            {
                 sheet.put_pixel(x, y, colour);
             }
         }

@@ -82,8 +82,9 @@ pub async fn serve(opts: &ServeOptions, on_listening: impl FnOnce(SocketAddr)) -
         .route("/image/{key}", get(image_file))
         .layer(DefaultBodyLimit::max(opts.max_upload))
         .with_state(state);
-    let listener =
-        tokio::net::TcpListener::bind(opts.addr).await.map_err(|source| ServeError::Bind { addr: opts.addr, source })?;
+    let listener = tokio::net::TcpListener::bind(opts.addr)
+        .await
+        .map_err(|source| ServeError::Bind { addr: opts.addr, source })?;
     let addr = listener.local_addr().map_err(ServeError::Server)?;
     on_listening(addr);
     axum::serve(listener, app)
@@ -123,7 +124,10 @@ async fn read_form(mut multipart: Multipart) -> Result<SearchForm, ApiError> {
     let mut form = SearchForm::default();
     let too_big_or_bad = |e: axum::extract::multipart::MultipartError| {
         let status = e.status();
-        ApiError(status, if status == StatusCode::PAYLOAD_TOO_LARGE { "the upload is too large".into() } else { e.body_text() })
+        ApiError(
+            status,
+            if status == StatusCode::PAYLOAD_TOO_LARGE { "the upload is too large".into() } else { e.body_text() },
+        )
     };
     while let Some(field) = multipart.next_field().await.map_err(too_big_or_bad)? {
         let name = field.name().unwrap_or_default().to_owned();
@@ -157,13 +161,19 @@ async fn search(State(state): State<Arc<AppState>>, multipart: Multipart) -> Res
     let form = read_form(multipart).await?;
     let k = match form.k.as_deref() {
         None => 5,
-        Some(k) => k.parse::<usize>().ok().filter(|k| (1..=100).contains(k)).ok_or_else(|| bad_request("k must be a whole number from 1 to 100"))?,
+        Some(k) => k
+            .parse::<usize>()
+            .ok()
+            .filter(|k| (1..=100).contains(k))
+            .ok_or_else(|| bad_request("k must be a whole number from 1 to 100"))?,
     };
     let metric: Metric = form.metric.as_deref().unwrap_or("cosine").parse().map_err(bad_request)?;
     let class = form.class.filter(|c| c != "all");
     let image = match (form.image, form.text) {
         (Some(image), _) => image,
-        (None, Some(_)) => return Err(bad_request("text queries need a CLIP index; this index uses the pixel embedder")),
+        (None, Some(_)) => {
+            return Err(bad_request("text queries need a CLIP index; this index uses the pixel embedder"));
+        }
         (None, None) => return Err(bad_request("send an image file in the field 'image'")),
     };
     let state_for_query = state.clone();

@@ -104,11 +104,8 @@ pub fn split(opts: &SplitOptions) -> Result<SplitReport, SplitError> {
         skipped_classes: BTreeMap::new(),
     };
     for class in listing.classes {
-        let names: Vec<String> = class
-            .files
-            .iter()
-            .filter_map(|f| f.file_name().map(|n| n.to_string_lossy().into_owned()))
-            .collect();
+        let names: Vec<String> =
+            class.files.iter().filter_map(|f| f.file_name().map(|n| n.to_string_lossy().into_owned())).collect();
         match split_class(&class.class, names, opts) {
             Ok(split) => {
                 if opts.train_per_class > 0 && split.train.len() < opts.train_per_class {
@@ -145,7 +142,8 @@ fn mirror_side(
     for entry in std::fs::read_dir(side_dir).map_err(io_error(side_dir))? {
         let path = entry.map_err(io_error(side_dir))?.path();
         let class = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-        let keep: BTreeSet<&str> = wanted.get(class.as_str()).map(|v| v.iter().map(String::as_str).collect()).unwrap_or_default();
+        let keep: BTreeSet<&str> =
+            wanted.get(class.as_str()).map(|v| v.iter().map(String::as_str).collect()).unwrap_or_default();
         if !path.is_dir() {
             std::fs::remove_file(&path).map_err(io_error(&path))?;
             report.removed += 1;
@@ -226,7 +224,8 @@ mod tests {
     }
 
     fn files_in(dir: &Path) -> Vec<String> {
-        let mut v: Vec<String> = std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
+        let mut v: Vec<String> =
+            std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
         v.sort();
         v
     }
