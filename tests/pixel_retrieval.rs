@@ -7,7 +7,7 @@ mod support;
 use std::path::Path;
 
 use serde_json::Value;
-use support::{oversized_png_header, picseek_fails, picseek_json, write_class};
+use support::{index_pixel, oversized_png_header, picseek_fails, picseek_json, write_class};
 
 const CLASSES: [(&str, [u8; 3]); 3] = [("red", [220, 40, 40]), ("green", [40, 200, 60]), ("blue", [40, 60, 220])];
 
@@ -21,48 +21,22 @@ fn s(p: &Path) -> &str {
     p.to_str().unwrap()
 }
 
-fn index_pixel(data: &Path, extra: &[&str]) -> Value {
-    let mut args = vec!["--data-dir", s(data), "--json", "index", "--embedder", "pixel", "--pixel-size", "32"];
-    args.extend_from_slice(extra);
-    picseek_json(&args)
-}
-
 #[test]
 fn split_index_search_eval_end_to_end() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path();
     make_clean(data, 7);
 
-    let split = picseek_json(&[
-        "--data-dir",
-        s(data),
-        "--json",
-        "split",
-        "--test-per-class",
-        "2",
-        "--train-per-class",
-        "0",
-        "--seed",
-        "3",
-    ]);
+    let split_args =
+        ["--data-dir", s(data), "--json", "split", "--test-per-class", "2", "--train-per-class", "0", "--seed", "3"];
+    let split = picseek_json(&split_args);
     for (class, _) in CLASSES {
         assert_eq!(split["classes"][class]["test"].as_array().unwrap().len(), 2);
         assert_eq!(split["classes"][class]["train"].as_array().unwrap().len(), 5);
         assert_eq!(std::fs::read_dir(data.join("train").join(class)).unwrap().count(), 5);
         assert_eq!(std::fs::read_dir(data.join("test").join(class)).unwrap().count(), 2);
     }
-    let again = picseek_json(&[
-        "--data-dir",
-        s(data),
-        "--json",
-        "split",
-        "--test-per-class",
-        "2",
-        "--train-per-class",
-        "0",
-        "--seed",
-        "3",
-    ]);
+    let again = picseek_json(&split_args);
     assert_eq!(split["classes"], again["classes"], "the same input and seed give the same split");
     assert_eq!((again["placed"].as_u64(), again["removed"].as_u64()), (Some(0), Some(0)));
 

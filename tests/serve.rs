@@ -11,7 +11,7 @@ use std::time::Duration;
 use fantoccini::Locator;
 use reqwest::blocking::multipart::{Form, Part};
 use serde_json::Value;
-use support::{picseek_json, write_class};
+use support::{index_pixel, write_class};
 
 /// A `picseek serve` child process, killed when dropped.
 struct Server {
@@ -33,16 +33,7 @@ fn start(data: &Path, extra: &[&str]) -> Server {
     {
         write_class(&data.join("train"), class, *colour, 6, i as u64);
     }
-    picseek_json(&[
-        "--data-dir",
-        data.to_str().unwrap(),
-        "--json",
-        "index",
-        "--embedder",
-        "pixel",
-        "--pixel-size",
-        "32",
-    ]);
+    index_pixel(data, &[]);
     let mut child = Command::new(env!("CARGO_BIN_EXE_picseek"))
         .args(["--data-dir", data.to_str().unwrap(), "serve", "--addr", "127.0.0.1:0"])
         .args(extra)

@@ -28,6 +28,15 @@ pub fn picseek_json(args: &[&str]) -> serde_json::Value {
     serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("picseek {args:?} printed no JSON ({e})"))
 }
 
+/// Indexes `data`'s default `train/` (or the `--train` in `extra`) with the pixel
+/// embedder at 32 px, and returns the JSON report.
+pub fn index_pixel(data: &Path, extra: &[&str]) -> serde_json::Value {
+    let mut args =
+        vec!["--data-dir", data.to_str().unwrap(), "--json", "index", "--embedder", "pixel", "--pixel-size", "32"];
+    args.extend_from_slice(extra);
+    picseek_json(&args)
+}
+
 /// Runs `picseek` expecting failure, and returns stderr.
 pub fn picseek_fails(args: &[&str]) -> String {
     let out = picseek(args);
