@@ -144,7 +144,13 @@ fn processes_mentioning(needle: &str) -> Vec<String> {
 }
 
 #[test]
-fn ctrl_c_keeps_finished_terms_and_stops_the_browser() {
+fn ctrl_c_or_sigterm_keeps_finished_terms_and_stops_the_browser() {
+    for signal in [libc::SIGINT, libc::SIGTERM] {
+        interrupt_a_crawl_with(signal);
+    }
+}
+
+fn interrupt_a_crawl_with(signal: libc::c_int) {
     let site = FlickrSite::start();
     let dir = tempfile::tempdir().unwrap();
     let tmp = dir.path().join("tmp");
@@ -169,14 +175,18 @@ fn ctrl_c_keeps_finished_terms_and_stops_the_browser() {
     }
     assert!(!processes_mentioning(tmp.to_str().unwrap()).is_empty(), "the browser runs with its profile under TMPDIR");
     // SAFETY: signalling our own child process.
-    unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGINT) };
+    unsafe { libc::kill(child.id() as libc::pid_t, signal) };
     let status = child.wait().unwrap();
     assert!(!status.success());
     let urls = read(&urls_path);
     assert_eq!(urls["b"]["Cat"].as_array().map(Vec::len), None, "Cat was not finished");
     assert_eq!(urls["a"]["Tulip"].as_array().unwrap().len(), 12);
     std::thread::sleep(Duration::from_millis(500));
-    assert_eq!(processes_mentioning(tmp.to_str().unwrap()), Vec::<String>::new(), "Chromium outlived picseek");
+    assert_eq!(
+        processes_mentioning(tmp.to_str().unwrap()),
+        Vec::<String>::new(),
+        "Chromium outlived picseek ({signal})"
+    );
 }
 
 #[test]

@@ -145,6 +145,26 @@ fn already_done(
     (record.status == TermStatus::Exhausted && record.wanted >= wanted && record.found == found).then(|| record.clone())
 }
 
+/// SIGINT (Ctrl-C) and SIGTERM, registered when created.
+struct Interruption {
+    interrupt: tokio::signal::unix::Signal,
+    terminate: tokio::signal::unix::Signal,
+}
+
+impl Interruption {
+    fn listen() -> std::io::Result<Self> {
+        use tokio::signal::unix::{SignalKind, signal};
+        Ok(Self { interrupt: signal(SignalKind::interrupt())?, terminate: signal(SignalKind::terminate())? })
+    }
+
+    async fn recv(&mut self) {
+        tokio::select! {
+            _ = self.interrupt.recv() => {}
+            _ = self.terminate.recv() => {}
+        }
+    }
+}
+
 /// Runs the crawl stage: see the crate documentation.
 pub async fn crawl(opts: &CrawlOptions) -> Result<CrawlReport, CrawlError> {
     if !opts.url_template.contains("{term}") || !opts.url_template.starts_with("http") {
@@ -176,7 +196,11 @@ pub async fn crawl(opts: &CrawlOptions) -> Result<CrawlReport, CrawlError> {
         return Ok(report);
     }
 
-    // Started here, stopped when dropped: at the end, on error, and on Ctrl-C.
+    // Listening before anything is started, so Ctrl-C or `kill` at any moment after
+    // this still stops chromedriver and its browsers (they run in their own process
+    // group, which the terminal's signal does not reach).
+    let mut interrupted = Interruption::listen().map_err(CrawlError::WebDriverStart)?;
+    // Started here, stopped when dropped: at the end, on error, and on Ctrl-C or SIGTERM.
     let driver = match (&opts.source, &opts.webdriver) {
         (Source::FlickrApi { .. }, _) | (_, Some(_)) => None,
         (Source::Browser, None) => {
@@ -261,7 +285,7 @@ pub async fn crawl(opts: &CrawlOptions) -> Result<CrawlReport, CrawlError> {
     };
     let result = tokio::select! {
         result = finished => result,
-        _ = tokio::signal::ctrl_c() => Err(CrawlError::Interrupted(opts.urls_path.clone())),
+        () = interrupted.recv() => Err(CrawlError::Interrupted(opts.urls_path.clone())),
     };
     overall.finish_and_clear();
     // Workers still running (after Ctrl-C) are stopped before their browsers go.
