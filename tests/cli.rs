@@ -39,3 +39,24 @@ fn a_bad_metric_is_refused_with_the_choices() {
     let stderr = picseek_fails(&["search", "--image", "q.jpg", "--metric", "hamming"]);
     assert!(stderr.contains("l1, l2, cosine or correlation"), "{stderr}");
 }
+
+#[test]
+fn out_of_range_rates_and_timeouts_are_refused_not_panicked_on() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().to_str().unwrap();
+    std::fs::write(dir.path().join("urls.json"), b"{}").unwrap();
+    std::fs::write(dir.path().join("categories.json"), br#"{"a": ["b"]}"#).unwrap();
+    let categories = dir.path().join("categories.json");
+    for rate in ["1e12", "1e-300", "-1", "NaN"] {
+        let flag = format!("--rate={rate}");
+        let stderr = picseek_fails(&["--data-dir", data, "crawl", "--categories", categories.to_str().unwrap(), &flag]);
+        assert!(stderr.contains("--rate must be"), "{rate}: {stderr}");
+        let stderr = picseek_fails(&["--data-dir", data, "download", &flag]);
+        assert!(stderr.contains("--rate must be"), "{rate}: {stderr}");
+    }
+    for timeout in ["0", "1e30", "NaN", "-5"] {
+        let flag = format!("--timeout={timeout}");
+        let stderr = picseek_fails(&["--data-dir", data, "download", &flag]);
+        assert!(stderr.contains("--timeout must be"), "{timeout}: {stderr}");
+    }
+}

@@ -74,7 +74,7 @@ pub enum CrawlError {
     BadCategories { path: PathBuf, reason: String },
     #[error("--url-template {0:?} must be an http(s) URL containing {{term}}")]
     BadTemplate(String),
-    #[error("--rate must be a positive number of actions per second, not {0}")]
+    #[error("--rate must be from 0.001 to 1000 actions per second, not {0}")]
     BadRate(f64),
     #[error(
         "{what} not found: install Chromium and ChromeDriver with scripts/setup.sh (Debian packages chromium and chromium-driver), or pass --webdriver URL"
@@ -170,7 +170,7 @@ pub async fn crawl(opts: &CrawlOptions) -> Result<CrawlReport, CrawlError> {
     if !opts.url_template.contains("{term}") || !opts.url_template.starts_with("http") {
         return Err(CrawlError::BadTemplate(opts.url_template.clone()));
     }
-    if !(opts.rate.is_finite() && opts.rate > 0.0) {
+    if !(0.001..=1000.0).contains(&opts.rate) {
         return Err(CrawlError::BadRate(opts.rate));
     }
     let categories = read_categories(&opts.categories_file)?;

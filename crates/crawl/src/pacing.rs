@@ -25,7 +25,7 @@ pub(crate) struct HostPacer {
 }
 
 impl HostPacer {
-    /// `rate` must be positive and finite.
+    /// `rate` must be from 0.001 to 1000 (checked by the caller).
     pub(crate) fn new(rate: f64) -> Self {
         let period = Duration::from_secs_f64(1.0 / rate);
         let quota = Quota::with_period(period).expect("a positive period").allow_burst(NonZeroU32::MIN);

@@ -57,7 +57,7 @@ pub struct DownloadOptions {
 pub enum DownloadError {
     #[error(transparent)]
     Manifest(#[from] ManifestError),
-    #[error("--rate must be 0 (off) or a positive number of requests per second, not {0}")]
+    #[error("--rate must be 0 (off) or from 0.001 to 100000 requests per second, not {0}")]
     BadRate(f64),
     #[error("could not build the HTTP client: {0}")]
     Client(String),
@@ -114,7 +114,7 @@ fn key(category: &str, term: &str, url: &str) -> Key {
 
 /// Runs the download stage: see the crate documentation.
 pub async fn download(opts: &DownloadOptions) -> Result<DownloadReport, DownloadError> {
-    if !(opts.rate.is_finite() && opts.rate >= 0.0) {
+    if !(opts.rate == 0.0 || (0.001..=100_000.0).contains(&opts.rate)) {
         return Err(DownloadError::BadRate(opts.rate));
     }
     let urls: UrlsManifest = read_json(&opts.urls_path)?;

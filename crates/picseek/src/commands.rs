@@ -184,8 +184,8 @@ pub struct DownloadArgs {
 }
 
 pub fn download(ctx: &Context, args: DownloadArgs) -> anyhow::Result<serde_json::Value> {
-    if !(args.timeout.is_finite() && args.timeout > 0.0) {
-        bail!("--timeout must be a positive number of seconds");
+    if !(args.timeout > 0.0 && args.timeout <= 86_400.0) {
+        bail!("--timeout must be a number of seconds above 0 and at most 86400, not {}", args.timeout);
     }
     let opts = picseek_download::DownloadOptions {
         urls_path: ctx.path_or_default(args.urls, "urls.json"),
