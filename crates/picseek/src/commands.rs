@@ -535,6 +535,12 @@ pub fn run(ctx: &Context, args: RunArgs) -> anyhow::Result<()> {
     let urls = args.crawl.urls.clone();
     let crawl_doc = crawl(&stage_ctx, args.crawl)?;
     let crawl_failure = fail_on_failed_terms(&crawl_doc).err();
+    let found: u64 =
+        crawl_doc["terms"].as_array().into_iter().flatten().filter_map(|t| t["record"]["found"].as_u64()).sum();
+    if found == 0 {
+        return Err(crawl_failure.unwrap_or_else(|| anyhow::anyhow!("the crawl found no photo URLs")))
+            .context("nothing to download, so the run stops here");
+    }
     if let Some(e) = &crawl_failure {
         tracing::warn!("{e:#}; going on with the terms that were found");
     }
@@ -550,8 +556,6 @@ pub fn run(ctx: &Context, args: RunArgs) -> anyhow::Result<()> {
     let index_args = IndexArgs { embedder: args.embedder, pixel_size: args.pixel_size, ..defaults() };
     let index_doc = index(&stage_ctx, index_args)?;
 
-    let found: u64 =
-        crawl_doc["terms"].as_array().into_iter().flatten().filter_map(|t| t["record"]["found"].as_u64()).sum();
     let count = |doc: &serde_json::Value, key: &str| doc["summary"][key].as_u64().unwrap_or(0);
     let rejected: serde_json::Map<String, serde_json::Value> = clean_doc["summary"]
         .as_object()
