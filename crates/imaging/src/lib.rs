@@ -119,11 +119,6 @@ pub fn to_rgb_on_white(img: DynamicImage) -> RgbImage {
 /// Resizes to exactly `width` x `height` (aspect ratio not kept) with a bicubic
 /// (Catmull-Rom) filter, as PIL's default `resize` does.
 pub fn resize_exact(img: &RgbImage, width: u32, height: u32) -> RgbImage {
-    resize_with(img, width, height, FilterType::CatmullRom)
-}
-
-/// Resizes with the given convolution filter.
-pub fn resize_with(img: &RgbImage, width: u32, height: u32, filter: FilterType) -> RgbImage {
     if img.dimensions() == (width, height) {
         return img.clone();
     }
@@ -131,7 +126,7 @@ pub fn resize_with(img: &RgbImage, width: u32, height: u32, filter: FilterType) 
         .expect("an RgbImage buffer always matches its dimensions");
     let mut dst = ResizeImage::new(width, height, PixelType::U8x3);
     Resizer::new()
-        .resize(&src, &mut dst, &ResizeOptions::new().resize_alg(ResizeAlg::Convolution(filter)))
+        .resize(&src, &mut dst, &ResizeOptions::new().resize_alg(ResizeAlg::Convolution(FilterType::CatmullRom)))
         .expect("U8x3 to U8x3 resize of a non-empty image cannot fail");
     RgbImage::from_raw(width, height, dst.into_vec()).expect("resize output matches its dimensions")
 }

@@ -21,7 +21,7 @@ const INK: Rgb<u8> = Rgb([20, 20, 20]);
 const QUERY_FRAME: Rgb<u8> = Rgb([30, 110, 220]);
 
 /// The size of a sheet with `results` results.
-pub fn sheet_size(results: usize) -> (u32, u32) {
+fn sheet_size(results: usize) -> (u32, u32) {
     let cells = results as u32 + 1;
     (MARGIN + cells * (CELL + MARGIN), MARGIN + CELL + LABEL_HEIGHT + MARGIN)
 }

@@ -11,7 +11,7 @@ mod eval;
 mod metric;
 mod pixel_kernels;
 
-pub use contact_sheet::{contact_sheet, sheet_size};
+pub use contact_sheet::contact_sheet;
 pub use eval::{EvalReport, MetricEval, evaluate};
 pub use metric::Metric;
 
