@@ -21,6 +21,13 @@ fn s(p: &Path) -> &str {
     p.to_str().unwrap()
 }
 
+/// Runs `picseek search --json --image query` over `data` with `extra` flags.
+fn search_json(data: &Path, query: &Path, extra: &[&str]) -> Value {
+    let mut args = vec!["--data-dir", s(data), "--json", "search", "--image", s(query)];
+    args.extend_from_slice(extra);
+    picseek_json(&args)
+}
+
 #[test]
 fn split_index_search_eval_end_to_end() {
     let dir = tempfile::tempdir().unwrap();
@@ -52,18 +59,7 @@ fn split_index_search_eval_end_to_end() {
         let query_name = split["classes"][class]["test"][0].as_str().unwrap();
         let query = data.join("test").join(class).join(query_name);
         for metric in ["l1", "l2", "cosine", "correlation"] {
-            let out = picseek_json(&[
-                "--data-dir",
-                s(data),
-                "--json",
-                "search",
-                "--image",
-                s(&query),
-                "--metric",
-                metric,
-                "-k",
-                "4",
-            ]);
+            let out = search_json(data, &query, &["--metric", metric, "-k", "4"]);
             assert_eq!(out["metric"], metric);
             let results = out["results"].as_array().unwrap();
             assert_eq!(results.len(), 4);
@@ -102,18 +98,7 @@ fn searching_an_identical_image_ranks_it_first_with_a_perfect_score() {
     index_pixel(data, &["--train", s(&data.join("clean"))]);
     let query = data.join("clean/green/green_1.png");
     for (metric, perfect) in [("l1", 0.0), ("l2", 0.0), ("cosine", 1.0), ("correlation", 1.0)] {
-        let out = picseek_json(&[
-            "--data-dir",
-            s(data),
-            "--json",
-            "search",
-            "--image",
-            s(&query),
-            "--metric",
-            metric,
-            "-k",
-            "1",
-        ]);
+        let out = search_json(data, &query, &["--metric", metric, "-k", "1"]);
         let hit = &out["results"][0];
         assert!(hit["path"].as_str().unwrap().ends_with("clean/green/green_1.png"), "{metric}: {hit}");
         assert!((hit["score"].as_f64().unwrap() - perfect).abs() < 1e-6, "{metric}: {hit}");
@@ -238,8 +223,7 @@ fn plot_draws_the_query_beside_its_labelled_results() {
     index_pixel(data, &["--train", s(&data.join("clean"))]);
     let query = data.join("clean/blue/blue_0.jpg");
     let plot = data.join("out/results.png");
-    let out =
-        picseek_json(&["--data-dir", s(data), "--json", "search", "--image", s(&query), "-k", "4", "--plot", s(&plot)]);
+    let out = search_json(data, &query, &["-k", "4", "--plot", s(&plot)]);
     assert_eq!(out["results"].as_array().unwrap().len(), 4);
     let sheet = image::open(&plot).unwrap().into_rgb8();
     // Five cells of 224 px with 8 px margins, and a 40 px label strip.
