@@ -2,7 +2,8 @@
 # One-command set-up for picseek on Debian (re-runnable: each step skips what is done).
 # Installs: Chromium + ChromeDriver (crawler and browser tests), ONNX Runtime's shared
 # library from the PyPI wheel into .local/onnxruntime/ (git-ignored), a Python venv in
-# .venv/ with the packages the benchmarks and reference tests use, and, where the
+# .venv/ with the packages the benchmarks and reference tests use, a tiny CLIP test
+# model in .local/clip-test-model/, and, where the
 # network allows, the CLIP model into models/clip/.
 set -euo pipefail
 
@@ -55,6 +56,19 @@ PY
     ln -sf "libonnxruntime.so.$ort_version" "$ort_dir/lib/libonnxruntime.so"
 }
 
+# A tiny model laid out like models/clip/ (same inputs, outputs and tokenizer), made
+# here because no CLIP weights can be downloaded in CI: the tests run the real code
+# path on it.
+make_clip_test_model() {
+    local out="$repo/.local/clip-test-model"
+    if [ -f "$out/vision_model.onnx" ] && [ "$out/vision_model.onnx" -nt "$repo/scripts/clip/make_test_model.py" ]; then
+        say "CLIP test model already in .local/clip-test-model/"
+        return
+    fi
+    say "making the CLIP test model in .local/clip-test-model/"
+    "$repo/.venv/bin/python" "$repo/scripts/clip/make_test_model.py" "$out"
+}
+
 install_clip_model() {
     if "$repo/scripts/download-clip.sh"; then
         return
@@ -66,5 +80,6 @@ install_clip_model() {
 install_browser
 install_python_env
 install_onnxruntime
+make_clip_test_model
 install_clip_model
 say "done. ONNX Runtime: $ort_dir/lib/libonnxruntime.so"

@@ -1,17 +1,21 @@
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use indicatif::{ProgressBar, ProgressStyle};
 use picseek_imaging::{ImageError, list_class_images, read_image_file};
-use picseek_manifest::{IndexItem, IndexManifest, SkippedFile, VectorFile, sha256_hex, write_json_atomic};
+use picseek_manifest::{
+    AnnFile, IndexItem, IndexManifest, ModelIdentity, SkippedFile, VectorFile, sha256_hex, write_json_atomic,
+};
 use rayon::prelude::*;
 
+use crate::ann::build_graph;
 use crate::store::{Index, MANIFEST_FILE, data_root};
-use crate::{EmbedderChoice, FORMAT_VERSION, IndexError, PixelEmbedder, io_error};
+use crate::{AnnSettings, AnnSpace, ClipEmbedder, EmbedderChoice, FORMAT_VERSION, IndexError, PixelEmbedder, io_error};
 
-/// Images decoded at once: enough to keep every core busy, few enough to bound memory.
-const EMBED_BATCH: usize = 64;
+/// Pixel images decoded at once: enough to keep every core busy, few enough to bound
+/// memory (a 448 px row is 600 KB).
+const PIXEL_BATCH: usize = 64;
 
 #[derive(Debug, Clone)]
 pub struct IndexOptions {
@@ -23,6 +27,8 @@ pub struct IndexOptions {
     pub max_decode_bytes: u64,
     /// Start afresh instead of extending (or refusing) an existing index.
     pub rebuild: bool,
+    /// How approximate-search graphs are built (CLIP indexes only).
+    pub ann: AnnSettings,
 }
 
 /// What an index run did.
@@ -33,19 +39,129 @@ pub struct IndexReport {
     pub embedded: usize,
     /// Images whose vector was taken from the previous index.
     pub reused: usize,
+    /// Approximate-search graphs built in this run (unchanged ones are kept).
+    pub graphs_built: Vec<String>,
     /// Files that could not be embedded, with the reason.
     pub skipped: Vec<SkippedFile>,
 }
 
-enum Embedded {
-    Reused { row: usize },
-    New { vector: Vec<u8> },
+/// The embedder of this run.
+enum Embedder {
+    Pixel(PixelEmbedder),
+    Clip { clip: ClipEmbedder, batch: usize },
 }
+
+/// An image made ready for its row: the row itself (pixel), or the model input (CLIP).
+enum Prepared {
+    Reused { row: usize },
+    PixelRow(Vec<u8>),
+    ClipInput(Vec<f32>),
+}
+
+impl Embedder {
+    fn load(choice: &EmbedderChoice, max_decode_bytes: u64) -> Result<Self, IndexError> {
+        Ok(match choice {
+            EmbedderChoice::Pixel { size } => Embedder::Pixel(PixelEmbedder::new(*size, max_decode_bytes)),
+            EmbedderChoice::Clip { options, .. } => {
+                Embedder::Clip { clip: ClipEmbedder::load(options, max_decode_bytes)?, batch: options.batch.max(1) }
+            }
+        })
+    }
+
+    fn name(&self) -> &'static str {
+        match self {
+            Embedder::Pixel(_) => "pixel",
+            Embedder::Clip { .. } => "clip",
+        }
+    }
+
+    fn model(&self) -> Option<&ModelIdentity> {
+        match self {
+            Embedder::Pixel(_) => None,
+            Embedder::Clip { clip, .. } => Some(clip.model()),
+        }
+    }
+
+    fn preprocessing(&self) -> String {
+        match self {
+            Embedder::Pixel(p) => p.preprocessing(),
+            Embedder::Clip { clip, .. } => clip.preprocessing(),
+        }
+    }
+
+    /// What must match for an existing index's vectors to be reused.
+    fn identity(&self) -> String {
+        describe_identity(self.name(), self.model(), &self.preprocessing())
+    }
+
+    fn image_size(&self) -> u32 {
+        match self {
+            Embedder::Pixel(p) => p.size(),
+            Embedder::Clip { clip, .. } => clip.image_size(),
+        }
+    }
+
+    fn dimension(&self) -> usize {
+        match self {
+            Embedder::Pixel(p) => p.dimension(),
+            Embedder::Clip { clip, .. } => clip.dimension(),
+        }
+    }
+
+    fn dtype(&self) -> &'static str {
+        match self {
+            Embedder::Pixel(_) => "u8",
+            Embedder::Clip { .. } => "f32",
+        }
+    }
+
+    fn batch(&self) -> usize {
+        match self {
+            Embedder::Pixel(_) => PIXEL_BATCH,
+            Embedder::Clip { batch, .. } => *batch,
+        }
+    }
+
+    fn prepare(&self, path: &Path, bytes: &[u8]) -> Result<Prepared, ImageError> {
+        Ok(match self {
+            Embedder::Pixel(p) => Prepared::PixelRow(p.embed_bytes(path, bytes)?),
+            Embedder::Clip { clip, .. } => Prepared::ClipInput(clip.prepare(path, bytes)?),
+        })
+    }
+
+    /// Rows (as bytes) for the new images of a batch, in order; runs the model for CLIP.
+    fn finish(&self, prepared: Vec<Prepared>) -> Result<Vec<Vec<u8>>, IndexError> {
+        let mut pixel_rows = Vec::new();
+        let mut clip_inputs = Vec::new();
+        for p in prepared {
+            match p {
+                Prepared::PixelRow(row) => pixel_rows.push(row),
+                Prepared::ClipInput(input) => clip_inputs.push(input),
+                Prepared::Reused { .. } => {}
+            }
+        }
+        if let Embedder::Clip { clip, .. } = self {
+            let vectors = clip.embed_prepared(&clip_inputs)?;
+            return Ok(vectors.iter().map(|v| bytemuck::cast_slice::<f32, u8>(v).to_vec()).collect());
+        }
+        Ok(pixel_rows)
+    }
+}
+
+pub(crate) fn describe_identity(embedder: &str, model: Option<&ModelIdentity>, preprocessing: &str) -> String {
+    match model {
+        Some(model) => format!("{embedder} embedder, model sha256 {}, {preprocessing}", model.sha256),
+        None => format!("{embedder} embedder, {preprocessing}"),
+    }
+}
+
+/// One batch of files as the preparing thread hands it over: each file's SHA-256 and
+/// prepared image, or why it cannot be used.
+type PreparedBatch = Vec<Result<(String, Prepared), ImageError>>;
 
 /// Builds or extends the index: see the crate documentation.
 pub fn build_index(opts: &IndexOptions) -> Result<IndexReport, IndexError> {
-    let EmbedderChoice::Pixel { size } = opts.embedder;
-    let embedder = PixelEmbedder::new(size, opts.max_decode_bytes);
+    let embedder = Embedder::load(&opts.embedder, opts.max_decode_bytes)?;
     let previous = previous_index(opts, &embedder)?;
     let reusable: HashMap<&str, usize> = previous
         .as_ref()
@@ -79,45 +195,71 @@ pub fn build_index(opts: &IndexOptions) -> Result<IndexReport, IndexError> {
     progress.set_style(
         ProgressStyle::with_template("{msg} {bar:40} {pos}/{len} [{elapsed} < {eta}]").expect("valid template"),
     );
-    for batch in files.chunks(EMBED_BATCH) {
-        let results: Vec<Result<(String, Embedded), ImageError>> = batch
-            .par_iter()
-            .map(|(_, path)| {
-                let bytes = read_image_file(path)?;
-                let sha = sha256_hex(&bytes);
-                let embedded = match reusable.get(sha.as_str()) {
-                    Some(&row) => Embedded::Reused { row },
-                    None => Embedded::New { vector: embedder.embed_bytes(path, &bytes)? },
-                };
-                Ok((sha, embedded))
-            })
-            .collect();
-        for ((class, path), result) in batch.iter().zip(results) {
-            match result {
-                Ok((sha256, embedded)) => {
-                    let row = match &embedded {
-                        Embedded::Reused { row } => {
-                            report.reused += 1;
-                            previous.as_ref().map_or(&[][..], |p| p.u8_vector(*row))
-                        }
-                        Embedded::New { vector } => {
-                            report.embedded += 1;
-                            vector.as_slice()
-                        }
-                    };
-                    writer.write_all(row).map_err(io_error(&vectors_tmp_path))?;
-                    items.push(IndexItem {
-                        key: items.len() as u64,
-                        path: relative_to_root(&root, path)?,
-                        class: class.to_string(),
-                        sha256,
-                    });
+    let batches: Vec<&[(&str, &Path)]> = files.chunks(embedder.batch()).collect();
+    // One thread reads, decodes and preprocesses the next batch (on all cores) while
+    // this one runs the model on the current batch and writes its rows.
+    std::thread::scope(|scope| -> Result<(), IndexError> {
+        let (sender, receiver) = std::sync::mpsc::sync_channel::<PreparedBatch>(1);
+        let (embedder, reusable) = (&embedder, &reusable);
+        let batches_to_prepare = batches.clone();
+        scope.spawn(move || {
+            for batch in batches_to_prepare {
+                let prepared = batch
+                    .par_iter()
+                    .map(|(_, path)| {
+                        let bytes = read_image_file(path)?;
+                        let sha = sha256_hex(&bytes);
+                        let prepared = match reusable.get(sha.as_str()) {
+                            Some(&row) => Prepared::Reused { row },
+                            None => embedder.prepare(path, &bytes)?,
+                        };
+                        Ok((sha, prepared))
+                    })
+                    .collect();
+                if sender.send(prepared).is_err() {
+                    return;
                 }
-                Err(e) => skip(&mut report, path, e.reason_code(), &e.to_string()),
             }
-            progress.inc(1);
+        });
+        for (batch, prepared) in batches.iter().zip(receiver) {
+            let mut usable = Vec::new();
+            let mut new_inputs = Vec::new();
+            for ((class, path), result) in batch.iter().zip(prepared) {
+                match result {
+                    Ok((sha256, Prepared::Reused { row })) => usable.push((class, path, sha256, Some(row))),
+                    Ok((sha256, new)) => {
+                        new_inputs.push(new);
+                        usable.push((class, path, sha256, None));
+                    }
+                    Err(e) => skip(&mut report, path, e.reason_code(), &e.to_string()),
+                }
+            }
+            let mut new_rows = embedder.finish(new_inputs)?.into_iter();
+            for (class, path, sha256, reused_row) in usable {
+                let new_row;
+                let row = match reused_row {
+                    Some(row) => {
+                        report.reused += 1;
+                        previous.as_ref().map_or(&[][..], |p| p.row_bytes(row))
+                    }
+                    None => {
+                        report.embedded += 1;
+                        new_row = new_rows.next().expect("one row per new image");
+                        new_row.as_slice()
+                    }
+                };
+                writer.write_all(row).map_err(io_error(&vectors_tmp_path))?;
+                items.push(IndexItem {
+                    key: items.len() as u64,
+                    path: relative_to_root(&root, path)?,
+                    class: class.to_string(),
+                    sha256,
+                });
+            }
+            progress.inc(batch.len() as u64);
         }
-    }
+        Ok(())
+    })?;
     progress.finish_and_clear();
     writer.flush().map_err(io_error(&vectors_tmp_path))?;
     drop(writer);
@@ -125,57 +267,108 @@ pub fn build_index(opts: &IndexOptions) -> Result<IndexReport, IndexError> {
         return Err(IndexError::NothingIndexed { path: opts.train.clone(), skipped: report.skipped.len() });
     }
 
-    let vectors_name = format!("vectors-{}.u8", &sha256_hex(&rows_digest(&items))[..16]);
+    let digest = sha256_hex(&rows_digest(&embedder.identity(), &items));
+    let vectors_name = format!("vectors-{}.{}", &digest[..16], embedder.dtype());
     let vectors_path = opts.index_dir.join(&vectors_name);
     vectors.persist(&vectors_path).map_err(|e| IndexError::Io { path: vectors_path.clone(), source: e.error })?;
     report.items = items.len();
+    let ann = match &opts.embedder {
+        EmbedderChoice::Clip { spaces, .. } => {
+            let spaces: BTreeSet<AnnSpace> = spaces.iter().copied().collect();
+            let rows = std::fs::read(&vectors_path).map_err(io_error(&vectors_path))?;
+            let rows: Vec<f32> = bytemuck::pod_collect_to_vec(&rows);
+            let mut graphs = Vec::new();
+            for space in spaces {
+                graphs.push(graph_for(opts, space, &digest, embedder.dimension(), &rows, &mut report)?);
+            }
+            graphs
+        }
+        EmbedderChoice::Pixel { .. } => Vec::new(),
+    };
     let manifest = IndexManifest {
         format_version: FORMAT_VERSION,
-        embedder: "pixel".into(),
-        model: None,
+        embedder: embedder.name().into(),
+        model: embedder.model().cloned(),
         preprocessing: embedder.preprocessing(),
-        image_size: embedder.size(),
+        image_size: embedder.image_size(),
         dimension: embedder.dimension(),
-        vectors: VectorFile { file: vectors_name.clone(), dtype: "u8".into() },
+        vectors: VectorFile { file: vectors_name.clone(), dtype: embedder.dtype().into() },
+        ann,
         items,
         skipped: report.skipped.clone(),
     };
     write_json_atomic(&opts.index_dir.join(MANIFEST_FILE), &manifest)?;
     drop(previous);
-    remove_replaced_vector_files(&opts.index_dir, &vectors_name);
+    let mut keep: Vec<&str> = manifest.ann.iter().map(|a| a.file.as_str()).collect();
+    keep.push(&vectors_name);
+    remove_replaced_files(&opts.index_dir, &keep);
     Ok(report)
 }
 
+/// The graph of `space` over the new rows: the existing file when rows and settings
+/// are unchanged, else built afresh (into a temporary file, then renamed).
+fn graph_for(
+    opts: &IndexOptions,
+    space: AnnSpace,
+    rows_digest: &str,
+    dimension: usize,
+    rows: &[f32],
+    report: &mut IndexReport,
+) -> Result<AnnFile, IndexError> {
+    let settings = opts.ann;
+    let name_digest = sha256_hex(format!("{rows_digest};{}", settings.describe(space)).as_bytes());
+    let file = format!("ann-{space}-{}.usearch", &name_digest[..16]);
+    let path = opts.index_dir.join(&file);
+    if !path.is_file() {
+        let spinner = ProgressBar::new_spinner().with_message(format!("building the {space} graph"));
+        spinner.enable_steady_tick(std::time::Duration::from_millis(200));
+        let tmp = tempfile::Builder::new()
+            .prefix(".picseek-tmp-ann-")
+            .tempfile_in(&opts.index_dir)
+            .map_err(io_error(&opts.index_dir))?;
+        build_graph(space, &settings, dimension, rows, tmp.path())?;
+        tmp.persist(&path).map_err(|e| IndexError::Io { path: path.clone(), source: e.error })?;
+        spinner.finish_and_clear();
+        report.graphs_built.push(space.name().to_owned());
+    }
+    Ok(settings.record(space, file))
+}
+
 /// The existing index to extend, if any; refuses one made another way.
-fn previous_index(opts: &IndexOptions, embedder: &PixelEmbedder) -> Result<Option<Index>, IndexError> {
+fn previous_index(opts: &IndexOptions, embedder: &Embedder) -> Result<Option<Index>, IndexError> {
     if opts.rebuild || !opts.index_dir.join(MANIFEST_FILE).exists() {
         return Ok(None);
     }
     let previous = Index::open(&opts.index_dir)?;
-    let found = format!("{} embedder, {}", previous.manifest().embedder, previous.manifest().preprocessing);
-    let wanted = format!("pixel embedder, {}", embedder.preprocessing());
+    let m = previous.manifest();
+    let found = describe_identity(&m.embedder, m.model.as_ref(), &m.preprocessing);
+    let wanted = embedder.identity();
     if found != wanted {
         return Err(IndexError::Mismatch { path: opts.index_dir.clone(), found, wanted });
     }
     Ok(Some(previous))
 }
 
-/// Names the vector file after its rows, so a re-run that changes nothing keeps it.
-fn rows_digest(items: &[IndexItem]) -> Vec<u8> {
-    items.iter().flat_map(|i| i.sha256.bytes().chain(std::iter::once(b'\n'))).collect()
+/// Names the vector file after how and what it holds, so a re-run that changes
+/// nothing keeps it (and a different embedder never reuses its name).
+fn rows_digest(identity: &str, items: &[IndexItem]) -> Vec<u8> {
+    let rows = items.iter().flat_map(|i| i.sha256.bytes().chain(std::iter::once(b'\n')));
+    identity.bytes().chain(std::iter::once(b'\n')).chain(rows).collect()
 }
 
-/// Deletes vector files of earlier runs (and of runs killed before they committed).
-fn remove_replaced_vector_files(index_dir: &Path, current: &str) {
+/// Deletes vector and graph files of earlier runs (and of runs killed before they
+/// committed), keeping those named in `keep`.
+fn remove_replaced_files(index_dir: &Path, keep: &[&str]) {
     let Ok(entries) = std::fs::read_dir(index_dir) else { return };
     for path in entries.filter_map(|e| e.ok().map(|e| e.path())) {
         let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-        let is_vectors = name.starts_with("vectors-") || name.starts_with(".picseek-tmp-vectors-");
-        if is_vectors
-            && name != current
+        let ours =
+            ["vectors-", "ann-", ".picseek-tmp-vectors-", ".picseek-tmp-ann-"].iter().any(|p| name.starts_with(p));
+        if ours
+            && !keep.contains(&name.as_str())
             && let Err(e) = std::fs::remove_file(&path)
         {
-            tracing::warn!("could not remove the replaced vector file {}: {e}", path.display());
+            tracing::warn!("could not remove the replaced file {}: {e}", path.display());
         }
     }
 }

@@ -4,20 +4,25 @@ use memmap2::Mmap;
 use picseek_imaging::DEFAULT_MAX_DECODE_BYTES;
 use picseek_manifest::{IndexManifest, read_json};
 
-use crate::{FORMAT_VERSION, IndexError, PixelEmbedder, io_error};
+use crate::ann::open_graph;
+use crate::build::describe_identity;
+use crate::clip::ClipOptions;
+use crate::query::QueryEmbedder;
+use crate::{AnnSpace, ClipEmbedder, FORMAT_VERSION, IndexError, PixelEmbedder, io_error};
 
 pub(crate) const MANIFEST_FILE: &str = "index.json";
 
-/// A finished index, opened for searching: `index.json` plus its memory-mapped vectors.
-#[derive(Debug)]
+/// A finished index, opened for searching: `index.json`, its memory-mapped vectors and
+/// its approximate-search graphs (memory-mapped too).
 pub struct Index {
     dir: PathBuf,
     manifest: IndexManifest,
     vectors: Option<Mmap>,
+    graphs: Vec<(AnnSpace, usearch::Index)>,
 }
 
 impl Index {
-    /// Opens the index in `dir`, checking that its vector file matches `index.json`.
+    /// Opens the index in `dir`, checking that its files match `index.json`.
     pub fn open(dir: &Path) -> Result<Self, IndexError> {
         let manifest_path = dir.join(MANIFEST_FILE);
         if !manifest_path.exists() {
@@ -31,16 +36,17 @@ impl Index {
                 manifest.format_version
             )));
         }
-        if manifest.vectors.dtype != "u8" || manifest.embedder != "pixel" {
-            return Err(damaged(format!(
-                "{} vectors of type {} are not supported by this picseek",
-                manifest.embedder, manifest.vectors.dtype
-            )));
-        }
+        let element_size = match (manifest.embedder.as_str(), manifest.vectors.dtype.as_str()) {
+            ("pixel", "u8") => 1,
+            ("clip", "f32") => 4,
+            (embedder, dtype) => {
+                return Err(damaged(format!("{embedder} vectors of type {dtype} are not supported by this picseek")));
+            }
+        };
         let vectors_path = dir.join(&manifest.vectors.file);
         let file = std::fs::File::open(&vectors_path).map_err(io_error(&vectors_path))?;
         let len = file.metadata().map_err(io_error(&vectors_path))?.len();
-        let expected = (manifest.items.len() * manifest.dimension) as u64;
+        let expected = (manifest.items.len() * manifest.dimension * element_size) as u64;
         if len != expected {
             return Err(damaged(format!(
                 "{} has {len} bytes; {} items of dimension {} need {expected}",
@@ -52,7 +58,27 @@ impl Index {
         // SAFETY: the index files are only ever replaced by rename, never written in
         // place, so the mapped file does not change under us.
         let vectors = if len == 0 { None } else { Some(unsafe { Mmap::map(&file) }.map_err(io_error(&vectors_path))?) };
-        Ok(Self { dir: dir.to_owned(), manifest, vectors })
+        let mut graphs = Vec::new();
+        for record in &manifest.ann {
+            let space: AnnSpace = record.space.parse().map_err(|e: String| damaged(e))?;
+            let graph = open_graph(&dir.join(&record.file), record)?;
+            if graph.size() != manifest.items.len() || graph.dimensions() != manifest.dimension {
+                return Err(damaged(format!(
+                    "{} holds {} vectors of dimension {}; index.json lists {} of dimension {}",
+                    record.file,
+                    graph.size(),
+                    graph.dimensions(),
+                    manifest.items.len(),
+                    manifest.dimension
+                )));
+            }
+            graphs.push((space, graph));
+        }
+        Ok(Self { dir: dir.to_owned(), manifest, vectors, graphs })
+    }
+
+    pub fn dir(&self) -> &Path {
+        &self.dir
     }
 
     pub fn manifest(&self) -> &IndexManifest {
@@ -67,15 +93,42 @@ impl Index {
         self.manifest.items.is_empty()
     }
 
-    /// All vectors, row after row (`len() * dimension` values).
-    pub fn u8_vectors(&self) -> &[u8] {
+    fn bytes(&self) -> &[u8] {
         self.vectors.as_deref().unwrap_or_default()
     }
 
-    /// The vector of item `i`.
+    /// All pixel vectors, row after row (`len() * dimension` values); empty for a CLIP index.
+    pub fn u8_vectors(&self) -> &[u8] {
+        if self.manifest.vectors.dtype == "u8" { self.bytes() } else { &[] }
+    }
+
+    /// The pixel vector of item `i`.
     pub fn u8_vector(&self, i: usize) -> &[u8] {
         let d = self.manifest.dimension;
         &self.u8_vectors()[i * d..(i + 1) * d]
+    }
+
+    /// All CLIP vectors, row after row; empty for a pixel index.
+    pub fn f32_vectors(&self) -> &[f32] {
+        // The map is page-aligned, so the cast cannot fail on alignment.
+        if self.manifest.vectors.dtype == "f32" { bytemuck::cast_slice(self.bytes()) } else { &[] }
+    }
+
+    /// The CLIP vector of item `i`.
+    pub fn f32_vector(&self, i: usize) -> &[f32] {
+        let d = self.manifest.dimension;
+        &self.f32_vectors()[i * d..(i + 1) * d]
+    }
+
+    /// Row `i` as stored.
+    pub(crate) fn row_bytes(&self, i: usize) -> &[u8] {
+        let size = self.bytes().len() / self.len().max(1);
+        &self.bytes()[i * size..(i + 1) * size]
+    }
+
+    /// The approximate-search graph of `space`, if the index has one.
+    pub fn graph(&self, space: AnnSpace) -> Option<&usearch::Index> {
+        self.graphs.iter().find(|(s, _)| *s == space).map(|(_, g)| g)
     }
 
     /// Where the image of item `i` is, as a path usable from the current directory.
@@ -83,9 +136,26 @@ impl Index {
         data_root(&self.dir).join(&self.manifest.items[i].path)
     }
 
-    /// The embedder that makes query vectors comparable with this index's vectors.
-    pub fn query_embedder(&self) -> PixelEmbedder {
-        PixelEmbedder::new(self.manifest.image_size, DEFAULT_MAX_DECODE_BYTES)
+    /// The embedder that makes query vectors comparable with this index's rows. For a
+    /// CLIP index it loads the model in `model_dir` and checks it is the one the index
+    /// was built with.
+    pub fn query_embedder(&self, model_dir: &Path, threads: usize) -> Result<QueryEmbedder, IndexError> {
+        if self.manifest.embedder == "pixel" {
+            return Ok(QueryEmbedder::Pixel(PixelEmbedder::new(self.manifest.image_size, DEFAULT_MAX_DECODE_BYTES)));
+        }
+        let options = ClipOptions { model_dir: model_dir.to_owned(), batch: 1, threads };
+        let image = ClipEmbedder::load(&options, DEFAULT_MAX_DECODE_BYTES)?;
+        let m = &self.manifest;
+        let found = describe_identity(&m.embedder, m.model.as_ref(), &m.preprocessing);
+        let wanted = describe_identity("clip", Some(image.model()), &image.preprocessing());
+        if found != wanted {
+            return Err(IndexError::Mismatch {
+                path: self.dir.clone(),
+                found,
+                wanted: format!("{wanted} (from {})", model_dir.display()),
+            });
+        }
+        Ok(QueryEmbedder::Clip { image, model_dir: model_dir.to_owned(), threads, text: Default::default() })
     }
 }
 

@@ -17,6 +17,10 @@ pub struct IndexManifest {
     pub dimension: usize,
     /// The vector file in `index/`, and its element type.
     pub vectors: VectorFile,
+    /// Approximate-search graphs (`usearch` files in `index/`), one per metric space;
+    /// none for pixel indexes, which are always searched exactly.
+    #[serde(default)]
+    pub ann: Vec<AnnFile>,
     /// Row `i` of the vector file belongs to `items[i]`, whose `key` is `i`.
     pub items: Vec<IndexItem>,
     /// Files under the indexed folder that could not be embedded, with the reason.
@@ -35,6 +39,19 @@ pub struct VectorFile {
     pub file: String,
     /// `"u8"` (pixel values) or `"f32"`.
     pub dtype: String,
+}
+
+/// One `usearch` graph over all rows of the vector file (keys are item keys).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AnnFile {
+    /// `cosine`, `l2` or `correlation`.
+    pub space: String,
+    pub file: String,
+    /// How the graph stores vectors: `f16` or `f32`.
+    pub quantization: String,
+    pub connectivity: usize,
+    pub expansion_add: usize,
+    pub expansion_search: usize,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -13,7 +13,7 @@ mod split;
 pub use clean::{CleanManifest, CleanRecord, CleanStatus};
 pub use crawl::{Categories, CrawlManifest, TermRecord, TermStatus, UrlsManifest};
 pub use download::{DownloadManifest, DownloadRecord, DownloadStatus};
-pub use index::{IndexItem, IndexManifest, ModelIdentity, SkippedFile, VectorFile};
+pub use index::{AnnFile, IndexItem, IndexManifest, ModelIdentity, SkippedFile, VectorFile};
 pub use split::{ClassSplit, SplitManifest};
 
 use std::io::Write;

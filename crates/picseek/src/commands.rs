@@ -5,8 +5,8 @@ use std::path::PathBuf;
 use anyhow::{Context as _, bail};
 use clap::Args;
 use picseek_imaging::DEFAULT_MAX_DECODE_BYTES;
-use picseek_index::{EmbedderChoice, Index, IndexOptions, build_index};
-use picseek_search::{ExactSearch, Metric, evaluate};
+use picseek_index::{AnnSettings, AnnSpace, ClipOptions, EmbedderChoice, Index, IndexOptions, build_index};
+use picseek_search::{Metric, SearchRequest, Searcher, SheetQuery, evaluate};
 use picseek_split::SplitOptions;
 
 pub struct Context {
@@ -36,7 +36,9 @@ impl Context {
 }
 
 fn print_json(value: &impl serde::Serialize) -> anyhow::Result<()> {
-    println!("{}", serde_json::to_string_pretty(value)?);
+    use std::io::Write as _;
+    // Not println!, which panics when the reader has gone (`picseek ... | head`).
+    writeln!(std::io::stdout().lock(), "{}", serde_json::to_string_pretty(value)?)?;
     Ok(())
 }
 
@@ -341,6 +343,24 @@ pub fn split(ctx: &Context, args: SplitArgs) -> anyhow::Result<serde_json::Value
     Ok(doc)
 }
 
+/// Where the CLIP model is and how many cores it uses, for every command that runs it.
+#[derive(Args, Clone)]
+pub struct ModelArgs {
+    /// The CLIP model directory (vision_model.onnx, text_model.onnx, tokenizer.json,
+    /// preprocessor_config.json).
+    #[arg(long, default_value = "models/clip")]
+    model: PathBuf,
+    /// Cores the model may use [default: all].
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..=1024))]
+    threads: Option<u32>,
+}
+
+impl ModelArgs {
+    fn threads(&self) -> usize {
+        self.threads.map_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()), |t| t as usize)
+    }
+}
+
 #[derive(Args)]
 pub struct IndexArgs {
     /// The <class>/<image> folder to index [default: <data-dir>/train].
@@ -352,6 +372,15 @@ pub struct IndexArgs {
     /// `clip` (a CLIP image encoder through ONNX Runtime) or `pixel` (raw pixels).
     #[arg(long, default_value = "clip", value_parser = ["clip", "pixel"])]
     embedder: String,
+    #[command(flatten)]
+    model: ModelArgs,
+    /// Images per model run (CLIP).
+    #[arg(long, default_value_t = 16, value_parser = clap::value_parser!(u32).range(1..=4096))]
+    batch: u32,
+    /// Metrics to build an approximate (usearch) index for: cosine, l2, correlation;
+    /// repeat or separate with commas (CLIP; others are searched exactly).
+    #[arg(long = "metric", default_value = "cosine", value_delimiter = ',')]
+    metrics: Vec<AnnSpace>,
     /// Side of the square the pixel embedder resizes to.
     #[arg(long, default_value_t = 448, value_parser = clap::value_parser!(u32).range(1..=4096))]
     pixel_size: u32,
@@ -363,17 +392,28 @@ pub struct IndexArgs {
     rebuild: bool,
 }
 
-pub fn index(ctx: &Context, args: IndexArgs) -> anyhow::Result<serde_json::Value> {
-    let embedder = match args.embedder.as_str() {
+fn embedder_choice(args: &IndexArgs) -> EmbedderChoice {
+    match args.embedder.as_str() {
         "pixel" => EmbedderChoice::Pixel { size: args.pixel_size },
-        _ => bail!("the CLIP embedder is not built yet (tracked in issue #5); use --embedder pixel"),
-    };
+        _ => EmbedderChoice::Clip {
+            options: ClipOptions {
+                model_dir: args.model.model.clone(),
+                batch: args.batch as usize,
+                threads: args.model.threads(),
+            },
+            spaces: args.metrics.clone(),
+        },
+    }
+}
+
+pub fn index(ctx: &Context, args: IndexArgs) -> anyhow::Result<serde_json::Value> {
     let opts = IndexOptions {
-        train: ctx.path_or_default(args.train, "train"),
-        index_dir: ctx.path_or_default(args.index, "index"),
-        embedder,
+        train: ctx.path_or_default(args.train.clone(), "train"),
+        index_dir: ctx.path_or_default(args.index.clone(), "index"),
+        embedder: embedder_choice(&args),
         max_decode_bytes: args.max_decode_bytes,
         rebuild: args.rebuild,
+        ann: AnnSettings::default(),
     };
     let report = build_index(&opts)?;
     let doc = serde_json::json!({
@@ -381,6 +421,7 @@ pub fn index(ctx: &Context, args: IndexArgs) -> anyhow::Result<serde_json::Value
         "items": report.items,
         "embedded": report.embedded,
         "reused": report.reused,
+        "graphs_built": report.graphs_built,
         "skipped": report.skipped,
     });
     ctx.show(&doc, || {
@@ -392,6 +433,9 @@ pub fn index(ctx: &Context, args: IndexArgs) -> anyhow::Result<serde_json::Value
             report.reused,
             report.skipped.len()
         );
+        if !report.graphs_built.is_empty() {
+            println!("built approximate-search graphs: {}", report.graphs_built.join(", "));
+        }
     })?;
     Ok(doc)
 }
@@ -417,9 +461,15 @@ pub struct SearchArgs {
     /// l1, l2, cosine or correlation.
     #[arg(long, default_value = "cosine")]
     metric: Metric,
-    /// Brute-force search (pixel indexes are always searched exactly).
+    /// Brute force over every vector instead of the approximate index (pixel indexes,
+    /// and metrics without an approximate index, are always searched this way).
     #[arg(long)]
     exact: bool,
+    /// Only results of this class.
+    #[arg(long)]
+    class: Option<String>,
+    #[command(flatten)]
+    model: ModelArgs,
     /// Also draw the query beside its results, labelled, into this PNG file.
     #[arg(long)]
     plot: Option<PathBuf>,
@@ -427,13 +477,23 @@ pub struct SearchArgs {
 
 pub fn search(ctx: &Context, args: SearchArgs) -> anyhow::Result<()> {
     let index = open_index(ctx, args.index)?;
-    let Some(image) = args.image else {
-        bail!("text queries need a CLIP index; {} is a pixel index", index.manifest().embedder)
+    let embedder = index.query_embedder(&args.model.model, args.model.threads())?;
+    let (query, label) = match (&args.image, &args.text) {
+        (Some(image), _) => (embedder.embed_image_file(image)?, image.display().to_string()),
+        (None, Some(text)) if text.trim().is_empty() => bail!("--text is empty: say what to look for"),
+        (None, Some(text)) => (embedder.embed_text(text)?, text.clone()),
+        (None, None) => bail!("give --image FILE or --text \"...\""),
     };
-    let query = index.query_embedder().embed_file(&image)?;
-    let hits = ExactSearch::new(&index).search(&query, args.metric, args.k);
+    let searcher = Searcher::new(&index);
+    let request = SearchRequest { metric: args.metric, k: args.k, class: args.class.as_deref(), exact: args.exact };
+    let hits = searcher.search(&query, &request)?;
+    let method = if searcher.is_approximate(args.metric, args.exact) { "approximate" } else { "exact" };
     if let Some(plot) = &args.plot {
-        let sheet = picseek_search::contact_sheet(&image, &hits)?;
+        let sheet_query = match &args.image {
+            Some(image) => SheetQuery::Image(image),
+            None => SheetQuery::Text(&label),
+        };
+        let sheet = picseek_search::contact_sheet(sheet_query, &hits)?;
         let mut png = std::io::Cursor::new(Vec::new());
         sheet.write_to(&mut png, image::ImageFormat::Png)?;
         picseek_manifest::write_atomic(plot, png.get_ref())?;
@@ -441,8 +501,9 @@ pub fn search(ctx: &Context, args: SearchArgs) -> anyhow::Result<()> {
     }
     if ctx.json {
         return print_json(&serde_json::json!({
-            "query": image,
+            "query": label,
             "metric": args.metric.name(),
+            "search": method,
             "results": hits,
         }));
     }
@@ -465,6 +526,12 @@ pub struct EvalArgs {
     /// l1, l2, cosine, correlation or all.
     #[arg(long, default_value = "all")]
     metric: String,
+    /// Brute force only (by default metrics with an approximate index use it, and its
+    /// recall against brute force is reported).
+    #[arg(long)]
+    exact: bool,
+    #[command(flatten)]
+    model: ModelArgs,
 }
 
 pub fn eval(ctx: &Context, args: EvalArgs) -> anyhow::Result<()> {
@@ -473,8 +540,9 @@ pub fn eval(ctx: &Context, args: EvalArgs) -> anyhow::Result<()> {
         one => vec![one.parse::<Metric>().map_err(anyhow::Error::msg)?],
     };
     let index = open_index(ctx, args.index)?;
+    let embedder = index.query_embedder(&args.model.model, args.model.threads())?;
     let test_dir = ctx.path_or_default(args.test, "test");
-    let report = evaluate(&index, &test_dir, args.k, &metrics)
+    let report = evaluate(&index, &embedder, &test_dir, args.k, &metrics, args.exact)
         .with_context(|| format!("evaluating on {}", test_dir.display()))?;
     if report.queries == 0 {
         bail!("{}: no usable query image", test_dir.display());
@@ -483,11 +551,28 @@ pub fn eval(ctx: &Context, args: EvalArgs) -> anyhow::Result<()> {
         return print_json(&report);
     }
     println!("{} queries against {} images, k = {}", report.queries, report.index_items, report.k);
-    println!("{:<12} {:>7} {:>7} {:>7} {:>10}", "metric", "P@1", format!("P@{}", report.k), "mAP", "queries/s");
+    let recall_label = format!("recall@{}", report.k);
+    println!(
+        "{:<12} {:<12} {:>7} {:>7} {:>7} {:>10} {:>10}",
+        "metric",
+        "search",
+        "P@1",
+        format!("P@{}", report.k),
+        "mAP",
+        recall_label,
+        "queries/s"
+    );
     for m in &report.metrics {
+        let recall = m.recall_at_k.map_or("-".to_owned(), |r| format!("{r:.3}"));
         println!(
-            "{:<12} {:>7.3} {:>7.3} {:>7.3} {:>10.1}",
-            m.metric, m.precision_at_1, m.precision_at_k, m.mean_average_precision, m.queries_per_second
+            "{:<12} {:<12} {:>7.3} {:>7.3} {:>7.3} {:>10} {:>10.1}",
+            m.metric,
+            m.search,
+            m.precision_at_1,
+            m.precision_at_k,
+            m.mean_average_precision,
+            recall,
+            m.queries_per_second
         );
     }
     Ok(())
@@ -514,6 +599,8 @@ pub struct RunArgs {
     /// `clip` or `pixel`, as for `picseek index`.
     #[arg(long, default_value = "clip", value_parser = ["clip", "pixel"])]
     embedder: String,
+    #[command(flatten)]
+    model: ModelArgs,
     #[arg(long, default_value_t = 448, value_parser = clap::value_parser!(u32).range(1..=4096))]
     pixel_size: u32,
     #[arg(long, default_value_t = 1)]
@@ -531,6 +618,12 @@ pub fn run(ctx: &Context, args: RunArgs) -> anyhow::Result<()> {
     let stages = ["crawl", "download", "clean", "split", "index"];
     let announce = |i: usize| eprintln!("==> [{}/{}] {}", i + 1, stages.len(), stages[i]);
 
+    if args.embedder == "clip" {
+        // Fail now, not after an hour of crawling, when the model cannot be used.
+        let options = ClipOptions { model_dir: args.model.model.clone(), batch: 1, threads: 1 };
+        picseek_index::ClipEmbedder::load(&options, DEFAULT_MAX_DECODE_BYTES)
+            .context("the index stage needs the CLIP model (or pass --embedder pixel)")?;
+    }
     announce(0);
     let urls = args.crawl.urls.clone();
     let crawl_doc = crawl(&stage_ctx, args.crawl)?;
@@ -553,7 +646,8 @@ pub fn run(ctx: &Context, args: RunArgs) -> anyhow::Result<()> {
         SplitArgs { test_per_class: args.test_per_class, train_per_class: args.train_per_class, ..defaults() };
     let split_doc = split(&stage_ctx, split_args)?;
     announce(4);
-    let index_args = IndexArgs { embedder: args.embedder, pixel_size: args.pixel_size, ..defaults() };
+    let index_args =
+        IndexArgs { embedder: args.embedder, model: args.model, pixel_size: args.pixel_size, ..defaults() };
     let index_doc = index(&stage_ctx, index_args)?;
 
     let count = |doc: &serde_json::Value, key: &str| doc["summary"][key].as_u64().unwrap_or(0);
@@ -607,6 +701,8 @@ pub struct ServeArgs {
     /// The largest upload accepted, in bytes.
     #[arg(long, default_value_t = 20_000_000)]
     max_upload: usize,
+    #[command(flatten)]
+    model: ModelArgs,
 }
 
 pub fn serve(ctx: &Context, args: ServeArgs) -> anyhow::Result<()> {
@@ -614,6 +710,8 @@ pub fn serve(ctx: &Context, args: ServeArgs) -> anyhow::Result<()> {
         index_dir: ctx.path_or_default(args.index, "index"),
         addr: args.addr,
         max_upload: args.max_upload,
+        model_dir: args.model.model.clone(),
+        threads: args.model.threads(),
     };
     let announce = |addr| eprintln!("picseek: serving {} on http://{addr}/ (Ctrl-C stops)", opts.index_dir.display());
     tokio::runtime::Runtime::new()?.block_on(picseek_serve::serve(&opts, announce))?;

@@ -6,8 +6,9 @@ use std::path::Path;
 use std::time::Instant;
 
 use picseek_index::Index;
+use picseek_index::QueryVector;
 use picseek_manifest::{IndexItem, IndexManifest, VectorFile, write_json_atomic};
-use picseek_search::{ExactSearch, Metric};
+use picseek_search::{Metric, SearchRequest, Searcher};
 
 const ITEMS: usize = 1000;
 const SIDE: u32 = 448;
@@ -41,6 +42,7 @@ fn write_index(dir: &Path, vectors: &[u8], dim: usize) {
         image_size: SIDE,
         dimension: dim,
         vectors: VectorFile { file: "vectors.u8".into(), dtype: "u8".into() },
+        ann: Vec::new(),
         items: (0..vectors.len() / dim)
             .map(|i| IndexItem {
                 key: i as u64,
@@ -69,16 +71,18 @@ fn main() {
     let queries = make_vectors(REPEATS, dim, 2);
     std::fs::write(dir.path().join("queries.u8"), &queries).expect("write queries");
     let index = Index::open(&index_dir).expect("open index");
-    let search = ExactSearch::new(&index);
+    let searcher = Searcher::new(&index);
+    let queries: Vec<QueryVector> = queries.chunks_exact(dim).map(|q| QueryVector::Pixel(q.to_vec())).collect();
 
     let mut ours = Vec::new();
     for metric in Metric::ALL {
-        search.search(&queries[..dim], metric, K); // warm the page cache and row moments
+        let request = SearchRequest { metric, k: K, class: None, exact: true };
+        searcher.search(&queries[0], &request).expect("search"); // warm the page cache and row moments
         let times = queries
-            .chunks_exact(dim)
+            .iter()
             .map(|q| {
                 let start = Instant::now();
-                let hits = search.search(q, metric, K);
+                let hits = searcher.search(q, &request).expect("search");
                 assert_eq!(hits.len(), K);
                 start.elapsed().as_secs_f64()
             })

@@ -26,13 +26,34 @@ fn sheet_size(results: usize) -> (u32, u32) {
     (MARGIN + cells * (CELL + MARGIN), MARGIN + CELL + LABEL_HEIGHT + MARGIN)
 }
 
+/// What the first cell of a sheet shows.
+#[derive(Debug, Clone, Copy)]
+pub enum SheetQuery<'a> {
+    Image(&'a Path),
+    /// A text query, written into the cell.
+    Text(&'a str),
+}
+
 /// Draws the sheet: the query first (framed), then each hit in rank order. A result
 /// image that cannot be read is drawn as a grey box, still labelled.
-pub fn contact_sheet(query: &Path, hits: &[Hit]) -> Result<RgbImage, ImageError> {
+pub fn contact_sheet(query: SheetQuery, hits: &[Hit]) -> Result<RgbImage, ImageError> {
     let (width, height) = sheet_size(hits.len());
     let mut sheet = RgbImage::from_pixel(width, height, Rgb([255, 255, 255]));
-    let query_image = decode_rgb_file(query, DEFAULT_MAX_DECODE_BYTES)?;
-    draw_cell(&mut sheet, 0, Some(&query_image), ["query", ""]);
+    match query {
+        SheetQuery::Image(path) => {
+            let query_image = decode_rgb_file(path, DEFAULT_MAX_DECODE_BYTES)?;
+            draw_cell(&mut sheet, 0, Some(&query_image), ["query", ""]);
+        }
+        SheetQuery::Text(text) => {
+            draw_cell(&mut sheet, 0, None, ["text query", ""]);
+            let per_line = (CELL / (8 * SCALE)) as usize - 1;
+            let chars: Vec<char> = text.chars().collect();
+            for (line, chunk) in chars.chunks(per_line).take(((CELL - 16) / (8 * SCALE + 2)) as usize).enumerate() {
+                let line_text: String = chunk.iter().collect();
+                draw_text(&mut sheet, MARGIN + 8, MARGIN + 8 + line as u32 * (8 * SCALE + 2), &line_text);
+            }
+        }
+    }
     frame(&mut sheet, MARGIN, MARGIN, QUERY_FRAME);
     for (i, hit) in hits.iter().enumerate() {
         let image = decode_rgb_file(Path::new(&hit.path), DEFAULT_MAX_DECODE_BYTES)

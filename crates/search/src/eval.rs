@@ -3,22 +3,26 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use indicatif::ProgressBar;
-use picseek_imaging::{ImageError, list_class_images};
-use picseek_index::Index;
+use picseek_imaging::list_class_images;
+use picseek_index::{Index, IndexError, QueryEmbedder};
 use serde::Serialize;
 
-use crate::{ExactSearch, Metric, top_k};
+use crate::{Metric, SearchRequest, Searcher, top_k};
 
 /// Retrieval quality of one metric over the test queries.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct MetricEval {
     pub metric: String,
+    /// `approximate` (through the index's graph) or `exact`.
+    pub search: String,
     /// Share of queries whose best result has the query's class.
     pub precision_at_1: f64,
     /// Mean share of the top k results that have the query's class.
     pub precision_at_k: f64,
     /// Mean average precision over the top k (see [`average_precision_at_k`]).
     pub mean_average_precision: f64,
+    /// For approximate search: the mean share of the exact top k that it found.
+    pub recall_at_k: Option<f64>,
     /// Queries answered per second, embedding the query included.
     pub queries_per_second: f64,
 }
@@ -52,12 +56,30 @@ pub fn average_precision_at_k(relevant: &[bool], relevant_total: usize) -> f64 {
     sum / possible as f64
 }
 
+#[derive(Default)]
+struct Sums {
+    p1: f64,
+    pk: f64,
+    ap: f64,
+    recall: f64,
+    search_time: Duration,
+}
+
 /// Uses every image of the `<class>/<image>` folder `test_dir` as a query against
-/// `index` and scores the top `k` by class, for each metric.
-pub fn evaluate(index: &Index, test_dir: &Path, k: usize, metrics: &[Metric]) -> Result<EvalReport, ImageError> {
+/// `index` (embedded by `embedder`, from the index's
+/// [`query_embedder`](Index::query_embedder)) and scores the top `k` by class, for
+/// each metric. Metrics with an approximate graph are searched through it unless
+/// `exact`, and also exactly to measure its recall.
+pub fn evaluate(
+    index: &Index,
+    embedder: &QueryEmbedder,
+    test_dir: &Path,
+    k: usize,
+    metrics: &[Metric],
+    exact: bool,
+) -> Result<EvalReport, IndexError> {
     let listing = list_class_images(test_dir)?;
-    let embedder = index.query_embedder();
-    let search = ExactSearch::new(index);
+    let searcher = Searcher::new(index);
     let mut class_sizes: HashMap<&str, usize> = HashMap::new();
     for item in &index.manifest().items {
         *class_sizes.entry(item.class.as_str()).or_default() += 1;
@@ -70,33 +92,39 @@ pub fn evaluate(index: &Index, test_dir: &Path, k: usize, metrics: &[Metric]) ->
         tracing::warn!("test class {} has no images in the index: its queries cannot succeed", class.class);
     }
 
-    let mut sums = vec![(0.0, 0.0, 0.0, Duration::ZERO); metrics.len()];
+    let mut sums: Vec<Sums> = metrics.iter().map(|_| Sums::default()).collect();
     let mut embed_time = Duration::ZERO;
     let mut answered = 0;
     let progress = ProgressBar::new(queries.len() as u64).with_message("evaluating");
     for (class, path) in &queries {
         progress.inc(1);
         let started = Instant::now();
-        let query = match embedder.embed_file(path) {
+        let query = match embedder.embed_image_file(path) {
             Ok(q) => q,
-            Err(e) => {
+            Err(IndexError::Image(e)) => {
                 tracing::warn!("skipped query {e}");
                 skipped.push((path.display().to_string(), e.reason_code().to_owned()));
                 continue;
             }
+            Err(e) => return Err(e),
         };
         embed_time += started.elapsed();
         answered += 1;
         let relevant_total = class_sizes.get(class).copied().unwrap_or(0);
         for (metric, sum) in metrics.iter().zip(sums.iter_mut()) {
             let started = Instant::now();
-            let scores = search.score_all(&query, *metric);
-            let top = top_k(&scores, *metric, k);
-            sum.3 += started.elapsed();
-            let relevant: Vec<bool> = top.iter().map(|&i| index.manifest().items[i].class == *class).collect();
-            sum.0 += f64::from(u8::from(relevant.first().copied().unwrap_or(false)));
-            sum.1 += relevant.iter().filter(|&&r| r).count() as f64 / k as f64;
-            sum.2 += average_precision_at_k(&relevant, relevant_total);
+            let request = SearchRequest { metric: *metric, k, class: None, exact };
+            let hits = searcher.search(&query, &request)?;
+            sum.search_time += started.elapsed();
+            let relevant: Vec<bool> = hits.iter().map(|h| h.class == *class).collect();
+            sum.p1 += f64::from(u8::from(relevant.first().copied().unwrap_or(false)));
+            sum.pk += relevant.iter().filter(|&&r| r).count() as f64 / k as f64;
+            sum.ap += average_precision_at_k(&relevant, relevant_total);
+            if searcher.is_approximate(*metric, exact) {
+                let truth = top_k(&searcher.score_all(&query, *metric), *metric, k);
+                let found = hits.iter().filter(|h| truth.contains(&(h.key as usize))).count();
+                sum.recall += found as f64 / truth.len().max(1) as f64;
+            }
         }
     }
     progress.finish_and_clear();
@@ -104,12 +132,18 @@ pub fn evaluate(index: &Index, test_dir: &Path, k: usize, metrics: &[Metric]) ->
     let metrics = metrics
         .iter()
         .zip(sums)
-        .map(|(metric, (p1, pk, ap, search_time))| MetricEval {
-            metric: metric.name().to_owned(),
-            precision_at_1: p1 / n,
-            precision_at_k: pk / n,
-            mean_average_precision: ap / n,
-            queries_per_second: answered as f64 / (embed_time + search_time).as_secs_f64().max(f64::MIN_POSITIVE),
+        .map(|(metric, sum)| {
+            let approximate = searcher.is_approximate(*metric, exact);
+            MetricEval {
+                metric: metric.name().to_owned(),
+                search: if approximate { "approximate" } else { "exact" }.to_owned(),
+                precision_at_1: sum.p1 / n,
+                precision_at_k: sum.pk / n,
+                mean_average_precision: sum.ap / n,
+                recall_at_k: approximate.then_some(sum.recall / n),
+                queries_per_second: answered as f64
+                    / (embed_time + sum.search_time).as_secs_f64().max(f64::MIN_POSITIVE),
+            }
         })
         .collect();
     Ok(EvalReport { k, queries: answered, index_items: index.len(), skipped, metrics })

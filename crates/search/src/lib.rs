@@ -1,6 +1,10 @@
-//! The search and eval stages: scores a query vector against every vector of an
+//! The search and eval stages: scores a query vector against the vectors of an
 //! [`Index`](picseek_index::Index) with one of the tutorial's four score functions,
 //! returns the top k, and measures retrieval quality over a `test/` folder.
+//!
+//! [`Searcher`] answers exactly (brute force over every row) or, for CLIP indexes with
+//! a graph for the metric, approximately through `usearch`; approximate candidates are
+//! rescored with the exact formula, so both ways report the same scores.
 //!
 //! Pixel vectors are `u8`; their scores are computed with integer kernels that the
 //! compiler vectorises, over all cores, and equal the [`Metric::score`] formulas applied
@@ -11,13 +15,13 @@ mod eval;
 mod metric;
 mod pixel_kernels;
 
-pub use contact_sheet::contact_sheet;
+pub use contact_sheet::{SheetQuery, contact_sheet};
 pub use eval::{EvalReport, MetricEval, evaluate};
 pub use metric::Metric;
 
 use std::sync::OnceLock;
 
-use picseek_index::Index;
+use picseek_index::{AnnSpace, Index, IndexError, QueryVector};
 use pixel_kernels::{Moments, Query};
 use rayon::prelude::*;
 use serde::Serialize;
@@ -32,69 +36,127 @@ pub struct Hit {
     pub score: f64,
 }
 
-/// Exact (brute-force) search over an opened pixel index. Keep one for many queries:
-/// it caches each row's sum and sum of squares the first time cosine or correlation
-/// needs them.
-pub struct ExactSearch<'a> {
+/// What to search for a query.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct SearchRequest<'c> {
+    pub metric: Metric,
+    pub k: usize,
+    /// Only items of this class (all when `None`).
+    pub class: Option<&'c str>,
+    /// Brute force even where an approximate graph exists.
+    pub exact: bool,
+}
+
+impl Metric {
+    /// The approximate-search space of this metric (L1 has none).
+    pub fn ann_space(self) -> Option<AnnSpace> {
+        match self {
+            Metric::L1 => None,
+            Metric::L2 => Some(AnnSpace::L2),
+            Metric::Cosine => Some(AnnSpace::Cosine),
+            Metric::Correlation => Some(AnnSpace::Correlation),
+        }
+    }
+}
+
+/// Searches an opened index. Keep one for many queries: for pixel indexes it caches
+/// each row's sum and sum of squares the first time cosine or correlation needs them.
+pub struct Searcher<'a> {
     index: &'a Index,
     row_moments: OnceLock<Vec<Moments>>,
 }
 
-impl<'a> ExactSearch<'a> {
+impl<'a> Searcher<'a> {
     pub fn new(index: &'a Index) -> Self {
         Self { index, row_moments: OnceLock::new() }
     }
 
-    fn rows(&self) -> rayon::slice::ChunksExact<'a, u8> {
-        self.index.u8_vectors().par_chunks_exact(self.index.manifest().dimension)
+    fn dimension(&self) -> usize {
+        self.index.manifest().dimension
     }
 
-    /// Scores `query` (a vector made by the index's query embedder) against every item.
-    pub fn score_all(&self, query: &[u8], metric: Metric) -> Vec<f64> {
-        assert_eq!(query.len(), self.index.manifest().dimension, "query vector must have the index's dimension");
+    /// Exact scores of `query` (made by the index's query embedder) against every item.
+    pub fn score_all(&self, query: &QueryVector, metric: Metric) -> Vec<f64> {
+        match query {
+            QueryVector::Pixel(query) => self.score_all_pixels(query, metric),
+            QueryVector::Float(query) => {
+                assert_eq!(query.len(), self.dimension(), "query vector must have the index's dimension");
+                self.index
+                    .f32_vectors()
+                    .par_chunks_exact(self.dimension())
+                    .map(|row| metric.score(query, row))
+                    .collect()
+            }
+        }
+    }
+
+    fn score_all_pixels(&self, query: &[u8], metric: Metric) -> Vec<f64> {
+        assert_eq!(query.len(), self.dimension(), "query vector must have the index's dimension");
+        let rows = || self.index.u8_vectors().par_chunks_exact(self.dimension());
         let query = Query::new(query);
         if matches!(metric, Metric::L1 | Metric::L2) {
             let no_moments = || unreachable!("L1 and L2 do not use row moments");
-            return self.rows().map(|row| query.score(row, no_moments, metric)).collect();
+            return rows().map(|row| query.score(row, no_moments, metric)).collect();
         }
-        let moments = self.row_moments.get_or_init(|| self.rows().map(Moments::of).collect());
-        self.rows().zip(moments.par_iter()).map(|(row, m)| query.score(row, || *m, metric)).collect()
+        let moments = self.row_moments.get_or_init(|| rows().map(Moments::of).collect());
+        rows().zip(moments.par_iter()).map(|(row, m)| query.score(row, || *m, metric)).collect()
+    }
+
+    /// Whether [`search`](Self::search) would answer `metric` approximately.
+    pub fn is_approximate(&self, metric: Metric, exact: bool) -> bool {
+        !exact && metric.ann_space().and_then(|s| self.index.graph(s)).is_some()
     }
 
     /// The `k` best items for `query`, best first (ties broken by key, so results are
     /// stable).
-    pub fn search(&self, query: &[u8], metric: Metric, k: usize) -> Vec<Hit> {
-        self.search_in_class(query, metric, k, None)
-    }
-
-    /// Like [`search`](Self::search), among the items of `class` only (all when `None`).
-    pub fn search_in_class(&self, query: &[u8], metric: Metric, k: usize, class: Option<&str>) -> Vec<Hit> {
+    pub fn search(&self, query: &QueryVector, request: &SearchRequest) -> Result<Vec<Hit>, IndexError> {
         let items = &self.index.manifest().items;
-        let mut scores = self.score_all(query, metric);
-        if let Some(class) = class {
-            let worst = if metric.larger_is_closer() { f64::NEG_INFINITY } else { f64::INFINITY };
-            for (score, item) in scores.iter_mut().zip(items) {
-                if item.class != class {
-                    *score = worst;
+        let in_class = |i: usize| request.class.is_none_or(|c| items[i].class == c);
+        let scored: Vec<(usize, f64)> = match (query, request.metric.ann_space().and_then(|s| self.index.graph(s))) {
+            (QueryVector::Float(q), Some(graph)) if !request.exact => {
+                let found = match request.class {
+                    None => graph.search(q, request.k),
+                    Some(_) => graph.filtered_search(q, request.k, |key| in_class(key as usize)),
                 }
+                .map_err(|e| IndexError::Ann { path: self.index.dir().to_owned(), reason: e.to_string() })?;
+                let mut scored: Vec<(usize, f64)> = found
+                    .keys
+                    .iter()
+                    .map(|&key| key as usize)
+                    .filter(|&i| i < items.len())
+                    .map(|i| (i, request.metric.score(q, self.index.f32_vector(i))))
+                    .collect();
+                scored.sort_by(|a, b| request.metric.compare(a.1, b.1).then(a.0.cmp(&b.0)));
+                scored
             }
-        }
-        let in_class = |i: &usize| class.is_none_or(|c| items[*i].class == c);
-        top_k(&scores, metric, k)
-            .into_iter()
-            .filter(in_class)
-            .enumerate()
-            .map(|(rank, i)| {
-                let item = &self.index.manifest().items[i];
-                Hit {
-                    rank: rank + 1,
-                    key: item.key,
-                    path: self.index.item_path(i).display().to_string(),
-                    class: item.class.clone(),
-                    score: scores[i],
+            _ => {
+                let mut scores = self.score_all(query, request.metric);
+                if request.class.is_some() {
+                    let worst = if request.metric.larger_is_closer() { f64::NEG_INFINITY } else { f64::INFINITY };
+                    for (i, score) in scores.iter_mut().enumerate() {
+                        if !in_class(i) {
+                            *score = worst;
+                        }
+                    }
                 }
+                top_k(&scores, request.metric, request.k)
+                    .into_iter()
+                    .filter(|&i| in_class(i))
+                    .map(|i| (i, scores[i]))
+                    .collect()
+            }
+        };
+        Ok(scored
+            .into_iter()
+            .enumerate()
+            .map(|(rank, (i, score))| Hit {
+                rank: rank + 1,
+                key: items[i].key,
+                path: self.index.item_path(i).display().to_string(),
+                class: items[i].class.clone(),
+                score,
             })
-            .collect()
+            .collect())
     }
 }
 

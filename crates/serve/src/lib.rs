@@ -22,8 +22,8 @@ use axum::extract::{DefaultBodyLimit, Multipart, Path, State};
 use axum::http::{StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post};
-use picseek_index::Index;
-use picseek_search::{ExactSearch, Metric};
+use picseek_index::{Index, IndexError, QueryEmbedder};
+use picseek_search::{Metric, SearchRequest, Searcher};
 use serde_json::json;
 
 const PAGE: &str = include_str!("page.html");
@@ -34,6 +34,10 @@ pub struct ServeOptions {
     pub addr: SocketAddr,
     /// The largest upload accepted, in bytes.
     pub max_upload: usize,
+    /// The CLIP model directory (for CLIP indexes).
+    pub model_dir: PathBuf,
+    /// Cores the model may use.
+    pub threads: usize,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -51,7 +55,8 @@ pub enum ServeError {
 }
 
 struct AppState {
-    search: ExactSearch<'static>,
+    searcher: Searcher<'static>,
+    embedder: QueryEmbedder,
     index: &'static Index,
     max_upload: usize,
 }
@@ -74,7 +79,8 @@ pub async fn serve(opts: &ServeOptions, on_listening: impl FnOnce(SocketAddr)) -
     // The index lives as long as the process serves it; leaking it lets the search
     // borrow it for 'static, which axum's shared state needs.
     let index: &'static Index = Box::leak(Box::new(Index::open(&opts.index_dir)?));
-    let state = Arc::new(AppState { search: ExactSearch::new(index), index, max_upload: opts.max_upload });
+    let embedder = index.query_embedder(&opts.model_dir, opts.threads)?;
+    let state = Arc::new(AppState { searcher: Searcher::new(index), embedder, index, max_upload: opts.max_upload });
     let app = Router::new()
         .route("/", get(|| async { Html(PAGE) }))
         .route("/api/info", get(info))
@@ -105,7 +111,7 @@ async fn info(State(state): State<Arc<AppState>>) -> impl IntoResponse {
         "items": manifest.items.len(),
         "classes": classes,
         "metrics": Metric::ALL.map(Metric::name),
-        "text_queries": manifest.embedder == "clip",
+        "text_queries": state.embedder.supports_text(),
         "max_upload": state.max_upload,
     }))
 }
@@ -169,21 +175,30 @@ async fn search(State(state): State<Arc<AppState>>, multipart: Multipart) -> Res
     };
     let metric: Metric = form.metric.as_deref().unwrap_or("cosine").parse().map_err(bad_request)?;
     let class = form.class.filter(|c| c != "all");
-    let image = match (form.image, form.text) {
-        (Some(image), _) => image,
-        (None, Some(_)) => {
-            return Err(bad_request("text queries need a CLIP index; this index uses the pixel embedder"));
-        }
-        (None, None) => return Err(bad_request("send an image file in the field 'image'")),
-    };
+    if form.image.is_none() && form.text.is_none() {
+        return Err(bad_request("send an image file in the field 'image', or a text in 'text'"));
+    }
     let state_for_query = state.clone();
-    let hits = tokio::task::spawn_blocking(move || {
-        let query = state_for_query
-            .index
-            .query_embedder()
-            .embed_bytes(std::path::Path::new("upload"), &image)
-            .map_err(|e| bad_request(format!("the upload is not a usable image ({})", e.reason_code())))?;
-        Ok::<_, ApiError>(state_for_query.search.search_in_class(&query, metric, k, class.as_deref()))
+    let (query_label, hits) = tokio::task::spawn_blocking(move || {
+        let state = state_for_query;
+        let (query, label) = match (form.image, form.text) {
+            (Some(image), _) => {
+                (state.embedder.embed_image_bytes(std::path::Path::new("upload"), &image), "upload".to_owned())
+            }
+            (None, Some(text)) => (state.embedder.embed_text(&text), text),
+            (None, None) => unreachable!("checked above"),
+        };
+        let query = query.map_err(|e| match e {
+            IndexError::Image(e) => bad_request(format!("the upload is not a usable image ({})", e.reason_code())),
+            IndexError::Unsupported(message) => bad_request(message),
+            other => ApiError(StatusCode::INTERNAL_SERVER_ERROR, other.to_string()),
+        })?;
+        let request = SearchRequest { metric, k, class: class.as_deref(), exact: false };
+        let hits = state
+            .searcher
+            .search(&query, &request)
+            .map_err(|e| ApiError(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
+        Ok::<_, ApiError>((label, hits))
     })
     .await
     .map_err(|e| ApiError(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))??;
@@ -191,7 +206,7 @@ async fn search(State(state): State<Arc<AppState>>, multipart: Multipart) -> Res
         .iter()
         .map(|h| json!({"rank": h.rank, "key": h.key, "class": h.class, "score": h.score, "url": format!("/image/{}", h.key)}))
         .collect();
-    Ok(axum::Json(json!({"query": "upload", "metric": metric.name(), "results": results})))
+    Ok(axum::Json(json!({"query": query_label, "metric": metric.name(), "results": results})))
 }
 
 async fn image_file(State(state): State<Arc<AppState>>, Path(key): Path<String>) -> Result<Response, ApiError> {

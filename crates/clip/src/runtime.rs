@@ -1,0 +1,61 @@
+//! Finding and loading ONNX Runtime's shared library.
+//!
+//! ort is built with `load-dynamic`: nothing is linked at build time and the library
+//! is opened on first use. ort panics when `dlopen` fails, so the path is checked here
+//! first and a missing library becomes a [`ClipError::RuntimeMissing`] that says how
+//! to install it.
+
+use std::path::PathBuf;
+use std::sync::OnceLock;
+
+use ort::environment::Environment;
+
+use crate::ClipError;
+
+/// Where `scripts/setup.sh` installs the library, relative to the repository.
+const REPO_LIBRARY: &str = ".local/onnxruntime/lib/libonnxruntime.so";
+
+/// The places searched, in order: `ORT_DYLIB_PATH`, then the repository's `.local/`
+/// (of the current directory, then of the source tree this binary was built from).
+pub fn library_candidates() -> Vec<PathBuf> {
+    let mut candidates = Vec::new();
+    if let Some(path) = std::env::var_os("ORT_DYLIB_PATH").filter(|p| !p.is_empty()) {
+        candidates.push(PathBuf::from(path));
+    }
+    candidates.push(PathBuf::from(REPO_LIBRARY));
+    candidates.push(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..").join(REPO_LIBRARY));
+    candidates
+}
+
+/// The process-wide ONNX Runtime environment, loading the library on first call.
+pub fn environment() -> Result<&'static Environment, ClipError> {
+    static ENVIRONMENT: OnceLock<Result<Environment, ClipError>> = OnceLock::new();
+    ENVIRONMENT.get_or_init(load).as_ref().map_err(clone_error)
+}
+
+fn load() -> Result<Environment, ClipError> {
+    let candidates = library_candidates();
+    let Some(path) = candidates.iter().find(|p| p.is_file()) else {
+        let looked_in = candidates.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", ");
+        return Err(ClipError::RuntimeMissing { looked_in });
+    };
+    let unusable = |reason: String| ClipError::RuntimeUnusable { path: path.clone(), reason };
+    let environment = ort::init_from(path)
+        .map_err(|e| unusable(e.to_string()))?
+        .with_name("picseek")
+        .build()
+        .map_err(|e| unusable(e.to_string()))?;
+    tracing::debug!("loaded ONNX Runtime from {}", path.display());
+    Ok(environment)
+}
+
+/// The cached load error, again (the first call's error is kept for every later call).
+fn clone_error(e: &ClipError) -> ClipError {
+    match e {
+        ClipError::RuntimeMissing { looked_in } => ClipError::RuntimeMissing { looked_in: looked_in.clone() },
+        ClipError::RuntimeUnusable { path, reason } => {
+            ClipError::RuntimeUnusable { path: path.clone(), reason: reason.clone() }
+        }
+        other => ClipError::RuntimeUnusable { path: PathBuf::new(), reason: other.to_string() },
+    }
+}

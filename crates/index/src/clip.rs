@@ -1,0 +1,73 @@
+use std::path::{Path, PathBuf};
+
+use picseek_clip::{ImageEncoder, ModelFiles};
+use picseek_imaging::{ImageError, decode, read_image_file, to_rgb_on_white};
+use picseek_manifest::ModelIdentity;
+
+use crate::IndexError;
+
+/// Where the CLIP model is and how to run it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClipOptions {
+    /// A directory laid out like `models/clip/`.
+    pub model_dir: PathBuf,
+    /// Images per model run.
+    pub batch: usize,
+    /// Cores the model may use (decoding uses the others, overlapping it).
+    pub threads: usize,
+}
+
+/// CLIP's image encoder, as the index stage uses it: decodes files (EXIF orientation,
+/// alpha onto white), preprocesses them as the export expects, and embeds batches.
+pub struct ClipEmbedder {
+    encoder: ImageEncoder,
+    model: ModelIdentity,
+    max_decode_bytes: u64,
+}
+
+impl ClipEmbedder {
+    pub fn load(options: &ClipOptions, max_decode_bytes: u64) -> Result<Self, IndexError> {
+        let files = ModelFiles::new(&options.model_dir);
+        let encoder = ImageEncoder::load(&files, options.threads)?;
+        let model = ModelIdentity { name: options.model_dir.display().to_string(), sha256: files.vision_sha256()? };
+        Ok(Self { encoder, model, max_decode_bytes })
+    }
+
+    /// The model file the vectors come from (its SHA-256 is what an index checks).
+    pub fn model(&self) -> &ModelIdentity {
+        &self.model
+    }
+
+    pub fn preprocessing(&self) -> String {
+        self.encoder.preprocessing().describe()
+    }
+
+    pub fn image_size(&self) -> u32 {
+        self.encoder.preprocessing().image_size()
+    }
+
+    pub fn dimension(&self) -> usize {
+        self.encoder.dimension()
+    }
+
+    /// Decodes and preprocesses an image read into memory (`path` names it in errors):
+    /// the CPU-heavy half, safe to run on many threads at once.
+    pub fn prepare(&self, path: &Path, bytes: &[u8]) -> Result<Vec<f32>, ImageError> {
+        let rgb = to_rgb_on_white(decode(path, bytes, self.max_decode_bytes)?.image);
+        Ok(self.encoder.preprocessing().pixel_values(&rgb))
+    }
+
+    /// Runs the model on prepared images: one unit-length vector each.
+    pub fn embed_prepared(&self, prepared: &[Vec<f32>]) -> Result<Vec<Vec<f32>>, IndexError> {
+        Ok(self.encoder.embed_pixel_values(prepared)?)
+    }
+
+    pub fn embed_file(&self, path: &Path) -> Result<Vec<f32>, IndexError> {
+        self.embed_bytes(path, &read_image_file(path)?)
+    }
+
+    pub fn embed_bytes(&self, path: &Path, bytes: &[u8]) -> Result<Vec<f32>, IndexError> {
+        let prepared = self.prepare(path, bytes)?;
+        Ok(self.embed_prepared(std::slice::from_ref(&prepared))?.remove(0))
+    }
+}
