@@ -37,6 +37,32 @@ pub fn index_pixel(data: &Path, extra: &[&str]) -> serde_json::Value {
     picseek_json(&args)
 }
 
+/// The repository's root folder.
+pub fn repo_root() -> std::path::PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+/// The tiny CLIP-shaped model that scripts/setup.sh makes (same inputs, outputs,
+/// tokenizer and preprocessing as the real export).
+pub fn clip_test_model() -> std::path::PathBuf {
+    let dir = repo_root().join(".local/clip-test-model");
+    assert!(dir.join("vision_model.onnx").is_file(), "{} is missing: run scripts/setup.sh", dir.display());
+    dir
+}
+
+/// Runs tests/reference/clip_reference.py (PIL + numpy + onnxruntime, in the venv
+/// scripts/setup.sh makes) and returns its JSON.
+pub fn python_reference(args: &[&str]) -> serde_json::Value {
+    let repo = repo_root();
+    let out = std::process::Command::new(repo.join(".venv/bin/python"))
+        .arg(repo.join("tests/reference/clip_reference.py"))
+        .args(args)
+        .output()
+        .expect("the venv's python runs (scripts/setup.sh makes it)");
+    assert!(out.status.success(), "reference {args:?} failed: {}", String::from_utf8_lossy(&out.stderr));
+    serde_json::from_slice(&out.stdout).expect("the reference prints JSON")
+}
+
 /// Runs `picseek` expecting failure, and returns stderr.
 pub fn picseek_fails(args: &[&str]) -> String {
     let out = picseek(args);

@@ -1,7 +1,7 @@
 use std::path::Path;
 
 use image::RgbImage;
-use picseek_imaging::{FilterType, ResizeAlg, resize_with};
+use picseek_imaging::{PillowFilter, resize_like_pillow, resize_nearest};
 use serde_json::Value;
 
 use crate::{ClipError, bad_model};
@@ -117,15 +117,31 @@ impl Preprocessing {
         )
     }
 
+    /// Pillow's `resize` with the configured filter, as Hugging Face's processor calls it.
+    fn resize(&self, img: &RgbImage, width: u32, height: u32) -> RgbImage {
+        if img.dimensions() == (width, height) {
+            return img.clone();
+        }
+        let filter = match self.resample {
+            0 => return resize_nearest(img, width, height),
+            1 => PillowFilter::Lanczos,
+            2 => PillowFilter::Bilinear,
+            4 => PillowFilter::Box,
+            5 => PillowFilter::Hamming,
+            _ => PillowFilter::Bicubic,
+        };
+        resize_like_pillow(img, width, height, filter)
+    }
+
     /// The model input for one image: `3 * size * size` values, channel by channel.
     pub fn pixel_values(&self, img: &RgbImage) -> Vec<f32> {
         let resized = match self.resize {
             Resize::None => None,
             Resize::ShortestEdge(n) => {
                 let (w, h) = shortest_edge_size(img.width(), img.height(), n);
-                Some(resize_with(img, w, h, resize_algorithm(self.resample)))
+                Some(self.resize(img, w, h))
             }
-            Resize::Exact { height, width } => Some(resize_with(img, width, height, resize_algorithm(self.resample))),
+            Resize::Exact { height, width } => Some(self.resize(img, width, height)),
         };
         let img = resized.as_ref().unwrap_or(img);
         let (out_h, out_w) = self.crop.unwrap_or((img.height(), img.width()));
@@ -158,17 +174,6 @@ fn shortest_edge_size(width: u32, height: u32, shortest: u32) -> (u32, u32) {
     let (short, long) = if width <= height { (width, height) } else { (height, width) };
     let new_long = ((f64::from(shortest) * f64::from(long) / f64::from(short)) as u32).max(1);
     if width <= height { (shortest, new_long) } else { (new_long, shortest) }
-}
-
-fn resize_algorithm(pil_resample: u8) -> ResizeAlg {
-    match pil_resample {
-        0 => ResizeAlg::Nearest,
-        1 => ResizeAlg::Convolution(FilterType::Lanczos3),
-        2 => ResizeAlg::Convolution(FilterType::Bilinear),
-        4 => ResizeAlg::Convolution(FilterType::Box),
-        5 => ResizeAlg::Convolution(FilterType::Hamming),
-        _ => ResizeAlg::Convolution(FilterType::CatmullRom),
-    }
 }
 
 fn filter_name(pil_resample: u8) -> &'static str {

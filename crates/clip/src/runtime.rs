@@ -15,16 +15,14 @@ use crate::ClipError;
 /// Where `scripts/setup.sh` installs the library, relative to the repository.
 const REPO_LIBRARY: &str = ".local/onnxruntime/lib/libonnxruntime.so";
 
-/// The places searched, in order: `ORT_DYLIB_PATH`, then the repository's `.local/`
-/// (of the current directory, then of the source tree this binary was built from).
+/// The places searched: `ORT_DYLIB_PATH` alone when it is set (a user's explicit
+/// choice is never silently passed over), else the repository's `.local/` (of the
+/// current directory, then of the source tree this binary was built from).
 pub fn library_candidates() -> Vec<PathBuf> {
-    let mut candidates = Vec::new();
     if let Some(path) = std::env::var_os("ORT_DYLIB_PATH").filter(|p| !p.is_empty()) {
-        candidates.push(PathBuf::from(path));
+        return vec![PathBuf::from(path)];
     }
-    candidates.push(PathBuf::from(REPO_LIBRARY));
-    candidates.push(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..").join(REPO_LIBRARY));
-    candidates
+    vec![PathBuf::from(REPO_LIBRARY), PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..").join(REPO_LIBRARY)]
 }
 
 /// The process-wide ONNX Runtime environment, loading the library on first call.

@@ -6,15 +6,16 @@
 //! and its EXIF orientation applied. Also lists `<class>/<image>` folders.
 
 mod folder;
+mod pillow_resample;
 
 pub use folder::{ClassImages, ClassListing, list_class_images};
+pub use pillow_resample::{PillowFilter, resize_like_pillow, resize_nearest};
 
 use std::io::Cursor;
 use std::path::{Path, PathBuf};
 
 use fast_image_resize::images::{Image as ResizeImage, ImageRef};
-pub use fast_image_resize::{FilterType, ResizeAlg};
-use fast_image_resize::{PixelType, ResizeOptions, Resizer};
+use fast_image_resize::{FilterType, PixelType, ResizeAlg, ResizeOptions, Resizer};
 use image::{DynamicImage, ImageDecoder, ImageFormat, ImageReader, Limits, RgbImage};
 
 /// The decode memory limit used unless a stage is told otherwise (image's own default).
@@ -118,15 +119,9 @@ pub fn to_rgb_on_white(img: DynamicImage) -> RgbImage {
 }
 
 /// Resizes to exactly `width` x `height` (aspect ratio not kept) with a bicubic
-/// (Catmull-Rom) filter, as PIL's default `resize` does.
+/// (Catmull-Rom) filter: fast, and within a level or two of PIL's bicubic `resize`
+/// (use [`resize_like_pillow`] where byte-exact agreement matters).
 pub fn resize_exact(img: &RgbImage, width: u32, height: u32) -> RgbImage {
-    resize_with(img, width, height, ResizeAlg::Convolution(FilterType::CatmullRom))
-}
-
-/// Resizes to exactly `width` x `height` with `algorithm`. The convolution filters
-/// follow Pillow's (fast_image_resize derives from Pillow-SIMD), so results match PIL's
-/// `resize` with the same filter.
-pub fn resize_with(img: &RgbImage, width: u32, height: u32, algorithm: ResizeAlg) -> RgbImage {
     if img.dimensions() == (width, height) {
         return img.clone();
     }
@@ -134,7 +129,7 @@ pub fn resize_with(img: &RgbImage, width: u32, height: u32, algorithm: ResizeAlg
         .expect("an RgbImage buffer always matches its dimensions");
     let mut dst = ResizeImage::new(width, height, PixelType::U8x3);
     Resizer::new()
-        .resize(&src, &mut dst, &ResizeOptions::new().resize_alg(algorithm))
+        .resize(&src, &mut dst, &ResizeOptions::new().resize_alg(ResizeAlg::Convolution(FilterType::CatmullRom)))
         .expect("U8x3 to U8x3 resize of a non-empty image cannot fail");
     RgbImage::from_raw(width, height, dst.into_vec()).expect("resize output matches its dimensions")
 }

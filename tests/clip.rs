@@ -1,0 +1,322 @@
+//! The CLIP code path end to end, on the tiny CLIP-shaped model scripts/setup.sh makes
+//! (.local/clip-test-model: the real export's inputs, outputs, tokenizer and
+//! preprocessing) and the real ONNX Runtime library. Embeddings, preprocessing and
+//! tokens are checked against an independent Python reference (PIL + numpy +
+//! onnxruntime, OpenAI's tokenizer): tests/reference/clip_reference.py.
+
+mod support;
+
+use std::path::{Path, PathBuf};
+
+use image::{Rgb, RgbImage, Rgba, RgbaImage};
+use picseek_clip::{ModelFiles, Preprocessing, TextEncoder};
+use picseek_index::{ClipEmbedder, ClipOptions};
+use support::{class_image, clip_test_model, picseek, picseek_fails, picseek_json, python_reference, write_class};
+
+fn max_abs_diff(ours: &[f32], reference: &serde_json::Value) -> f64 {
+    let reference = reference.as_array().expect("a list of numbers");
+    assert_eq!(ours.len(), reference.len(), "lengths differ");
+    ours.iter().zip(reference).map(|(a, b)| (f64::from(*a) - b.as_f64().unwrap()).abs()).fold(0.0, f64::max)
+}
+
+/// Images that stress preprocessing: alpha, odd aspect ratios, tiny and large sizes.
+fn awkward_images(dir: &Path) -> Vec<PathBuf> {
+    let mut files = Vec::new();
+    let mut save_rgb = |name: &str, img: RgbImage| {
+        let path = dir.join(name);
+        img.save(&path).unwrap();
+        files.push(path);
+    };
+    save_rgb("landscape.png", class_image([180, 90, 40], 640, 480, 1));
+    save_rgb("portrait_odd.png", class_image([40, 90, 180], 223, 517, 2));
+    save_rgb("thin.png", class_image([90, 180, 40], 500, 3, 3));
+    save_rgb("one_pixel.png", RgbImage::from_pixel(1, 1, Rgb([10, 200, 30])));
+    save_rgb("two_by_three.png", RgbImage::from_fn(2, 3, |x, y| Rgb([(x * 120) as u8, (y * 80) as u8, 77])));
+    save_rgb("exact_224.png", class_image([128, 128, 128], 224, 224, 4));
+    let base = class_image([200, 40, 160], 300, 200, 5);
+    let rgba = RgbaImage::from_fn(300, 200, |x, y| {
+        let p = base.get_pixel(x, y).0;
+        Rgba([p[0], p[1], p[2], ((x + y) % 256) as u8])
+    });
+    let path = dir.join("alpha.png");
+    rgba.save(&path).unwrap();
+    files.push(path);
+    files
+}
+
+#[test]
+fn preprocessing_and_image_embeddings_match_the_python_reference() {
+    let model = clip_test_model();
+    let dir = tempfile::tempdir().unwrap();
+    let files = awkward_images(dir.path());
+    let model_str = model.to_str().unwrap();
+
+    let preprocessing = Preprocessing::from_file(&model.join(ModelFiles::PREPROCESSOR)).unwrap();
+    for file in &files {
+        let ours = preprocessing.pixel_values(&picseek_imaging::decode_rgb_file(file, 1 << 30).unwrap());
+        let reference = python_reference(&["pixels", model_str, file.to_str().unwrap()]);
+        let diff = max_abs_diff(&ours, &reference["pixel_values"]);
+        assert!(diff < 1e-5, "{}: pixel values differ from PIL's by {diff}", file.display());
+    }
+
+    let clip = ClipEmbedder::load(&ClipOptions { model_dir: model.clone(), batch: 4, threads: 2 }, 1 << 30).unwrap();
+    let mut args = vec!["images", model_str];
+    args.extend(files.iter().map(|f| f.to_str().unwrap()));
+    let reference = python_reference(&args);
+    for (file, expected) in files.iter().zip(reference["embeddings"].as_array().unwrap()) {
+        let ours = clip.embed_file(file).unwrap();
+        let norm: f32 = ours.iter().map(|v| v * v).sum::<f32>().sqrt();
+        assert!((norm - 1.0).abs() < 1e-5, "{}: embedding is not unit length ({norm})", file.display());
+        let diff = max_abs_diff(&ours, expected);
+        assert!(diff < 1e-5, "{}: embedding differs from the reference by {diff}", file.display());
+    }
+}
+
+#[test]
+fn tokens_and_text_embeddings_match_openai_clip() {
+    let model = clip_test_model();
+    let encoder = TextEncoder::load(&ModelFiles::new(&model), 1).unwrap();
+    let long = "a very long caption that keeps going ".repeat(12);
+    let phrases = ["a red car", "A photo of a CAT!!", "two dogs, 3 cats & 42 birds", "  spaced   out\tWords  ", &long];
+    let mut args = vec!["tokens", model.to_str().unwrap()];
+    args.extend(phrases.iter().copied());
+    let reference = python_reference(&args);
+    for (phrase, expected) in phrases.iter().zip(reference["tokens"].as_array().unwrap()) {
+        let (ids, mask) = encoder.tokenize(phrase).unwrap();
+        let expected: Vec<i64> = expected.as_array().unwrap().iter().map(|v| v.as_i64().unwrap()).collect();
+        assert_eq!(ids, expected, "tokens of {phrase:?}");
+        assert_eq!(ids.len(), 77);
+        let real = mask.iter().filter(|&&m| m == 1).count();
+        assert!(ids[real - 1] == 49407 && mask[real..].iter().all(|&m| m == 0), "mask of {phrase:?}");
+    }
+
+    let mut args = vec!["texts", model.to_str().unwrap()];
+    args.extend(phrases.iter().copied());
+    let reference = python_reference(&args);
+    for (phrase, expected) in phrases.iter().zip(reference["embeddings"].as_array().unwrap()) {
+        let diff = max_abs_diff(&encoder.embed(phrase).unwrap(), expected);
+        assert!(diff < 1e-5, "text embedding of {phrase:?} differs by {diff}");
+    }
+}
+
+/// `n` lossless images of `colour` in `dir/class/` (PNG, so PIL and picseek decode the
+/// same pixels; JPEG decoders differ by a level here and there).
+fn write_png_class(dir: &Path, class: &str, colour: [u8; 3], n: usize, seed: u64) {
+    std::fs::create_dir_all(dir.join(class)).unwrap();
+    for i in 0..n {
+        let (w, h) = (60 + (i as u32 * 37) % 200, 50 + (i as u32 * 53) % 220);
+        class_image(colour, w, h, seed * 1000 + i as u64)
+            .save(dir.join(class).join(format!("{class}_{i}.png")))
+            .unwrap();
+    }
+}
+
+fn index_clip(data: &Path, model: &Path, extra: &[&str]) -> serde_json::Value {
+    let mut args = vec!["--data-dir", data.to_str().unwrap(), "--json", "index", "--model", model.to_str().unwrap()];
+    args.extend_from_slice(extra);
+    picseek_json(&args)
+}
+
+fn search(data: &Path, model: &Path, query: &[&str], extra: &[&str]) -> serde_json::Value {
+    let mut args = vec!["--data-dir", data.to_str().unwrap(), "--json", "search", "--model", model.to_str().unwrap()];
+    args.extend_from_slice(query);
+    args.extend_from_slice(extra);
+    picseek_json(&args)
+}
+
+fn result_paths(doc: &serde_json::Value) -> Vec<String> {
+    doc["results"].as_array().unwrap().iter().map(|r| r["path"].as_str().unwrap().to_owned()).collect()
+}
+
+#[test]
+fn clip_index_round_trip_incremental_reindex_and_search_by_image_and_text() {
+    let model = clip_test_model();
+    let data = tempfile::tempdir().unwrap();
+    let train = data.path().join("train");
+    write_png_class(&train, "red", [200, 40, 40], 6, 1);
+    write_png_class(&train, "blue", [40, 40, 200], 6, 2);
+
+    let first = index_clip(data.path(), &model, &["--metric", "cosine,l2", "--metric", "correlation"]);
+    assert_eq!(
+        (first["items"].as_u64(), first["embedded"].as_u64(), first["reused"].as_u64()),
+        (Some(12), Some(12), Some(0))
+    );
+    assert_eq!(first["graphs_built"], serde_json::json!(["cosine", "l2", "correlation"]));
+    let manifest: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(data.path().join("index/index.json")).unwrap()).unwrap();
+    assert_eq!(manifest["embedder"], "clip");
+    assert_eq!(manifest["dimension"], 64);
+    assert_eq!(manifest["vectors"]["dtype"], "f32");
+    assert_eq!(manifest["model"]["sha256"].as_str().unwrap().len(), 64);
+    assert_eq!(manifest["ann"].as_array().unwrap().len(), 3);
+    let vectors_before =
+        std::fs::read(data.path().join("index").join(manifest["vectors"]["file"].as_str().unwrap())).unwrap();
+
+    // An image finds itself first, approximately and exactly, under every metric.
+    let query = train.join("red/red_1.png");
+    let query = query.to_str().unwrap();
+    for metric in ["cosine", "l2", "correlation", "l1"] {
+        let approximate = search(data.path(), &model, &["--image", query], &["--metric", metric, "-k", "4"]);
+        let exact = search(data.path(), &model, &["--image", query], &["--metric", metric, "-k", "4", "--exact"]);
+        let expected = if metric == "l1" { "exact" } else { "approximate" };
+        assert_eq!(approximate["search"], expected, "{metric}");
+        assert_eq!(exact["search"], "exact");
+        assert!(result_paths(&approximate)[0].ends_with("red_1.png"), "{metric}: {approximate}");
+        assert_eq!(result_paths(&approximate), result_paths(&exact), "{metric}: approximate and exact disagree");
+        assert_eq!(approximate["results"], exact["results"], "{metric}: scores differ");
+    }
+
+    // A text query runs the text model; its ranking matches the reference's cosine order.
+    let text = search(data.path(), &model, &["--text", "a red car"], &["-k", "12", "--exact"]);
+    assert_eq!(text["query"], "a red car");
+    let reference_text = python_reference(&["texts", model.to_str().unwrap(), "a red car"]);
+    let items: Vec<&str> = manifest["items"].as_array().unwrap().iter().map(|i| i["path"].as_str().unwrap()).collect();
+    let mut args = vec!["images", model.to_str().unwrap()];
+    let item_paths: Vec<String> = items.iter().map(|p| data.path().join(p).display().to_string()).collect();
+    args.extend(item_paths.iter().map(String::as_str));
+    let reference_images = python_reference(&args);
+    let t: Vec<f64> = reference_text["embeddings"][0].as_array().unwrap().iter().map(|v| v.as_f64().unwrap()).collect();
+    let mut expected: Vec<(f64, &str)> = reference_images["embeddings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .zip(&items)
+        .map(|(e, p)| (e.as_array().unwrap().iter().zip(&t).map(|(a, b)| a.as_f64().unwrap() * b).sum(), *p))
+        .collect();
+    expected.sort_by(|a, b| b.0.total_cmp(&a.0));
+    for (hit, (score, path)) in text["results"].as_array().unwrap().iter().zip(&expected) {
+        assert!(hit["path"].as_str().unwrap().ends_with(path), "text ranking differs: {hit} vs {path}");
+        assert!((hit["score"].as_f64().unwrap() - score).abs() < 1e-4);
+    }
+    let plot = data.path().join("text.png");
+    search(data.path(), &model, &["--text", "a red car"], &["--plot", plot.to_str().unwrap()]);
+    assert_eq!(image::open(&plot).unwrap().height(), 8 + 224 + 40 + 8);
+
+    // Adding images embeds only those; the old rows are kept byte for byte.
+    write_class(&train, "green", [40, 200, 40], 3, 3);
+    let second = index_clip(data.path(), &model, &["--metric", "cosine,l2,correlation"]);
+    assert_eq!(
+        (second["items"].as_u64(), second["embedded"].as_u64(), second["reused"].as_u64()),
+        (Some(15), Some(3), Some(12))
+    );
+    let third = index_clip(data.path(), &model, &["--metric", "cosine,l2,correlation"]);
+    assert_eq!((third["embedded"].as_u64(), third["reused"].as_u64()), (Some(0), Some(15)));
+    assert_eq!(third["graphs_built"], serde_json::json!([]), "unchanged graphs are kept");
+    let manifest: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(data.path().join("index/index.json")).unwrap()).unwrap();
+    let vectors_after =
+        std::fs::read(data.path().join("index").join(manifest["vectors"]["file"].as_str().unwrap())).unwrap();
+    let old_rows: Vec<&[u8]> = vectors_before.chunks(64 * 4).collect();
+    for row in old_rows {
+        assert!(vectors_after.chunks(64 * 4).any(|r| r == row), "an old row was not kept");
+    }
+    let files: Vec<String> = std::fs::read_dir(data.path().join("index"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(files.len(), 5, "replaced vector and graph files are removed: {files:?}");
+
+    // Eval: approximate search with its recall against exact search.
+    let test = data.path().join("test");
+    write_class(&test, "red", [200, 40, 40], 2, 11);
+    write_class(&test, "blue", [40, 40, 200], 2, 12);
+    let eval = picseek_json(&[
+        "--data-dir",
+        data.path().to_str().unwrap(),
+        "--json",
+        "eval",
+        "--model",
+        model.to_str().unwrap(),
+        "-k",
+        "3",
+    ]);
+    assert_eq!(eval["queries"], 4);
+    for m in eval["metrics"].as_array().unwrap() {
+        if m["metric"] == "l1" {
+            assert_eq!((m["search"].as_str(), m["recall_at_k"].as_f64()), (Some("exact"), None));
+        } else {
+            assert_eq!(m["search"], "approximate");
+            assert!(m["recall_at_k"].as_f64().unwrap() >= 0.99, "{m}");
+        }
+        assert!(m["precision_at_1"].as_f64().unwrap() >= 0.75, "{m}");
+    }
+}
+
+#[test]
+fn another_model_or_preprocessing_is_refused_unless_rebuilt() {
+    let model = clip_test_model();
+    let data = tempfile::tempdir().unwrap();
+    write_class(&data.path().join("train"), "red", [200, 40, 40], 3, 1);
+    index_clip(data.path(), &model, &[]);
+
+    // The same weights saved again: a different file, so a different model to picseek.
+    let other = data.path().join("other-model");
+    std::fs::create_dir_all(&other).unwrap();
+    for name in ["vision_model.onnx", "text_model.onnx", "tokenizer.json", "preprocessor_config.json"] {
+        std::fs::copy(model.join(name), other.join(name)).unwrap();
+    }
+    let mut onnx = std::fs::read(other.join("vision_model.onnx")).unwrap();
+    // Field 6 of ModelProto (doc_string), appended: valid protobuf, same graph.
+    onnx.extend([0x32, 0x05]);
+    onnx.extend(b"other");
+    std::fs::write(other.join("vision_model.onnx"), onnx).unwrap();
+    let data_dir = data.path().to_str().unwrap();
+    let other_str = other.to_str().unwrap();
+    let err = picseek_fails(&["--data-dir", data_dir, "index", "--model", other_str]);
+    assert!(err.contains("model sha256") && err.contains("--rebuild"), "{err}");
+    let query = data.path().join("train/red/red_0.jpg");
+    let err =
+        picseek_fails(&["--data-dir", data_dir, "search", "--model", other_str, "--image", query.to_str().unwrap()]);
+    assert!(err.contains("model sha256"), "{err}");
+
+    let mut config: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(model.join("preprocessor_config.json")).unwrap()).unwrap();
+    config["resample"] = 2.into();
+    let bilinear = data.path().join("bilinear-model");
+    std::fs::create_dir_all(&bilinear).unwrap();
+    for name in ["vision_model.onnx", "text_model.onnx", "tokenizer.json"] {
+        std::fs::copy(model.join(name), bilinear.join(name)).unwrap();
+    }
+    std::fs::write(bilinear.join("preprocessor_config.json"), config.to_string()).unwrap();
+    let err = picseek_fails(&["--data-dir", data_dir, "index", "--model", bilinear.to_str().unwrap()]);
+    assert!(err.contains("bilinear") && err.contains("bicubic"), "{err}");
+
+    let rebuilt = index_clip(data.path(), &other, &["--rebuild"]);
+    assert_eq!((rebuilt["embedded"].as_u64(), rebuilt["reused"].as_u64()), (Some(3), Some(0)));
+}
+
+#[test]
+fn missing_runtime_or_model_gives_a_clear_error_not_a_panic() {
+    let model = clip_test_model();
+    let data = tempfile::tempdir().unwrap();
+    write_class(&data.path().join("train"), "red", [200, 40, 40], 2, 1);
+    let data_dir = data.path().to_str().unwrap();
+
+    let err = picseek_fails(&["--data-dir", data_dir, "index", "--model", "/nonexistent/clip"]);
+    assert!(err.contains("/nonexistent/clip") && err.contains("download-clip.sh"), "{err}");
+
+    let run_with_library = |library: &Path| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_picseek"))
+            .args(["--data-dir", data_dir, "index", "--model", model.to_str().unwrap()])
+            .env("ORT_DYLIB_PATH", library)
+            .output()
+            .unwrap()
+    };
+    let out = run_with_library(Path::new("/nonexistent/libonnxruntime.so"));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success() && !err.contains("panicked"), "{err}");
+    assert!(err.contains("/nonexistent/libonnxruntime.so") && err.contains("scripts/setup.sh"), "{err}");
+
+    let not_a_library = data.path().join("libonnxruntime.so");
+    std::fs::write(&not_a_library, "not a shared library").unwrap();
+    let out = run_with_library(&not_a_library);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success() && !err.contains("panicked"), "{err}");
+    assert!(err.contains("cannot load ONNX Runtime"), "{err}");
+
+    // Text queries on a pixel index say what is needed.
+    support::index_pixel(data.path(), &[]);
+    let err = picseek_fails(&["--data-dir", data_dir, "search", "--text", "a red car"]);
+    assert!(err.contains("CLIP index"), "{err}");
+    assert!(picseek(&["--data-dir", data_dir, "search", "--text", "  "]).status.code() != Some(0));
+}
