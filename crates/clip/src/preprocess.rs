@@ -241,8 +241,9 @@ mod tests {
         let values = p.pixel_values(&img);
         assert_eq!(values.len(), 3 * 224 * 224);
         let plane = 224 * 224;
-        assert!((values[0] - (1.0 - 0.48145466) / 0.26862954).abs() < 1e-6);
-        assert!((values[plane] - (0.0 - 0.4578275) / 0.26130258).abs() < 1e-6);
-        assert!((values[2 * plane + 500] - (128.0 / 255.0 - 0.40821073) / 0.27577711).abs() < 1e-6);
+        let expected = |value: f64, mean: f64, std: f64| ((value / 255.0 - mean) / std) as f32;
+        assert!((values[0] - expected(255.0, 0.48145466, 0.26862954)).abs() < 1e-6);
+        assert!((values[plane] - expected(0.0, 0.4578275, 0.26130258)).abs() < 1e-6);
+        assert!((values[2 * plane + 500] - expected(128.0, 0.40821073, 0.27577711)).abs() < 1e-6);
     }
 }

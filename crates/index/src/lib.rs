@@ -23,11 +23,11 @@ mod pixel;
 mod query;
 mod store;
 
-pub use ann::{AnnSettings, AnnSpace};
+pub use ann::{AnnSettings, AnnSpace, build_graph, clip_like_vectors, open_graph};
 pub use build::{IndexOptions, IndexReport, build_index};
 pub use clip::{ClipEmbedder, ClipOptions};
 pub use pixel::PixelEmbedder;
-pub use query::{QueryEmbedder, QueryVector};
+pub use query::{ClipQueries, QueryEmbedder, QueryVector};
 pub use store::Index;
 
 use std::path::PathBuf;

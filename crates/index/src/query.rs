@@ -20,25 +20,38 @@ pub enum QueryVector {
 /// many queries: it holds the loaded model.
 pub enum QueryEmbedder {
     Pixel(PixelEmbedder),
-    Clip {
-        image: ClipEmbedder,
-        model_dir: PathBuf,
-        threads: usize,
-        /// Loaded on the first text query.
-        text: OnceLock<TextEncoder>,
-    },
+    Clip(Box<ClipQueries>),
+}
+
+/// CLIP's image encoder, and its text encoder once a text query needs it.
+pub struct ClipQueries {
+    image: ClipEmbedder,
+    model_dir: PathBuf,
+    threads: usize,
+    text: OnceLock<TextEncoder>,
+}
+
+impl QueryEmbedder {
+    pub(crate) fn clip(image: ClipEmbedder, model_dir: &Path, threads: usize) -> Self {
+        QueryEmbedder::Clip(Box::new(ClipQueries {
+            image,
+            model_dir: model_dir.to_owned(),
+            threads,
+            text: OnceLock::new(),
+        }))
+    }
 }
 
 impl QueryEmbedder {
     pub fn supports_text(&self) -> bool {
-        matches!(self, QueryEmbedder::Clip { .. })
+        matches!(self, QueryEmbedder::Clip(_))
     }
 
     /// Embeds an image read into memory (`path` names it in errors).
     pub fn embed_image_bytes(&self, path: &Path, bytes: &[u8]) -> Result<QueryVector, IndexError> {
         Ok(match self {
             QueryEmbedder::Pixel(pixel) => QueryVector::Pixel(pixel.embed_bytes(path, bytes)?),
-            QueryEmbedder::Clip { image, .. } => QueryVector::Float(image.embed_bytes(path, bytes)?),
+            QueryEmbedder::Clip(clip) => QueryVector::Float(clip.image.embed_bytes(path, bytes)?),
         })
     }
 
@@ -47,16 +60,16 @@ impl QueryEmbedder {
     }
 
     pub fn embed_text(&self, query: &str) -> Result<QueryVector, IndexError> {
-        let QueryEmbedder::Clip { model_dir, threads, text, .. } = self else {
+        let QueryEmbedder::Clip(clip) = self else {
             return Err(IndexError::Unsupported(
                 "text queries need a CLIP index; this one uses the pixel embedder".into(),
             ));
         };
-        let encoder = match text.get() {
+        let encoder = match clip.text.get() {
             Some(encoder) => encoder,
             None => {
-                let loaded = TextEncoder::load(&ModelFiles::new(model_dir), *threads)?;
-                text.get_or_init(|| loaded)
+                let loaded = TextEncoder::load(&ModelFiles::new(&clip.model_dir), clip.threads)?;
+                clip.text.get_or_init(|| loaded)
             }
         };
         Ok(QueryVector::Float(encoder.embed(query)?))

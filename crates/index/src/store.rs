@@ -61,7 +61,7 @@ impl Index {
         let mut graphs = Vec::new();
         for record in &manifest.ann {
             let space: AnnSpace = record.space.parse().map_err(|e: String| damaged(e))?;
-            let graph = open_graph(&dir.join(&record.file), record)?;
+            let graph = open_graph(&dir.join(&record.file), record.expansion_search)?;
             if graph.size() != manifest.items.len() || graph.dimensions() != manifest.dimension {
                 return Err(damaged(format!(
                     "{} holds {} vectors of dimension {}; index.json lists {} of dimension {}",
@@ -155,7 +155,7 @@ impl Index {
                 wanted: format!("{wanted} (from {})", model_dir.display()),
             });
         }
-        Ok(QueryEmbedder::Clip { image, model_dir: model_dir.to_owned(), threads, text: Default::default() })
+        Ok(QueryEmbedder::clip(image, model_dir, threads))
     }
 }
 
