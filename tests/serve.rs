@@ -190,6 +190,31 @@ fn the_page_searches_by_upload_and_filters_by_class_in_chromium() {
     });
 }
 
+#[test]
+fn a_clip_index_answers_text_and_image_queries() {
+    let dir = tempfile::tempdir().unwrap();
+    write_classes(dir.path(), 4);
+    let model = support::clip_test_model();
+    let model = model.to_str().unwrap();
+    picseek_json(&["--data-dir", dir.path().to_str().unwrap(), "--json", "index", "--model", model]);
+    let server = spawn_server(dir.path(), &["--model", model]);
+
+    let info: Value = reqwest::blocking::get(format!("{}/api/info", server.base)).unwrap().json().unwrap();
+    assert_eq!((info["embedder"].as_str(), info["text_queries"].as_bool()), (Some("clip"), Some(true)));
+    let (status, answer) = post(&server, Form::new().text("text", "a red car").text("k", "5"));
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(answer["query"], "a red car");
+    assert_eq!(answer["results"].as_array().unwrap().len(), 5);
+    let (status, answer) = post(&server, Form::new().text("text", "a red car").text("class", "blue").text("k", "3"));
+    assert_eq!(status, 200, "{answer}");
+    assert!(answer["results"].as_array().unwrap().iter().all(|r| r["class"] == "blue"), "{answer}");
+
+    let query = query_image(dir.path());
+    let (status, answer) = post(&server, Form::new().part("image", image_part(&query)).text("k", "3"));
+    assert_eq!(status, 200, "{answer}");
+    assert!(answer["results"].as_array().unwrap().iter().all(|r| r["class"] == "red"), "{answer}");
+}
+
 /// Polls `script` until `done` accepts its value (10 s at most).
 async fn wait_for(c: &fantoccini::Client, script: &str, done: impl Fn(&Value) -> bool) -> Value {
     let deadline = std::time::Instant::now() + Duration::from_secs(10);
