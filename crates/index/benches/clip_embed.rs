@@ -36,7 +36,11 @@ fn write_images(dir: &Path) -> Vec<PathBuf> {
                 state ^= state >> 17;
                 state ^= state << 5;
                 let n = (state % 32) as u32;
-                Rgb([((x * 255 / w + n + i as u32) % 256) as u8, ((y * 255 / h + n) % 256) as u8, ((x + y + n) % 256) as u8])
+                Rgb([
+                    ((x * 255 / w + n + i as u32) % 256) as u8,
+                    ((y * 255 / h + n) % 256) as u8,
+                    ((x + y + n) % 256) as u8,
+                ])
             });
             let path = class_dir.join(format!("{i:04}.jpg"));
             img.save(&path).expect("write jpeg");
@@ -46,9 +50,9 @@ fn write_images(dir: &Path) -> Vec<PathBuf> {
 }
 
 fn main() {
-    let model_dir = PathBuf::from(std::env::args().nth(1).filter(|a| !a.starts_with('-')).unwrap_or_else(|| {
-        ".local/vit-b32-random".into()
-    }));
+    let model_dir = PathBuf::from(
+        std::env::args().nth(1).filter(|a| !a.starts_with('-')).unwrap_or_else(|| ".local/vit-b32-random".into()),
+    );
     let repo = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
     let model_dir = if model_dir.is_absolute() { model_dir } else { repo.join(model_dir) };
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
@@ -76,10 +80,8 @@ fn main() {
 
     let clip = ClipEmbedder::load(&options, picseek_imaging::DEFAULT_MAX_DECODE_BYTES).expect("model");
     let started = Instant::now();
-    let prepared: Vec<Vec<f32>> = files
-        .par_iter()
-        .map(|f| clip.prepare(f, &std::fs::read(f).expect("read")).expect("prepare"))
-        .collect();
+    let prepared: Vec<Vec<f32>> =
+        files.par_iter().map(|f| clip.prepare(f, &std::fs::read(f).expect("read")).expect("prepare")).collect();
     let preprocess_rate = IMAGES as f64 / started.elapsed().as_secs_f64();
     let started = Instant::now();
     for batch in prepared.chunks(BATCH) {

@@ -23,7 +23,7 @@ mod pixel;
 mod query;
 mod store;
 
-pub use ann::{AnnSettings, AnnSpace, build_graph, clip_like_vectors, open_graph};
+pub use ann::{AnnSettings, AnnSpace, Quantization, build_graph, candidate_count, clip_like_vectors, open_graph};
 pub use build::{IndexOptions, IndexReport, build_index};
 pub use clip::{ClipEmbedder, ClipOptions};
 pub use pixel::PixelEmbedder;

@@ -381,6 +381,8 @@ pub struct IndexArgs {
     /// repeat or separate with commas (CLIP; others are searched exactly).
     #[arg(long = "metric", default_value = "cosine", value_delimiter = ',')]
     metrics: Vec<AnnSpace>,
+    #[command(flatten)]
+    ann: AnnArgs,
     /// Side of the square the pixel embedder resizes to.
     #[arg(long, default_value_t = 448, value_parser = clap::value_parser!(u32).range(1..=4096))]
     pixel_size: u32,
@@ -390,6 +392,36 @@ pub struct IndexArgs {
     /// Discard an existing index instead of extending it.
     #[arg(long)]
     rebuild: bool,
+}
+
+/// How the approximate-search graphs are built. The defaults keep recall@10 at 0.99 or
+/// better on CLIP-like data; `--quantization i8 --expansion-add 32 --expansion-search
+/// 128` builds about three times faster at about 0.987.
+#[derive(Args)]
+pub struct AnnArgs {
+    /// How graphs store vectors: f32, f16 or i8 (scores are always exact).
+    #[arg(long, default_value = "f16")]
+    quantization: picseek_index::Quantization,
+    /// Links per node in the graphs.
+    #[arg(long, default_value_t = AnnSettings::default().connectivity as u32, value_parser = clap::value_parser!(u32).range(2..=256))]
+    connectivity: u32,
+    /// Candidates considered while adding a vector (higher: better graph, slower build).
+    #[arg(long, default_value_t = AnnSettings::default().expansion_add as u32, value_parser = clap::value_parser!(u32).range(1..=4096))]
+    expansion_add: u32,
+    /// Candidates considered while searching (higher: better recall, slower search).
+    #[arg(long, default_value_t = AnnSettings::default().expansion_search as u32, value_parser = clap::value_parser!(u32).range(1..=4096))]
+    expansion_search: u32,
+}
+
+impl AnnArgs {
+    fn settings(&self) -> AnnSettings {
+        AnnSettings {
+            quantization: self.quantization,
+            connectivity: self.connectivity as usize,
+            expansion_add: self.expansion_add as usize,
+            expansion_search: self.expansion_search as usize,
+        }
+    }
 }
 
 fn embedder_choice(args: &IndexArgs) -> EmbedderChoice {
@@ -413,7 +445,7 @@ pub fn index(ctx: &Context, args: IndexArgs) -> anyhow::Result<serde_json::Value
         embedder: embedder_choice(&args),
         max_decode_bytes: args.max_decode_bytes,
         rebuild: args.rebuild,
-        ann: AnnSettings::default(),
+        ann: args.ann.settings(),
     };
     let report = build_index(&opts)?;
     let doc = serde_json::json!({

@@ -21,7 +21,7 @@ pub use metric::Metric;
 
 use std::sync::OnceLock;
 
-use picseek_index::{AnnSpace, Index, IndexError, QueryVector};
+use picseek_index::{AnnSpace, Index, IndexError, QueryVector, candidate_count};
 use pixel_kernels::{Moments, Query};
 use rayon::prelude::*;
 use serde::Serialize;
@@ -114,9 +114,10 @@ impl<'a> Searcher<'a> {
         let in_class = |i: usize| request.class.is_none_or(|c| items[i].class == c);
         let scored: Vec<(usize, f64)> = match (query, request.metric.ann_space().and_then(|s| self.index.graph(s))) {
             (QueryVector::Float(q), Some(graph)) if !request.exact => {
+                let count = candidate_count(request.k);
                 let found = match request.class {
-                    None => graph.search(q, request.k),
-                    Some(_) => graph.filtered_search(q, request.k, |key| in_class(key as usize)),
+                    None => graph.search(q, count),
+                    Some(_) => graph.filtered_search(q, count, |key| in_class(key as usize)),
                 }
                 .map_err(|e| IndexError::Ann { path: self.index.dir().to_owned(), reason: e.to_string() })?;
                 let mut scored: Vec<(usize, f64)> = found
@@ -127,6 +128,7 @@ impl<'a> Searcher<'a> {
                     .map(|i| (i, request.metric.score(q, self.index.f32_vector(i))))
                     .collect();
                 scored.sort_by(|a, b| request.metric.compare(a.1, b.1).then(a.0.cmp(&b.0)));
+                scored.truncate(request.k);
                 scored
             }
             _ => {
