@@ -213,6 +213,7 @@ fn clip_index_round_trip_incremental_reindex_and_search_by_image_and_text() {
     let files: Vec<String> = std::fs::read_dir(data.path().join("index"))
         .unwrap()
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|name| name != "cache")
         .collect();
     assert_eq!(files.len(), 5, "replaced vector and graph files are removed: {files:?}");
 
@@ -240,6 +241,47 @@ fn clip_index_round_trip_incremental_reindex_and_search_by_image_and_text() {
         }
         assert!(m["precision_at_1"].as_f64().unwrap() >= 0.75, "{m}");
     }
+}
+
+#[test]
+fn a_run_killed_before_it_committed_resumes_from_the_embedding_cache() {
+    let model = clip_test_model();
+    let data = tempfile::tempdir().unwrap();
+    write_png_class(&data.path().join("train"), "red", [200, 40, 40], 7, 1);
+    let first = index_clip(data.path(), &model, &["--batch", "2"]);
+    assert_eq!(first["embedded"], 7);
+
+    // What a run killed after embedding, before committing, leaves: no index, the
+    // cache, and maybe half a record at its end.
+    let index = data.path().join("index");
+    let cache_dir = index.join("cache");
+    let cache_files: Vec<PathBuf> = std::fs::read_dir(&cache_dir).unwrap().map(|e| e.unwrap().path()).collect();
+    assert_eq!(cache_files.len(), 1, "one cache per model and preprocessing");
+    for entry in std::fs::read_dir(&index).unwrap() {
+        let path = entry.unwrap().path();
+        if path != cache_dir {
+            std::fs::remove_file(path).unwrap();
+        }
+    }
+    let mut cache = std::fs::OpenOptions::new().append(true).open(&cache_files[0]).unwrap();
+    std::io::Write::write_all(&mut cache, b"0123456789abcdef-half-a-record").unwrap();
+    drop(cache);
+
+    write_png_class(&data.path().join("train"), "blue", [40, 40, 200], 2, 2);
+    let resumed = index_clip(data.path(), &model, &[]);
+    assert_eq!(
+        (resumed["items"].as_u64(), resumed["embedded"].as_u64(), resumed["reused"].as_u64()),
+        (Some(9), Some(2), Some(7))
+    );
+    let again = index_clip(data.path(), &model, &["--rebuild"]);
+    assert_eq!(
+        (again["embedded"].as_u64(), again["reused"].as_u64()),
+        (Some(0), Some(9)),
+        "the cache survives --rebuild"
+    );
+    let search =
+        search(data.path(), &model, &["--image", data.path().join("train/blue/blue_1.png").to_str().unwrap()], &[]);
+    assert!(result_paths(&search)[0].ends_with("blue_1.png"), "{search}");
 }
 
 #[test]
@@ -294,6 +336,20 @@ fn missing_runtime_or_model_gives_a_clear_error_not_a_panic() {
 
     let err = picseek_fails(&["--data-dir", data_dir, "index", "--model", "/nonexistent/clip"]);
     assert!(err.contains("/nonexistent/clip") && err.contains("download-clip.sh"), "{err}");
+    // `run` says so before it crawls for an hour.
+    let categories = data.path().join("categories.json");
+    std::fs::write(&categories, r#"{"animal": ["Owl"]}"#).unwrap();
+    let err = picseek_fails(&[
+        "--data-dir",
+        data_dir,
+        "run",
+        "--categories",
+        categories.to_str().unwrap(),
+        "--model",
+        "/nonexistent/clip",
+    ]);
+    assert!(err.contains("download-clip.sh") && err.contains("--embedder pixel"), "{err}");
+    assert!(!data.path().join("urls.json").exists(), "nothing was crawled");
 
     let run_with_library = |library: &Path| {
         std::process::Command::new(env!("CARGO_BIN_EXE_picseek"))

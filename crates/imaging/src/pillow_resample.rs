@@ -112,38 +112,57 @@ fn clip8(v: i32) -> u8 {
     }
 }
 
-fn convolve(pixels: impl Iterator<Item = ([u8; 3], i32)>) -> [u8; 3] {
-    let mut sums = [1i32 << (PRECISION_BITS - 1); 3];
-    for (pixel, weight) in pixels {
-        for c in 0..3 {
-            sums[c] += i32::from(pixel[c]) * weight;
-        }
-    }
-    sums.map(clip8)
-}
-
 /// Resizes to exactly `width` x `height` as Pillow's `img.resize((width, height), filter)`
 /// does, to the byte.
 pub fn resize_like_pillow(img: &RgbImage, width: u32, height: u32, filter: PillowFilter) -> RgbImage {
-    let horizontal = if img.width() == width {
-        img.clone()
-    } else {
-        let columns = taps(img.width(), width, filter);
-        RgbImage::from_fn(width, img.height(), |x, y| {
-            let t = &columns[x as usize];
-            let pixels = t.weights.iter().enumerate().map(|(i, &w)| (img.get_pixel((t.first + i) as u32, y).0, w));
-            image::Rgb(convolve(pixels))
-        })
-    };
+    let horizontal = if img.width() == width { img.clone() } else { resize_rows(img, width, filter) };
     if horizontal.height() == height {
         return horizontal;
     }
-    let rows = taps(horizontal.height(), height, filter);
-    RgbImage::from_fn(width, height, |x, y| {
-        let t = &rows[y as usize];
-        let pixels = t.weights.iter().enumerate().map(|(i, &w)| (horizontal.get_pixel(x, (t.first + i) as u32).0, w));
-        image::Rgb(convolve(pixels))
-    })
+    resize_columns(&horizontal, height, filter)
+}
+
+/// The horizontal pass: every row to `width` pixels.
+fn resize_rows(img: &RgbImage, width: u32, filter: PillowFilter) -> RgbImage {
+    let columns = taps(img.width(), width, filter);
+    let (in_stride, out_stride) = (img.width() as usize * 3, width as usize * 3);
+    let mut out = vec![0u8; out_stride * img.height() as usize];
+    for (src, dst) in img.as_raw().chunks_exact(in_stride).zip(out.chunks_exact_mut(out_stride)) {
+        for (t, pixel) in columns.iter().zip(dst.chunks_exact_mut(3)) {
+            let mut sums = [1i32 << (PRECISION_BITS - 1); 3];
+            for (source, &w) in src[t.first * 3..].chunks_exact(3).zip(&t.weights) {
+                for c in 0..3 {
+                    sums[c] += i32::from(source[c]) * w;
+                }
+            }
+            for c in 0..3 {
+                pixel[c] = clip8(sums[c]);
+            }
+        }
+    }
+    RgbImage::from_raw(width, img.height(), out).expect("buffer matches its dimensions")
+}
+
+/// The vertical pass: every column to `height` pixels, a whole output row at a time.
+fn resize_columns(img: &RgbImage, height: u32, filter: PillowFilter) -> RgbImage {
+    let rows = taps(img.height(), height, filter);
+    let stride = img.width() as usize * 3;
+    let src = img.as_raw();
+    let mut out = vec![0u8; stride * height as usize];
+    let mut sums = vec![0i32; stride];
+    for (t, dst) in rows.iter().zip(out.chunks_exact_mut(stride)) {
+        sums.fill(1 << (PRECISION_BITS - 1));
+        for (i, &w) in t.weights.iter().enumerate() {
+            let row = &src[(t.first + i) * stride..][..stride];
+            for (sum, &value) in sums.iter_mut().zip(row) {
+                *sum += i32::from(value) * w;
+            }
+        }
+        for (value, &sum) in dst.iter_mut().zip(&sums) {
+            *value = clip8(sum);
+        }
+    }
+    RgbImage::from_raw(img.width(), height, out).expect("buffer matches its dimensions")
 }
 
 /// Nearest-neighbour resizing, sampling each output pixel's centre.

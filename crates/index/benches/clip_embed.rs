@@ -63,6 +63,8 @@ fn main() {
 
     let mut ours = Vec::new();
     for run in 0..RUNS {
+        // From nothing: no previous index, no embedding cache.
+        let _ = std::fs::remove_dir_all(dir.path().join("index"));
         let opts = IndexOptions {
             train: dir.path().join("train"),
             index_dir: dir.path().join("index"),

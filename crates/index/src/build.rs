@@ -10,6 +10,7 @@ use picseek_manifest::{
 use rayon::prelude::*;
 
 use crate::ann::build_graph;
+use crate::cache::open_cache;
 use crate::store::{Index, MANIFEST_FILE, data_root};
 use crate::{AnnSettings, AnnSpace, ClipEmbedder, EmbedderChoice, FORMAT_VERSION, IndexError, PixelEmbedder, io_error};
 
@@ -53,9 +54,21 @@ enum Embedder {
 
 /// An image made ready for its row: the row itself (pixel), or the model input (CLIP).
 enum Prepared {
-    Reused { row: usize },
+    /// Row `row` of the previous index.
+    Reused {
+        row: usize,
+    },
+    /// In the embedding cache.
+    Cached,
     PixelRow(Vec<u8>),
     ClipInput(Vec<f32>),
+}
+
+/// Where a row of the new index comes from.
+enum RowSource {
+    Previous(usize),
+    Cache,
+    New,
 }
 
 impl Embedder {
@@ -137,7 +150,7 @@ impl Embedder {
             match p {
                 Prepared::PixelRow(row) => pixel_rows.push(row),
                 Prepared::ClipInput(input) => clip_inputs.push(input),
-                Prepared::Reused { .. } => {}
+                Prepared::Reused { .. } | Prepared::Cached => {}
             }
         }
         if let Embedder::Clip { clip, .. } = self {
@@ -163,6 +176,13 @@ type PreparedBatch = Vec<Result<(String, Prepared), ImageError>>;
 pub fn build_index(opts: &IndexOptions) -> Result<IndexReport, IndexError> {
     let embedder = Embedder::load(&opts.embedder, opts.max_decode_bytes)?;
     let previous = previous_index(opts, &embedder)?;
+    let (cached, mut cache_file) = match &embedder {
+        Embedder::Clip { .. } => {
+            let (cached, file) = open_cache(&opts.index_dir, &embedder.identity(), embedder.dimension())?;
+            (cached, Some(file))
+        }
+        Embedder::Pixel(_) => Default::default(),
+    };
     let reusable: HashMap<&str, usize> = previous
         .as_ref()
         .map(|p| p.manifest().items.iter().enumerate().map(|(row, item)| (item.sha256.as_str(), row)).collect())
@@ -200,7 +220,7 @@ pub fn build_index(opts: &IndexOptions) -> Result<IndexReport, IndexError> {
     // this one runs the model on the current batch and writes its rows.
     std::thread::scope(|scope| -> Result<(), IndexError> {
         let (sender, receiver) = std::sync::mpsc::sync_channel::<PreparedBatch>(1);
-        let (embedder, reusable) = (&embedder, &reusable);
+        let (embedder, reusable, cached) = (&embedder, &reusable, &cached);
         let batches_to_prepare = batches.clone();
         scope.spawn(move || {
             for batch in batches_to_prepare {
@@ -211,6 +231,7 @@ pub fn build_index(opts: &IndexOptions) -> Result<IndexReport, IndexError> {
                         let sha = sha256_hex(&bytes);
                         let prepared = match reusable.get(sha.as_str()) {
                             Some(&row) => Prepared::Reused { row },
+                            None if cached.contains_key(&sha) => Prepared::Cached,
                             None => embedder.prepare(path, &bytes)?,
                         };
                         Ok((sha, prepared))
@@ -226,26 +247,37 @@ pub fn build_index(opts: &IndexOptions) -> Result<IndexReport, IndexError> {
             let mut new_inputs = Vec::new();
             for ((class, path), result) in batch.iter().zip(prepared) {
                 match result {
-                    Ok((sha256, Prepared::Reused { row })) => usable.push((class, path, sha256, Some(row))),
+                    Ok((sha256, Prepared::Reused { row })) => {
+                        usable.push((class, path, sha256, RowSource::Previous(row)))
+                    }
+                    Ok((sha256, Prepared::Cached)) => usable.push((class, path, sha256, RowSource::Cache)),
                     Ok((sha256, new)) => {
                         new_inputs.push(new);
-                        usable.push((class, path, sha256, None));
+                        usable.push((class, path, sha256, RowSource::New));
                     }
                     Err(e) => skip(&mut report, path, e.reason_code(), &e.to_string()),
                 }
             }
-            let mut new_rows = embedder.finish(new_inputs)?.into_iter();
-            for (class, path, sha256, reused_row) in usable {
-                let new_row;
-                let row = match reused_row {
-                    Some(row) => {
+            let new_rows = embedder.finish(new_inputs)?;
+            if let Some(cache_file) = cache_file.as_mut() {
+                let new_shas = usable.iter().filter(|u| matches!(u.3, RowSource::New)).map(|u| u.2.as_str());
+                let rows: Vec<(&str, &[u8])> = new_shas.zip(new_rows.iter().map(Vec::as_slice)).collect();
+                cache_file.append(&rows)?;
+            }
+            let mut new_rows = new_rows.iter();
+            for (class, path, sha256, source) in usable {
+                let row = match source {
+                    RowSource::Previous(row) => {
                         report.reused += 1;
                         previous.as_ref().map_or(&[][..], |p| p.row_bytes(row))
                     }
-                    None => {
+                    RowSource::Cache => {
+                        report.reused += 1;
+                        cached.get(&sha256).map_or(&[][..], |v| bytemuck::cast_slice(v))
+                    }
+                    RowSource::New => {
                         report.embedded += 1;
-                        new_row = new_rows.next().expect("one row per new image");
-                        new_row.as_slice()
+                        new_rows.next().expect("one row per new image").as_slice()
                     }
                 };
                 writer.write_all(row).map_err(io_error(&vectors_tmp_path))?;

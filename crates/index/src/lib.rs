@@ -9,15 +9,18 @@
 //!
 //! Building is incremental: a vector is reused whenever an image with the same SHA-256
 //! was embedded before in the same way (same embedder, model file and preprocessing),
-//! so re-running after adding images only embeds the new ones. An index made another
-//! way is refused unless the caller asks for a rebuild. Nothing is committed until the
-//! new files and `index.json` are complete, so a run killed half-way leaves the
-//! previous index intact.
+//! so re-running after adding images only embeds the new ones. CLIP vectors are also
+//! appended to an embedding cache batch by batch, so a run killed half-way resumes
+//! where it stopped. An index made another
+//! way is refused unless the caller asks for a rebuild. The index itself is committed
+//! only when the new files and `index.json` are complete, so a run killed half-way
+//! leaves the previous index intact.
 //!
 //! [`Index`] opens a finished index for searching, memory-mapping its vectors and graphs.
 
 mod ann;
 mod build;
+mod cache;
 mod clip;
 mod pixel;
 mod query;
