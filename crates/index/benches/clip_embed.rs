@@ -35,7 +35,7 @@ fn write_images(dir: &Path) -> Vec<PathBuf> {
                 state ^= state << 13;
                 state ^= state >> 17;
                 state ^= state << 5;
-                let n = (state % 32) as u32;
+                let n = state % 32;
                 Rgb([
                     ((x * 255 / w + n + i as u32) % 256) as u8,
                     ((y * 255 / h + n) % 256) as u8,

@@ -71,6 +71,11 @@ pub enum IndexError {
     Damaged { path: PathBuf, reason: String },
     #[error("{path}: built with {found}, but this run uses {wanted}; pass --rebuild to rebuild it")]
     Mismatch { path: PathBuf, found: String, wanted: String },
+    #[error(
+        "{path}: built with {found}, but the model in {model_dir} gives {wanted}; search with the model it \
+         was built with (--model DIR), or re-index with --rebuild"
+    )]
+    ModelMismatch { path: PathBuf, model_dir: PathBuf, found: String, wanted: String },
     #[error("{path}: no image could be indexed ({skipped} file(s) skipped)")]
     NothingIndexed { path: PathBuf, skipped: usize },
     #[error("{path}: usearch failed: {reason}")]

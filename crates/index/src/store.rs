@@ -149,10 +149,11 @@ impl Index {
         let found = describe_identity(&m.embedder, m.model.as_ref(), &m.preprocessing);
         let wanted = describe_identity("clip", Some(image.model()), &image.preprocessing());
         if found != wanted {
-            return Err(IndexError::Mismatch {
+            return Err(IndexError::ModelMismatch {
                 path: self.dir.clone(),
+                model_dir: model_dir.to_owned(),
                 found,
-                wanted: format!("{wanted} (from {})", model_dir.display()),
+                wanted,
             });
         }
         Ok(QueryEmbedder::clip(image, model_dir, threads))
