@@ -23,6 +23,10 @@ import onnxruntime as ort
 import regex as re
 from PIL import Image, ImageOps
 
+# OpenAI's byte-to-character table, shared with the script that builds the vocabulary.
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "scripts", "clip"))
+from make_test_model import bytes_to_unicode  # noqa: E402
+
 CONTEXT_LENGTH = 77
 
 
@@ -73,18 +77,6 @@ def bpe_merges(model_dir):
     with gzip.open(os.path.join(model_dir, "bpe_simple_vocab_16e6.txt.gz")) as f:
         text = f.read().decode("utf-8")
     return [tuple(m.split()) for m in text.split("\n")[1:49152 - 256 - 2 + 1]]
-
-
-def bytes_to_unicode():
-    bs = list(range(ord("!"), ord("~") + 1)) + list(range(ord("¡"), ord("¬") + 1)) + list(range(ord("®"), ord("ÿ") + 1))
-    cs = bs[:]
-    n = 0
-    for b in range(256):
-        if b not in bs:
-            bs.append(b)
-            cs.append(256 + n)
-            n += 1
-    return dict(zip(bs, map(chr, cs)))
 
 
 class SimpleTokenizer:
