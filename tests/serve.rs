@@ -213,6 +213,25 @@ fn a_clip_index_answers_text_and_image_queries() {
     let (status, answer) = post(&server, Form::new().part("image", image_part(&query)).text("k", "3"));
     assert_eq!(status, 200, "{answer}");
     assert!(answer["results"].as_array().unwrap().iter().all(|r| r["class"] == "red"), "{answer}");
+
+    // The page offers the text field and searches by text in Chromium.
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    runtime.block_on(async {
+        let chromedriver = picseek_crawl::find_program(&["chromedriver"]).expect("chromedriver (scripts/setup.sh)");
+        let driver = picseek_crawl::ChromeDriver::start(&chromedriver).await.unwrap();
+        let chromium = picseek_crawl::find_program(&["chromium", "chromium-browser"]);
+        let session = picseek_crawl::BrowserSession::open(driver.url(), chromium.as_deref(), false).await.unwrap();
+        let c = &session.client;
+        c.goto(&format!("{}/", server.base)).await.unwrap();
+        let text_field = "return getComputedStyle(document.getElementById('text-label')).display";
+        wait_for(c, text_field, |v| v != "none").await;
+        c.find(Locator::Id("text")).await.unwrap().send_keys("a red car").await.unwrap();
+        c.find(Locator::Css("#class option[value='green']")).await.unwrap().click().await.unwrap();
+        c.find(Locator::Id("go")).await.unwrap().click().await.unwrap();
+        assert!(result_classes(c, 4).await.iter().all(|class| class == "green"));
+        session.close().await;
+        drop(driver);
+    });
 }
 
 /// Polls `script` until `done` accepts its value (10 s at most).
