@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use indicatif::{ProgressBar, ProgressStyle};
 use picseek_imaging::{ImageError, list_class_images, read_image_file};
 use picseek_manifest::{
-    AnnFile, IndexItem, IndexManifest, ModelIdentity, SkippedFile, VectorFile, sha256_hex, write_json_atomic,
+    IndexItem, IndexManifest, ModelIdentity, SkippedFile, VectorFile, sha256_hex, write_json_atomic,
 };
 use rayon::prelude::*;
 
@@ -307,11 +307,24 @@ pub fn build_index(opts: &IndexOptions) -> Result<IndexReport, IndexError> {
     let ann = match &opts.embedder {
         EmbedderChoice::Clip { spaces, .. } => {
             let spaces: BTreeSet<AnnSpace> = spaces.iter().copied().collect();
-            let rows = std::fs::read(&vectors_path).map_err(io_error(&vectors_path))?;
-            let rows: Vec<f32> = bytemuck::pod_collect_to_vec(&rows);
+            // Read back only when a graph must be built: an unchanged re-run keeps them all.
+            let mut rows: Option<Vec<f32>> = None;
             let mut graphs = Vec::new();
             for space in spaces {
-                graphs.push(graph_for(opts, space, &digest, embedder.dimension(), &rows, &mut report)?);
+                let record = opts.ann.record(space, graph_file_name(&opts.ann, space, &digest));
+                let path = opts.index_dir.join(&record.file);
+                if !path.is_file() {
+                    let rows = match &mut rows {
+                        Some(rows) => rows,
+                        None => {
+                            let bytes = std::fs::read(&vectors_path).map_err(io_error(&vectors_path))?;
+                            rows.insert(bytemuck::pod_collect_to_vec(&bytes))
+                        }
+                    };
+                    build_graph_file(opts, space, embedder.dimension(), rows, &path)?;
+                    report.graphs_built.push(space.name().to_owned());
+                }
+                graphs.push(record);
             }
             graphs
         }
@@ -337,33 +350,31 @@ pub fn build_index(opts: &IndexOptions) -> Result<IndexReport, IndexError> {
     Ok(report)
 }
 
-/// The graph of `space` over the new rows: the existing file when rows and settings
-/// are unchanged, else built afresh (into a temporary file, then renamed).
-fn graph_for(
+/// The graph file of `space` over rows with `rows_digest`: its name changes whenever
+/// the rows or the settings do, so an unchanged graph is kept.
+fn graph_file_name(settings: &AnnSettings, space: AnnSpace, rows_digest: &str) -> String {
+    let name_digest = sha256_hex(format!("{rows_digest};{}", settings.describe(space)).as_bytes());
+    format!("ann-{space}-{}.usearch", &name_digest[..16])
+}
+
+/// Builds the graph of `space` into a temporary file, then renames it to `path`.
+fn build_graph_file(
     opts: &IndexOptions,
     space: AnnSpace,
-    rows_digest: &str,
     dimension: usize,
     rows: &[f32],
-    report: &mut IndexReport,
-) -> Result<AnnFile, IndexError> {
-    let settings = opts.ann;
-    let name_digest = sha256_hex(format!("{rows_digest};{}", settings.describe(space)).as_bytes());
-    let file = format!("ann-{space}-{}.usearch", &name_digest[..16]);
-    let path = opts.index_dir.join(&file);
-    if !path.is_file() {
-        let spinner = ProgressBar::new_spinner().with_message(format!("building the {space} graph"));
-        spinner.enable_steady_tick(std::time::Duration::from_millis(200));
-        let tmp = tempfile::Builder::new()
-            .prefix(".picseek-tmp-ann-")
-            .tempfile_in(&opts.index_dir)
-            .map_err(io_error(&opts.index_dir))?;
-        build_graph(space, &settings, dimension, rows, tmp.path())?;
-        tmp.persist(&path).map_err(|e| IndexError::Io { path: path.clone(), source: e.error })?;
-        spinner.finish_and_clear();
-        report.graphs_built.push(space.name().to_owned());
-    }
-    Ok(settings.record(space, file))
+    path: &Path,
+) -> Result<(), IndexError> {
+    let spinner = ProgressBar::new_spinner().with_message(format!("building the {space} graph"));
+    spinner.enable_steady_tick(std::time::Duration::from_millis(200));
+    let tmp = tempfile::Builder::new()
+        .prefix(".picseek-tmp-ann-")
+        .tempfile_in(&opts.index_dir)
+        .map_err(io_error(&opts.index_dir))?;
+    build_graph(space, &opts.ann, dimension, rows, tmp.path())?;
+    tmp.persist(path).map_err(|e| IndexError::Io { path: path.to_owned(), source: e.error })?;
+    spinner.finish_and_clear();
+    Ok(())
 }
 
 /// The existing index to extend, if any; refuses one made another way.
