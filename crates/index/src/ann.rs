@@ -189,26 +189,21 @@ pub fn open_graph(path: &Path, expansion_search: usize) -> Result<usearch::Index
 /// is about 0.6 to 0.9. Deterministic in `seed`. For recall tests and benchmarks.
 pub fn clip_like_vectors(n: usize, dimension: usize, classes: usize, seed: u64) -> Vec<f32> {
     const DIRECTIONS: usize = 16;
-    let mut state = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
-    let mut uniform = move || {
-        state ^= state << 13;
-        state ^= state >> 7;
-        state ^= state << 17;
-        ((state >> 11) as f64 + 0.5) / (1u64 << 53) as f64
-    };
-    // Box-Muller normal deviates, scaled so a vector of `dimension` of them has about
-    // unit length.
+    // Deviates scaled so a vector of `dimension` of them has about unit length.
     let scale = 1.0 / (dimension as f64).sqrt();
-    let mut gaussian = |len: usize, sd: f64| -> Vec<f64> {
-        (0..len).map(|_| (-2.0 * uniform().ln()).sqrt() * (2.0 * std::f64::consts::PI * uniform()).cos() * sd).collect()
-    };
     // Centres come from a fixed stream, so queries made with another seed share them.
-    let (centres, directions) = clip_like_centres(classes, DIRECTIONS, dimension, scale);
+    let mut fixed = NormalSource { state: 0x5EED_C11F };
+    let mut fixed_vectors = |count: usize| -> Vec<Vec<f64>> {
+        (0..count).map(|_| (0..dimension).map(|_| fixed.next(scale)).collect()).collect()
+    };
+    let centres = fixed_vectors(classes);
+    let directions = fixed_vectors(classes * DIRECTIONS);
+    let mut normal = NormalSource { state: seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1 };
     let mut out = Vec::with_capacity(n * dimension);
     for i in 0..n {
         let class = i % classes;
-        let weights = gaussian(DIRECTIONS, 0.15);
-        let noise = gaussian(dimension, 0.1 * scale);
+        let weights: Vec<f64> = (0..DIRECTIONS).map(|_| normal.next(0.15)).collect();
+        let noise: Vec<f64> = (0..dimension).map(|_| normal.next(0.1 * scale)).collect();
         let mut v: Vec<f32> = (0..dimension)
             .map(|d| {
                 let along: f64 = (0..DIRECTIONS).map(|r| weights[r] * directions[class * DIRECTIONS + r][d]).sum();
@@ -221,26 +216,24 @@ pub fn clip_like_vectors(n: usize, dimension: usize, classes: usize, seed: u64) 
     out
 }
 
-/// Class centres and each class's directions of variation, from a fixed seed.
-fn clip_like_centres(
-    classes: usize,
-    directions: usize,
-    dimension: usize,
-    scale: f64,
-) -> (Vec<Vec<f64>>, Vec<Vec<f64>>) {
-    let mut state: u64 = 0x5EED_C11F;
-    let mut gaussian = move || {
-        let mut uniform = || {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            ((state >> 11) as f64 + 0.5) / (1u64 << 53) as f64
-        };
-        (-2.0 * uniform().ln()).sqrt() * (2.0 * std::f64::consts::PI * uniform()).cos() * scale
-    };
-    let centres = (0..classes).map(|_| (0..dimension).map(|_| gaussian()).collect()).collect();
-    let directions = (0..classes * directions).map(|_| (0..dimension).map(|_| gaussian()).collect()).collect();
-    (centres, directions)
+/// Normal deviates (Box-Muller over xorshift64), deterministic in the starting state.
+struct NormalSource {
+    state: u64,
+}
+
+impl NormalSource {
+    fn uniform(&mut self) -> f64 {
+        self.state ^= self.state << 13;
+        self.state ^= self.state >> 7;
+        self.state ^= self.state << 17;
+        ((self.state >> 11) as f64 + 0.5) / (1u64 << 53) as f64
+    }
+
+    /// A deviate with standard deviation `sd`.
+    fn next(&mut self, sd: f64) -> f64 {
+        let radius = (-2.0 * self.uniform().ln()).sqrt();
+        radius * (2.0 * std::f64::consts::PI * self.uniform()).cos() * sd
+    }
 }
 
 #[cfg(test)]
