@@ -102,9 +102,14 @@ impl<'a> Searcher<'a> {
         rows().zip(moments.par_iter()).map(|(row, m)| query.score(row, || *m, metric)).collect()
     }
 
+    /// The graph [`search`](Self::search) answers `metric` through, unless `exact`.
+    fn graph(&self, metric: Metric, exact: bool) -> Option<&usearch::Index> {
+        if exact { None } else { metric.ann_space().and_then(|s| self.index.graph(s)) }
+    }
+
     /// Whether [`search`](Self::search) would answer `metric` approximately.
     pub fn is_approximate(&self, metric: Metric, exact: bool) -> bool {
-        !exact && metric.ann_space().and_then(|s| self.index.graph(s)).is_some()
+        self.graph(metric, exact).is_some()
     }
 
     /// The `k` best items for `query`, best first (ties broken by key, so results are
@@ -112,8 +117,8 @@ impl<'a> Searcher<'a> {
     pub fn search(&self, query: &QueryVector, request: &SearchRequest) -> Result<Vec<Hit>, IndexError> {
         let items = &self.index.manifest().items;
         let in_class = |i: usize| request.class.is_none_or(|c| items[i].class == c);
-        let scored: Vec<(usize, f64)> = match (query, request.metric.ann_space().and_then(|s| self.index.graph(s))) {
-            (QueryVector::Float(q), Some(graph)) if !request.exact => {
+        let scored: Vec<(usize, f64)> = match (query, self.graph(request.metric, request.exact)) {
+            (QueryVector::Float(q), Some(graph)) => {
                 let count = candidate_count(request.k);
                 let found = match request.class {
                     None => graph.search(q, count),
