@@ -64,7 +64,10 @@ impl Preprocessing {
         };
         let resample = match config.get("resample") {
             None => 3,
-            Some(v) => v.as_u64().filter(|&r| r <= 5).ok_or_else(|| format!("unsupported \"resample\": {v}"))? as u8,
+            Some(v) => v
+                .as_u64()
+                .filter(|&r| r < RESAMPLE.len() as u64)
+                .ok_or_else(|| format!("unsupported \"resample\": {v}"))? as u8,
         };
         let rescale = if flag("do_rescale") {
             config.get("rescale_factor").and_then(Value::as_f64).unwrap_or(1.0 / 255.0) as f32
@@ -110,7 +113,7 @@ impl Preprocessing {
         let crop = self.crop.map_or("no-crop".to_owned(), |(h, w)| format!("centre-crop-{w}x{h}"));
         format!(
             "decode;exif-orientation;rgb;alpha-onto-white;{resize}-{};{crop};rescale-{};mean-{:?};std-{:?};nchw-f32",
-            filter_name(self.resample),
+            RESAMPLE[usize::from(self.resample)].0,
             self.rescale,
             self.mean,
             self.std
@@ -122,15 +125,10 @@ impl Preprocessing {
         if img.dimensions() == (width, height) {
             return img.clone();
         }
-        let filter = match self.resample {
-            0 => return resize_nearest(img, width, height),
-            1 => PillowFilter::Lanczos,
-            2 => PillowFilter::Bilinear,
-            4 => PillowFilter::Box,
-            5 => PillowFilter::Hamming,
-            _ => PillowFilter::Bicubic,
-        };
-        resize_like_pillow(img, width, height, filter)
+        match RESAMPLE[usize::from(self.resample)].1 {
+            Some(filter) => resize_like_pillow(img, width, height, filter),
+            None => resize_nearest(img, width, height),
+        }
     }
 
     /// The model input for one image: `3 * size * size` values, channel by channel.
@@ -176,9 +174,16 @@ fn shortest_edge_size(width: u32, height: u32, shortest: u32) -> (u32, u32) {
     if width <= height { (shortest, new_long) } else { (new_long, shortest) }
 }
 
-fn filter_name(pil_resample: u8) -> &'static str {
-    ["nearest", "lanczos", "bilinear", "bicubic", "box", "hamming"][usize::from(pil_resample.min(5))]
-}
+/// PIL's resample codes 0 to 5, in order: the name recorded in `index.json`, and the
+/// filter (none for nearest neighbour).
+const RESAMPLE: [(&str, Option<PillowFilter>); 6] = [
+    ("nearest", None),
+    ("lanczos", Some(PillowFilter::Lanczos)),
+    ("bilinear", Some(PillowFilter::Bilinear)),
+    ("bicubic", Some(PillowFilter::Bicubic)),
+    ("box", Some(PillowFilter::Box)),
+    ("hamming", Some(PillowFilter::Hamming)),
+];
 
 fn side(n: &serde_json::Number) -> Result<u32, String> {
     n.as_u64().filter(|&n| (1..=8192).contains(&n)).map(|n| n as u32).ok_or_else(|| format!("bad image size {n}"))
