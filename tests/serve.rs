@@ -155,15 +155,10 @@ fn the_page_searches_by_upload_and_filters_by_class_in_chromium() {
     let query = query_image(dir.path());
     let runtime = tokio::runtime::Runtime::new().unwrap();
     runtime.block_on(async {
-        let chromedriver = picseek_crawl::find_program(&["chromedriver"]).expect("chromedriver (scripts/setup.sh)");
-        let driver = picseek_crawl::ChromeDriver::start(&chromedriver).await.unwrap();
-        let chromium = picseek_crawl::find_program(&["chromium", "chromium-browser"]);
-        let session = picseek_crawl::BrowserSession::open(driver.url(), chromium.as_deref(), false).await.unwrap();
+        let (driver, session) = open_page(&server).await;
         let c = &session.client;
-        c.goto(&format!("{}/", server.base)).await.unwrap();
         wait_for(c, "return document.querySelectorAll('#class option').length", |v| v.as_u64() == Some(4)).await;
-        let text_field = "return getComputedStyle(document.getElementById('text-label')).display";
-        assert_eq!(c.execute(text_field, vec![]).await.unwrap(), "none", "no text queries on a pixel index");
+        assert_eq!(c.execute(TEXT_FIELD_DISPLAY, vec![]).await.unwrap(), "none", "no text queries on a pixel index");
 
         c.find(Locator::Id("image")).await.unwrap().send_keys(query.to_str().unwrap()).await.unwrap();
         let k = c.find(Locator::Id("k")).await.unwrap();
@@ -217,14 +212,9 @@ fn a_clip_index_answers_text_and_image_queries() {
     // The page offers the text field and searches by text in Chromium.
     let runtime = tokio::runtime::Runtime::new().unwrap();
     runtime.block_on(async {
-        let chromedriver = picseek_crawl::find_program(&["chromedriver"]).expect("chromedriver (scripts/setup.sh)");
-        let driver = picseek_crawl::ChromeDriver::start(&chromedriver).await.unwrap();
-        let chromium = picseek_crawl::find_program(&["chromium", "chromium-browser"]);
-        let session = picseek_crawl::BrowserSession::open(driver.url(), chromium.as_deref(), false).await.unwrap();
+        let (driver, session) = open_page(&server).await;
         let c = &session.client;
-        c.goto(&format!("{}/", server.base)).await.unwrap();
-        let text_field = "return getComputedStyle(document.getElementById('text-label')).display";
-        wait_for(c, text_field, |v| v != "none").await;
+        wait_for(c, TEXT_FIELD_DISPLAY, |v| v != "none").await;
         c.find(Locator::Id("text")).await.unwrap().send_keys("a red car").await.unwrap();
         c.find(Locator::Css("#class option[value='green']")).await.unwrap().click().await.unwrap();
         c.find(Locator::Id("go")).await.unwrap().click().await.unwrap();
@@ -232,6 +222,20 @@ fn a_clip_index_answers_text_and_image_queries() {
         session.close().await;
         drop(driver);
     });
+}
+
+/// How the page shows its text field (`none` when the index takes no text queries).
+const TEXT_FIELD_DISPLAY: &str = "return getComputedStyle(document.getElementById('text-label')).display";
+
+/// Starts chromedriver and headless Chromium on the server's page. Keep the driver
+/// alive as long as the session; dropping it stops chromedriver.
+async fn open_page(server: &Server) -> (picseek_crawl::ChromeDriver, picseek_crawl::BrowserSession) {
+    let chromedriver = picseek_crawl::find_program(&["chromedriver"]).expect("chromedriver (scripts/setup.sh)");
+    let driver = picseek_crawl::ChromeDriver::start(&chromedriver).await.unwrap();
+    let chromium = picseek_crawl::find_program(&["chromium", "chromium-browser"]);
+    let session = picseek_crawl::BrowserSession::open(driver.url(), chromium.as_deref(), false).await.unwrap();
+    session.client.goto(&format!("{}/", server.base)).await.unwrap();
+    (driver, session)
 }
 
 /// Polls `script` until `done` accepts its value (10 s at most).
