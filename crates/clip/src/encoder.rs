@@ -121,12 +121,6 @@ impl ImageEncoder {
         let tensor = TensorRef::from_array_view(([images.len(), 3, size, size], batch.as_slice())).map_err(failed)?;
         run_embeddings(&self.session, &self.path, ort::inputs![Self::INPUT => tensor], Self::OUTPUT)
     }
-
-    /// Embeds one decoded image.
-    pub fn embed_image(&self, img: &image::RgbImage) -> Result<Vec<f32>, ClipError> {
-        let mut vectors = self.embed_pixel_values(&[self.preprocessing.pixel_values(img)])?;
-        Ok(vectors.remove(0))
-    }
 }
 
 /// `text_model.onnx` with `tokenizer.json`: texts in, unit-length vectors out.
