@@ -22,6 +22,7 @@ install_browser() {
     say "installing Debian chromium and chromium-driver"
     as_root apt-get update -qq
     DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq chromium chromium-driver >/dev/null
+    as_root apt-get clean # the downloaded packages are not needed once installed
 }
 
 install_python_env() {

@@ -1,16 +1,14 @@
 //! `picseek clean` on a raw folder of every kind of file a crawl brings home.
 
-mod support;
-
 use std::collections::BTreeMap;
 use std::io::Cursor;
 use std::path::Path;
 
+use crate::support::{class_image, oversized_png_header, picseek_json};
 use image::codecs::gif::GifEncoder;
 use image::codecs::png::{CompressionType, FilterType, PngEncoder};
 use image::{DynamicImage, Frame, ImageEncoder, ImageFormat, Rgb, Rgba, RgbaImage};
 use serde_json::Value;
-use support::{class_image, oversized_png_header, picseek_json};
 
 fn fixture(name: &str) -> Vec<u8> {
     std::fs::read(Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures").join(name)).unwrap()

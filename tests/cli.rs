@@ -1,9 +1,7 @@
 //! The command line as a whole: help, the contract's subcommands, and failures that
 //! must be one clear line, never a panic.
 
-mod support;
-
-use support::{picseek, picseek_fails};
+use crate::support::{picseek, picseek_fails};
 
 #[test]
 fn help_lists_every_subcommand_of_the_spec() {

@@ -4,14 +4,14 @@
 //! tokens are checked against an independent Python reference (PIL + numpy +
 //! onnxruntime, OpenAI's tokenizer): tests/reference/clip_reference.py.
 
-mod support;
-
 use std::path::{Path, PathBuf};
 
+use crate::support::{
+    class_image, clip_test_model, picseek, picseek_fails, picseek_json, python_reference, write_class,
+};
 use image::{Rgb, RgbImage, Rgba, RgbaImage};
 use picseek_clip::{ModelFiles, Preprocessing, TextEncoder};
 use picseek_index::{ClipEmbedder, ClipOptions};
-use support::{class_image, clip_test_model, picseek, picseek_fails, picseek_json, python_reference, write_class};
 
 fn max_abs_diff(ours: &[f32], reference: &serde_json::Value) -> f64 {
     let reference = reference.as_array().expect("a list of numbers");
@@ -371,7 +371,7 @@ fn missing_runtime_or_model_gives_a_clear_error_not_a_panic() {
     assert!(err.contains("cannot load ONNX Runtime"), "{err}");
 
     // Text queries on a pixel index say what is needed.
-    support::index_pixel(data.path(), &[]);
+    crate::support::index_pixel(data.path(), &[]);
     let err = picseek_fails(&["--data-dir", data_dir, "search", "--text", "a red car"]);
     assert!(err.contains("CLIP index"), "{err}");
     assert!(picseek(&["--data-dir", data_dir, "search", "--text", "  "]).status.code() != Some(0));

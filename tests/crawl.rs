@@ -2,14 +2,12 @@
 //! 127.0.0.1: exact URL lists, size rewriting, junk removal, pacing, resume, failures,
 //! and that the browser is always stopped.
 
-mod support;
-
 use std::path::Path;
 use std::time::Duration;
 
+use crate::support::flickr_site::{API_KEY, FlickrSite, expected_api_urls, expected_urls};
+use crate::support::picseek;
 use serde_json::{Value, json};
-use support::flickr_site::{API_KEY, FlickrSite, expected_api_urls, expected_urls};
-use support::picseek;
 
 fn write_categories(dir: &Path, categories: Value) -> String {
     let path = dir.join("categories.json");

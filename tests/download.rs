@@ -1,14 +1,12 @@
 //! `picseek download` against a real HTTP server on 127.0.0.1 that misbehaves.
 
-mod support;
-
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::Duration;
 
+use crate::support::image_server::ImageServer;
+use crate::support::{picseek, picseek_json};
 use serde_json::{Value, json};
-use support::image_server::ImageServer;
-use support::{picseek, picseek_json};
 
 fn write_urls(dir: &Path, urls: Value) {
     std::fs::write(dir.join("urls.json"), urls.to_string()).unwrap();

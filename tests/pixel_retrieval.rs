@@ -2,12 +2,10 @@
 //! class images, index it with the pixel embedder, search it with every metric,
 //! evaluate it, extend it incrementally, and survive bad input.
 
-mod support;
-
 use std::path::Path;
 
+use crate::support::{index_pixel, oversized_png_header, picseek_fails, picseek_json, write_class};
 use serde_json::Value;
-use support::{index_pixel, oversized_png_header, picseek_fails, picseek_json, write_class};
 
 const CLASSES: [(&str, [u8; 3]); 3] = [("red", [220, 40, 40]), ("green", [40, 200, 60]), ("blue", [40, 60, 220])];
 
@@ -158,7 +156,7 @@ fn bad_files_are_named_skipped_and_counted_while_the_rest_is_indexed() {
     std::os::unix::fs::symlink(data.join("nowhere.jpg"), red.join("dangling.jpg")).unwrap();
     std::fs::create_dir_all(train.join("empty")).unwrap();
 
-    let out = support::picseek(&[
+    let out = crate::support::picseek(&[
         "--data-dir",
         s(data),
         "--json",
@@ -211,7 +209,7 @@ fn classes_with_too_few_images_are_reported_not_dropped_silently() {
     let split = picseek_json(&["--data-dir", s(data), "--json", "split"]);
     assert!(split["skipped_classes"]["single"].as_str().unwrap().contains("has 1 image"));
     assert_eq!(split["classes"].as_object().unwrap().len(), 3);
-    let out = support::picseek(&["--data-dir", s(data), "split"]);
+    let out = crate::support::picseek(&["--data-dir", s(data), "split"]);
     assert!(String::from_utf8_lossy(&out.stdout).contains("left out class single"));
 }
 

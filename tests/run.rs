@@ -2,13 +2,11 @@
 //! are real images, one colour per term) in real Chromium, with the pixel embedder; then
 //! again after adding a category, doing only the new work.
 
-mod support;
-
 use std::path::Path;
 
+use crate::support::flickr_site::{FlickrSite, colour_for};
+use crate::support::picseek_json;
 use serde_json::{Value, json};
-use support::flickr_site::{FlickrSite, colour_for};
-use support::picseek_json;
 
 fn read(path: &Path) -> Value {
     serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap()

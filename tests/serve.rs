@@ -1,17 +1,15 @@
 //! `picseek serve`: the JSON API (results, class filter, bad uploads, path traversal)
 //! and the page itself in real headless Chromium.
 
-mod support;
-
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
+use crate::support::{index_pixel, picseek_json, write_class};
 use fantoccini::Locator;
 use reqwest::blocking::multipart::{Form, Part};
 use serde_json::Value;
-use support::{index_pixel, picseek_json, write_class};
 
 /// A `picseek serve` child process, killed when dropped.
 struct Server {
@@ -189,7 +187,7 @@ fn the_page_searches_by_upload_and_filters_by_class_in_chromium() {
 fn a_clip_index_answers_text_and_image_queries() {
     let dir = tempfile::tempdir().unwrap();
     write_classes(dir.path(), 4);
-    let model = support::clip_test_model();
+    let model = crate::support::clip_test_model();
     let model = model.to_str().unwrap();
     picseek_json(&["--data-dir", dir.path().to_str().unwrap(), "--json", "index", "--model", model]);
     let server = spawn_server(dir.path(), &["--model", model]);

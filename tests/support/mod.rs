@@ -1,6 +1,5 @@
 //! Shared helpers of the end-to-end tests: running the real `picseek` binary and making
 //! image fixtures.
-#![allow(dead_code)] // each test binary uses a different subset
 
 pub mod flickr_site;
 pub mod image_server;

@@ -1,0 +1,15 @@
+//! picseek's end-to-end tests: the real binary, real Chromium, real HTTP servers and the
+//! real ONNX Runtime, all on 127.0.0.1. One test binary for all of them, because each
+//! binary links the whole stack: eight of them cost minutes of linking and gigabytes of
+//! disk (enough to fill a CI machine's).
+
+mod support;
+
+mod clean;
+mod cli;
+mod clip;
+mod crawl;
+mod download;
+mod pixel_retrieval;
+mod run;
+mod serve;
