@@ -4,6 +4,7 @@
 pub mod flickr_site;
 pub mod image_server;
 pub mod loopback;
+pub mod model_hub;
 
 use std::path::Path;
 use std::process::Output;
