@@ -111,6 +111,14 @@ fn write_png_class(dir: &Path, class: &str, colour: [u8; 3], n: usize, seed: u64
     }
 }
 
+/// Copies the four files of the model in `from` to a new folder `to`.
+fn copy_model(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for name in ["vision_model.onnx", "text_model.onnx", "tokenizer.json", "preprocessor_config.json"] {
+        std::fs::copy(from.join(name), to.join(name)).unwrap();
+    }
+}
+
 fn index_clip(data: &Path, model: &Path, extra: &[&str]) -> serde_json::Value {
     let mut args = vec!["--data-dir", data.to_str().unwrap(), "--json", "index", "--model", model.to_str().unwrap()];
     args.extend_from_slice(extra);
@@ -293,10 +301,7 @@ fn another_model_or_preprocessing_is_refused_unless_rebuilt() {
 
     // The same weights saved again: a different file, so a different model to picseek.
     let other = data.path().join("other-model");
-    std::fs::create_dir_all(&other).unwrap();
-    for name in ["vision_model.onnx", "text_model.onnx", "tokenizer.json", "preprocessor_config.json"] {
-        std::fs::copy(model.join(name), other.join(name)).unwrap();
-    }
+    copy_model(&model, &other);
     let mut onnx = std::fs::read(other.join("vision_model.onnx")).unwrap();
     // Field 6 of ModelProto (doc_string), appended: valid protobuf, same graph.
     onnx.extend([0x32, 0x05]);
@@ -315,10 +320,7 @@ fn another_model_or_preprocessing_is_refused_unless_rebuilt() {
         serde_json::from_str(&std::fs::read_to_string(model.join("preprocessor_config.json")).unwrap()).unwrap();
     config["resample"] = 2.into();
     let bilinear = data.path().join("bilinear-model");
-    std::fs::create_dir_all(&bilinear).unwrap();
-    for name in ["vision_model.onnx", "text_model.onnx", "tokenizer.json"] {
-        std::fs::copy(model.join(name), bilinear.join(name)).unwrap();
-    }
+    copy_model(&model, &bilinear);
     std::fs::write(bilinear.join("preprocessor_config.json"), config.to_string()).unwrap();
     let err = picseek_fails(&["--data-dir", data_dir, "index", "--model", bilinear.to_str().unwrap()]);
     assert!(err.contains("bilinear") && err.contains("bicubic"), "{err}");
@@ -375,4 +377,33 @@ fn missing_runtime_or_model_gives_a_clear_error_not_a_panic() {
     let err = picseek_fails(&["--data-dir", data_dir, "search", "--text", "a red car"]);
     assert!(err.contains("CLIP index"), "{err}");
     assert!(picseek(&["--data-dir", data_dir, "search", "--text", "  "]).status.code() != Some(0));
+}
+
+#[test]
+fn a_text_model_of_another_width_is_refused_with_both_widths_named() {
+    let data = tempfile::tempdir().unwrap();
+    write_class(&data.path().join("train"), "red", [200, 40, 40], 2, 1);
+    let mixed = data.path().join("mixed-model");
+    copy_model(&clip_test_model(), &mixed);
+    // A 32-d text model beside the 64-d vision model, made by the test-model generator.
+    let repo = crate::support::repo_root();
+    let made = std::process::Command::new(repo.join(".venv/bin/python"))
+        .arg("-c")
+        .arg(
+            "import sys, onnx; sys.path.insert(0, sys.argv[1]); import make_test_model as m; \
+              onnx.save(m.tiny_text(dim=32), sys.argv[2])",
+        )
+        .arg(repo.join("scripts/clip"))
+        .arg(mixed.join("text_model.onnx"))
+        .output()
+        .unwrap();
+    assert!(made.status.success(), "{}", String::from_utf8_lossy(&made.stderr));
+    let data_dir = data.path().to_str().unwrap();
+    index_clip(data.path(), &mixed, &[]);
+    for extra in [&[][..], &["--exact"][..]] {
+        let mut args = vec!["--data-dir", data_dir, "search", "--model", mixed.to_str().unwrap(), "--text", "red"];
+        args.extend_from_slice(extra);
+        let err = picseek_fails(&args);
+        assert!(err.contains("text_model.onnx") && err.contains("32-d") && err.contains("64-d"), "{err}");
+    }
 }

@@ -204,7 +204,9 @@ def main():
     os.makedirs(args.out_dir, exist_ok=True)
     vision = vit_b32() if args.vit_b32 else tiny_vision()
     onnx.save(vision, os.path.join(args.out_dir, "vision_model.onnx"))
-    onnx.save(tiny_text(), os.path.join(args.out_dir, "text_model.onnx"))
+    # Text and image embeddings share one space, so the text model gets the vision one's width.
+    dimension = vision.graph.output[0].type.tensor_type.shape.dim[1].dim_value
+    onnx.save(tiny_text(dim=dimension), os.path.join(args.out_dir, "text_model.onnx"))
     with open(os.path.join(args.out_dir, "preprocessor_config.json"), "w") as f:
         json.dump(PREPROCESSOR_CONFIG, f, indent=2)
     write_tokenizer(args.out_dir)

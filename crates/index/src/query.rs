@@ -72,6 +72,20 @@ impl QueryEmbedder {
                 clip.text.get_or_init(|| loaded)
             }
         };
-        Ok(QueryVector::Float(encoder.embed(query)?))
+        let vector = encoder.embed(query)?;
+        // A text model from another export would otherwise fail deep inside the search.
+        if vector.len() != clip.image.dimension() {
+            return Err(picseek_clip::ClipError::BadModel {
+                path: clip.model_dir.join(ModelFiles::TEXT),
+                reason: format!(
+                    "gives {}-d embeddings but {} gives {}-d: both must come from the same CLIP export",
+                    vector.len(),
+                    ModelFiles::VISION,
+                    clip.image.dimension()
+                ),
+            }
+            .into());
+        }
+        Ok(QueryVector::Float(vector))
     }
 }

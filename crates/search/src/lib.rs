@@ -115,6 +115,17 @@ impl<'a> Searcher<'a> {
     /// The `k` best items for `query`, best first (ties broken by key, so results are
     /// stable).
     pub fn search(&self, query: &QueryVector, request: &SearchRequest) -> Result<Vec<Hit>, IndexError> {
+        let length = match query {
+            QueryVector::Pixel(q) => q.len(),
+            QueryVector::Float(q) => q.len(),
+        };
+        if length != self.dimension() {
+            return Err(IndexError::Unsupported(format!(
+                "{}: the query vector has {length} values but the index's vectors have {}",
+                self.index.dir().display(),
+                self.dimension()
+            )));
+        }
         let items = &self.index.manifest().items;
         let in_class = |i: usize| request.class.is_none_or(|c| items[i].class == c);
         let scored: Vec<(usize, f64)> = match (query, self.graph(request.metric, request.exact)) {
