@@ -57,6 +57,8 @@ impl ModelFiles {
     pub const TEXT: &'static str = "text_model.onnx";
     pub const TOKENIZER: &'static str = "tokenizer.json";
     pub const PREPROCESSOR: &'static str = "preprocessor_config.json";
+    /// Where [`Self::vision_sha256`] remembers the sum.
+    pub const VISION_SHA256_RECORD: &'static str = ".vision_model.onnx.sha256.json";
 
     pub fn new(dir: impl Into<PathBuf>) -> Self {
         Self { dir: dir.into() }
@@ -69,14 +71,110 @@ impl ModelFiles {
     }
 
     /// SHA-256 of `vision_model.onnx`: an index records it and refuses vectors made by
-    /// any other model.
+    /// any other model. Hashing the real export takes about half a second, which every
+    /// search would pay, so the sum is remembered in [`Self::VISION_SHA256_RECORD`]
+    /// beside the model together with the file's size, modification time and inode, and
+    /// reused while all three match (a model folder that cannot be written to is simply
+    /// hashed every time).
     pub fn vision_sha256(&self) -> Result<String, ClipError> {
         let path = self.require(Self::VISION)?;
-        let bytes = std::fs::read(&path).map_err(|source| ClipError::Io { path: path.clone(), source })?;
-        Ok(picseek_manifest::sha256_hex(&bytes))
+        let io_error = |source| ClipError::Io { path: path.clone(), source };
+        let stamp = FileStamp::of(&std::fs::metadata(&path).map_err(io_error)?);
+        let record_path = self.dir.join(Self::VISION_SHA256_RECORD);
+        let recorded: Option<HashRecord> =
+            std::fs::read(&record_path).ok().and_then(|bytes| serde_json::from_slice(&bytes).ok());
+        if let Some(record) = recorded.filter(|r| r.file == stamp) {
+            return Ok(record.sha256);
+        }
+        let sha256 = picseek_manifest::sha256_hex(&std::fs::read(&path).map_err(io_error)?);
+        // A file modified within the clock's resolution of now could change again under
+        // the same stamp (git's "racily clean" problem): only older files are remembered.
+        let settled = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .is_ok_and(|now| now.as_secs() as i64 > stamp.modified_secs + 2);
+        if settled {
+            let record = HashRecord { file: stamp, sha256: sha256.clone() };
+            if let Err(e) = picseek_manifest::write_json_atomic(&record_path, &record) {
+                tracing::debug!("not remembering the model's SHA-256: {e}");
+            }
+        }
+        Ok(sha256)
     }
+}
+
+/// What identifies a file's content cheaply: it changes whenever the file is rewritten
+/// or replaced.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+struct FileStamp {
+    size: u64,
+    modified_secs: i64,
+    modified_nanos: i64,
+    inode: u64,
+}
+
+impl FileStamp {
+    fn of(metadata: &std::fs::Metadata) -> Self {
+        use std::os::unix::fs::MetadataExt;
+        Self {
+            size: metadata.len(),
+            modified_secs: metadata.mtime(),
+            modified_nanos: metadata.mtime_nsec(),
+            inode: metadata.ino(),
+        }
+    }
+}
+
+#[derive(serde::Serialize, serde::Deserialize)]
+struct HashRecord {
+    file: FileStamp,
+    sha256: String,
 }
 
 fn bad_model(path: &Path, reason: impl std::fmt::Display) -> ClipError {
     ClipError::BadModel { path: path.to_owned(), reason: reason.to_string() }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn age(path: &Path) {
+        let an_hour_ago = std::time::SystemTime::now() - std::time::Duration::from_secs(3600);
+        std::fs::File::options().write(true).open(path).unwrap().set_modified(an_hour_ago).unwrap();
+    }
+
+    #[test]
+    fn the_vision_sha256_is_remembered_until_the_file_changes() {
+        let dir = tempfile::tempdir().unwrap();
+        let files = ModelFiles::new(dir.path());
+        let model = dir.path().join(ModelFiles::VISION);
+        let record = dir.path().join(ModelFiles::VISION_SHA256_RECORD);
+        std::fs::write(&model, b"model one").unwrap();
+        // Just written: hashed, but not remembered yet.
+        assert_eq!(files.vision_sha256().unwrap(), picseek_manifest::sha256_hex(b"model one"));
+        assert!(!record.exists());
+
+        age(&model);
+        assert_eq!(files.vision_sha256().unwrap(), picseek_manifest::sha256_hex(b"model one"));
+        assert!(record.exists());
+        // The record is what answers while the stamp matches (shown by planting a sum).
+        let mut planted: serde_json::Value = serde_json::from_slice(&std::fs::read(&record).unwrap()).unwrap();
+        planted["sha256"] = "remembered".into();
+        std::fs::write(&record, planted.to_string()).unwrap();
+        assert_eq!(files.vision_sha256().unwrap(), "remembered");
+
+        // Rewritten in place with the same size: the stamp changes, so it is hashed again.
+        std::fs::write(&model, b"model two").unwrap();
+        age(&model);
+        assert_eq!(files.vision_sha256().unwrap(), picseek_manifest::sha256_hex(b"model two"));
+        // Replaced by another file: likewise.
+        let other = dir.path().join("other.onnx");
+        std::fs::write(&other, b"model six").unwrap();
+        age(&other);
+        std::fs::rename(&other, &model).unwrap();
+        assert_eq!(files.vision_sha256().unwrap(), picseek_manifest::sha256_hex(b"model six"));
+        // A damaged record is ignored.
+        std::fs::write(&record, b"{").unwrap();
+        assert_eq!(files.vision_sha256().unwrap(), picseek_manifest::sha256_hex(b"model six"));
+    }
 }

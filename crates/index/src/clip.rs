@@ -1,6 +1,6 @@
 use std::path::{Path, PathBuf};
 
-use picseek_clip::{ImageEncoder, ModelFiles};
+use picseek_clip::{ImageEncoder, ModelFiles, Preprocessing};
 use picseek_imaging::{ImageError, decode, read_image_file, to_rgb_on_white};
 use picseek_manifest::ModelIdentity;
 
@@ -17,6 +17,15 @@ pub struct ClipOptions {
     pub threads: usize,
 }
 
+/// What an index records of the CLIP model in `model_dir`: the model file's identity and
+/// the preprocessing description, found without loading the model.
+pub(crate) fn clip_identity(model_dir: &Path) -> Result<(ModelIdentity, String), IndexError> {
+    let files = ModelFiles::new(model_dir);
+    let preprocessing = Preprocessing::from_file(&files.require(ModelFiles::PREPROCESSOR)?)?;
+    let model = ModelIdentity { name: model_dir.display().to_string(), sha256: files.vision_sha256()? };
+    Ok((model, preprocessing.describe()))
+}
+
 /// CLIP's image encoder, as the index stage uses it: decodes files (EXIF orientation,
 /// alpha onto white), preprocesses them as the export expects, and embeds batches.
 pub struct ClipEmbedder {
@@ -27,9 +36,17 @@ pub struct ClipEmbedder {
 
 impl ClipEmbedder {
     pub fn load(options: &ClipOptions, max_decode_bytes: u64) -> Result<Self, IndexError> {
-        let files = ModelFiles::new(&options.model_dir);
-        let encoder = ImageEncoder::load(&files, options.threads)?;
-        let model = ModelIdentity { name: options.model_dir.display().to_string(), sha256: files.vision_sha256()? };
+        let (model, _) = clip_identity(&options.model_dir)?;
+        Self::load_identified(options, model, max_decode_bytes)
+    }
+
+    /// [`load`](Self::load) for a model whose [`clip_identity`] the caller already has.
+    pub(crate) fn load_identified(
+        options: &ClipOptions,
+        model: ModelIdentity,
+        max_decode_bytes: u64,
+    ) -> Result<Self, IndexError> {
+        let encoder = ImageEncoder::load(&ModelFiles::new(&options.model_dir), options.threads)?;
         Ok(Self { encoder, model, max_decode_bytes })
     }
 

@@ -1,10 +1,11 @@
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::OnceLock;
 
-use picseek_clip::{ModelFiles, TextEncoder};
-use picseek_imaging::read_image_file;
+use picseek_clip::{ClipError, ModelFiles, TextEncoder};
+use picseek_imaging::{DEFAULT_MAX_DECODE_BYTES, read_image_file};
+use picseek_manifest::ModelIdentity;
 
-use crate::{ClipEmbedder, IndexError, PixelEmbedder};
+use crate::{ClipEmbedder, ClipOptions, IndexError, PixelEmbedder};
 
 /// A query's vector, of the same kind as the index's rows.
 #[derive(Debug, Clone, PartialEq)]
@@ -23,22 +24,61 @@ pub enum QueryEmbedder {
     Clip(Box<ClipQueries>),
 }
 
-/// CLIP's image encoder, and its text encoder once a text query needs it.
+/// CLIP's encoders for queries, each loaded when the first query needs it.
 pub struct ClipQueries {
-    image: ClipEmbedder,
-    model_dir: PathBuf,
-    threads: usize,
+    /// The model the index was checked against.
+    model: ModelIdentity,
+    options: ClipOptions,
+    /// The index's vector width, which every query vector must have.
+    dimension: usize,
+    image: OnceLock<ClipEmbedder>,
     text: OnceLock<TextEncoder>,
 }
 
 impl QueryEmbedder {
-    pub(crate) fn clip(image: ClipEmbedder, model_dir: &Path, threads: usize) -> Self {
+    pub(crate) fn clip(model: ModelIdentity, model_dir: &Path, threads: usize, dimension: usize) -> Self {
         QueryEmbedder::Clip(Box::new(ClipQueries {
-            image,
-            model_dir: model_dir.to_owned(),
-            threads,
+            model,
+            options: ClipOptions { model_dir: model_dir.to_owned(), batch: 1, threads },
+            dimension,
+            image: OnceLock::new(),
             text: OnceLock::new(),
         }))
+    }
+}
+
+impl ClipQueries {
+    fn image(&self) -> Result<&ClipEmbedder, IndexError> {
+        if let Some(embedder) = self.image.get() {
+            return Ok(embedder);
+        }
+        let loaded = ClipEmbedder::load_identified(&self.options, self.model.clone(), DEFAULT_MAX_DECODE_BYTES)?;
+        Ok(self.image.get_or_init(|| loaded))
+    }
+
+    fn text(&self) -> Result<&TextEncoder, IndexError> {
+        if let Some(encoder) = self.text.get() {
+            return Ok(encoder);
+        }
+        let loaded = TextEncoder::load(&ModelFiles::new(&self.options.model_dir), self.options.threads)?;
+        Ok(self.text.get_or_init(|| loaded))
+    }
+
+    /// Refuses a vector of another width than the index's, naming the model file
+    /// that made it (a text model from another export, say).
+    fn checked(&self, vector: Vec<f32>, made_by: &str) -> Result<QueryVector, IndexError> {
+        if vector.len() != self.dimension {
+            return Err(ClipError::BadModel {
+                path: self.options.model_dir.join(made_by),
+                reason: format!(
+                    "gives {}-d embeddings but the index holds {}-d ones: both must come from the same CLIP export",
+                    vector.len(),
+                    self.dimension
+                ),
+            }
+            .into());
+        }
+        Ok(QueryVector::Float(vector))
     }
 }
 
@@ -47,12 +87,26 @@ impl QueryEmbedder {
         matches!(self, QueryEmbedder::Clip(_))
     }
 
+    /// Loads the encoders now rather than at the first query, so that a long-running
+    /// server fails at start, not at its first query. The text encoder is left out when
+    /// its files are absent: image queries work without it.
+    pub fn preload(&self) -> Result<(), IndexError> {
+        if let QueryEmbedder::Clip(clip) = self {
+            clip.image()?;
+            let files = ModelFiles::new(&clip.options.model_dir);
+            if files.require(ModelFiles::TEXT).is_ok() && files.require(ModelFiles::TOKENIZER).is_ok() {
+                clip.text()?;
+            }
+        }
+        Ok(())
+    }
+
     /// Embeds an image read into memory (`path` names it in errors).
     pub fn embed_image_bytes(&self, path: &Path, bytes: &[u8]) -> Result<QueryVector, IndexError> {
-        Ok(match self {
-            QueryEmbedder::Pixel(pixel) => QueryVector::Pixel(pixel.embed_bytes(path, bytes)?),
-            QueryEmbedder::Clip(clip) => QueryVector::Float(clip.image.embed_bytes(path, bytes)?),
-        })
+        match self {
+            QueryEmbedder::Pixel(pixel) => Ok(QueryVector::Pixel(pixel.embed_bytes(path, bytes)?)),
+            QueryEmbedder::Clip(clip) => clip.checked(clip.image()?.embed_bytes(path, bytes)?, ModelFiles::VISION),
+        }
     }
 
     pub fn embed_image_file(&self, path: &Path) -> Result<QueryVector, IndexError> {
@@ -65,27 +119,6 @@ impl QueryEmbedder {
                 "text queries need a CLIP index; this one uses the pixel embedder".into(),
             ));
         };
-        let encoder = match clip.text.get() {
-            Some(encoder) => encoder,
-            None => {
-                let loaded = TextEncoder::load(&ModelFiles::new(&clip.model_dir), clip.threads)?;
-                clip.text.get_or_init(|| loaded)
-            }
-        };
-        let vector = encoder.embed(query)?;
-        // A text model from another export would otherwise fail deep inside the search.
-        if vector.len() != clip.image.dimension() {
-            return Err(picseek_clip::ClipError::BadModel {
-                path: clip.model_dir.join(ModelFiles::TEXT),
-                reason: format!(
-                    "gives {}-d embeddings but {} gives {}-d: both must come from the same CLIP export",
-                    vector.len(),
-                    ModelFiles::VISION,
-                    clip.image.dimension()
-                ),
-            }
-            .into());
-        }
-        Ok(QueryVector::Float(vector))
+        clip.checked(clip.text()?.embed(query)?, ModelFiles::TEXT)
     }
 }

@@ -6,9 +6,9 @@ use picseek_manifest::{IndexManifest, read_json};
 
 use crate::ann::open_graph;
 use crate::build::describe_identity;
-use crate::clip::ClipOptions;
+use crate::clip::clip_identity;
 use crate::query::QueryEmbedder;
-use crate::{AnnSpace, ClipEmbedder, FORMAT_VERSION, IndexError, PixelEmbedder, io_error};
+use crate::{AnnSpace, FORMAT_VERSION, IndexError, PixelEmbedder, io_error};
 
 pub(crate) const MANIFEST_FILE: &str = "index.json";
 
@@ -143,11 +143,12 @@ impl Index {
         if self.manifest.embedder == "pixel" {
             return Ok(QueryEmbedder::Pixel(PixelEmbedder::new(self.manifest.image_size, DEFAULT_MAX_DECODE_BYTES)));
         }
-        let options = ClipOptions { model_dir: model_dir.to_owned(), batch: 1, threads };
-        let image = ClipEmbedder::load(&options, DEFAULT_MAX_DECODE_BYTES)?;
+        // Only the identity is checked here; each encoder loads when a query needs it, so a
+        // text search never loads the image model.
+        let (model, preprocessing) = clip_identity(model_dir)?;
         let m = &self.manifest;
         let found = describe_identity(&m.embedder, m.model.as_ref(), &m.preprocessing);
-        let wanted = describe_identity("clip", Some(image.model()), &image.preprocessing());
+        let wanted = describe_identity("clip", Some(&model), &preprocessing);
         if found != wanted {
             return Err(IndexError::ModelMismatch {
                 path: self.dir.clone(),
@@ -156,7 +157,7 @@ impl Index {
                 wanted,
             });
         }
-        Ok(QueryEmbedder::clip(image, model_dir, threads))
+        Ok(QueryEmbedder::clip(model, model_dir, threads, m.dimension))
     }
 }
 

@@ -80,6 +80,7 @@ pub async fn serve(opts: &ServeOptions, on_listening: impl FnOnce(SocketAddr)) -
     // borrow it for 'static, which axum's shared state needs.
     let index: &'static Index = Box::leak(Box::new(Index::open(&opts.index_dir)?));
     let embedder = index.query_embedder(&opts.model_dir, opts.threads)?;
+    embedder.preload()?;
     let state = Arc::new(AppState { searcher: Searcher::new(index), embedder, index, max_upload: opts.max_upload });
     let app = Router::new()
         .route("/", get(|| async { Html(PAGE) }))
