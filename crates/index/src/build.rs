@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use indicatif::{ProgressBar, ProgressStyle};
 use picseek_imaging::{ImageError, list_class_images, read_image_file};
 use picseek_manifest::{
-    IndexItem, IndexManifest, ModelIdentity, SkippedFile, VectorFile, sha256_hex, write_json_atomic,
+    IndexItem, IndexManifest, ModelIdentity, SkippedFile, VectorFile, sha256_hex, staging_file_in, write_json_atomic,
 };
 use rayon::prelude::*;
 
@@ -204,10 +204,7 @@ pub fn build_index(opts: &IndexOptions) -> Result<IndexReport, IndexError> {
 
     std::fs::create_dir_all(&opts.index_dir).map_err(io_error(&opts.index_dir))?;
     let root = std::path::absolute(data_root(&opts.index_dir)).map_err(io_error(&opts.index_dir))?;
-    let mut vectors = tempfile::Builder::new()
-        .prefix(".picseek-tmp-vectors-")
-        .tempfile_in(&opts.index_dir)
-        .map_err(io_error(&opts.index_dir))?;
+    let mut vectors = staging_file_in(&opts.index_dir, ".picseek-tmp-vectors-").map_err(io_error(&opts.index_dir))?;
     let vectors_tmp_path = vectors.path().to_owned();
     let mut writer = std::io::BufWriter::new(vectors.as_file_mut());
     let mut items = Vec::new();
@@ -367,10 +364,7 @@ fn build_graph_file(
 ) -> Result<(), IndexError> {
     let spinner = ProgressBar::new_spinner().with_message(format!("building the {space} graph"));
     spinner.enable_steady_tick(std::time::Duration::from_millis(200));
-    let tmp = tempfile::Builder::new()
-        .prefix(".picseek-tmp-ann-")
-        .tempfile_in(&opts.index_dir)
-        .map_err(io_error(&opts.index_dir))?;
+    let tmp = staging_file_in(&opts.index_dir, ".picseek-tmp-ann-").map_err(io_error(&opts.index_dir))?;
     build_graph(space, &opts.ann, dimension, rows, tmp.path())?;
     tmp.persist(path).map_err(|e| IndexError::Io { path: path.to_owned(), source: e.error })?;
     spinner.finish_and_clear();

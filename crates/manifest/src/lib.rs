@@ -76,6 +76,17 @@ pub fn write_json_atomic<T: Serialize>(path: &Path, value: &T) -> Result<(), Man
     write_atomic(path, &bytes)
 }
 
+/// A temporary file in `dir`, to be renamed into place once complete. It gets the
+/// permissions of any new file (0666 less the umask), not tempfile's private 0600, which
+/// the rename would otherwise give every manifest, image and index file.
+pub fn staging_file_in(dir: &Path, prefix: &str) -> std::io::Result<tempfile::NamedTempFile> {
+    let mut builder = tempfile::Builder::new();
+    builder.prefix(prefix);
+    #[cfg(unix)]
+    builder.permissions(std::os::unix::fs::PermissionsExt::from_mode(0o666));
+    builder.tempfile_in(dir)
+}
+
 /// Writes `bytes` to `path` through a temporary file in the same folder and a rename,
 /// creating the folder if needed: a reader or a killed process never sees a partial
 /// file under `path`. (No fsync: this guards against crashes of picseek, not of the
@@ -86,8 +97,7 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), ManifestError> {
         _ => Path::new("."),
     };
     std::fs::create_dir_all(dir).map_err(|e| ManifestError::io(dir, e))?;
-    let mut tmp =
-        tempfile::Builder::new().prefix(".picseek-tmp-").tempfile_in(dir).map_err(|e| ManifestError::io(dir, e))?;
+    let mut tmp = staging_file_in(dir, ".picseek-tmp-").map_err(|e| ManifestError::io(dir, e))?;
     tmp.write_all(bytes).map_err(|e| ManifestError::io(path, e))?;
     tmp.persist(path).map_err(|e| ManifestError::io(path, e.error))?;
     Ok(())
@@ -108,6 +118,17 @@ mod tests {
         let names: Vec<_> =
             std::fs::read_dir(path.parent().unwrap()).unwrap().map(|e| e.unwrap().file_name()).collect();
         assert_eq!(names, vec![std::ffi::OsString::from("manifest.json")]);
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn atomic_writes_get_the_permissions_of_any_new_file() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let mode = |name: &str| std::fs::metadata(dir.path().join(name)).unwrap().permissions().mode() & 0o777;
+        std::fs::write(dir.path().join("plain"), b"x").unwrap();
+        write_atomic(&dir.path().join("atomic"), b"x").unwrap();
+        assert_eq!(mode("atomic"), mode("plain"));
     }
 
     #[test]
