@@ -24,14 +24,16 @@ fn export_files() -> BTreeMap<String, HubFile> {
     ])
 }
 
-fn download(hub: &ModelHub, revision: &str, dest: &Path) -> Output {
-    std::process::Command::new("bash")
-        .arg(repo_root().join("scripts/download-clip.sh"))
-        .env("CLIP_HUB_URL", hub.url())
-        .env("CLIP_REVISION", revision)
-        .env("CLIP_DEST", dest)
-        .output()
-        .expect("bash runs")
+/// Runs the script against the hub at `hub_url`, downloading `revision` (the pinned
+/// default when `None`) into `dest`.
+fn download(hub_url: &str, revision: Option<&str>, dest: &Path) -> Output {
+    let mut script = std::process::Command::new("bash");
+    script.arg(repo_root().join("scripts/download-clip.sh")).env("CLIP_HUB_URL", hub_url).env("CLIP_DEST", dest);
+    match revision {
+        Some(revision) => script.env("CLIP_REVISION", revision),
+        None => script.env_remove("CLIP_REVISION"),
+    };
+    script.output().expect("bash runs")
 }
 
 /// Names in `dir`, sorted (temporary download folders included).
@@ -48,7 +50,7 @@ fn installs_verified_files_then_leaves_a_complete_folder_alone() {
     let models = tempfile::tempdir().unwrap();
     let dest = models.path().join("clip");
 
-    let out = download(&hub, "test-revision", &dest);
+    let out = download(&hub.url(), Some("test-revision"), &dest);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let model = clip_test_model();
     for name in ["vision_model.onnx", "text_model.onnx", "tokenizer.json", "preprocessor_config.json"] {
@@ -71,13 +73,13 @@ fn installs_verified_files_then_leaves_a_complete_folder_alone() {
     ]);
 
     let requests = hub.requests().len();
-    let again = download(&hub, "test-revision", &dest);
+    let again = download(&hub.url(), Some("test-revision"), &dest);
     assert!(again.status.success(), "{}", String::from_utf8_lossy(&again.stderr));
     assert_eq!(hub.requests().len(), requests, "a complete folder is not downloaded again");
 
     // A damaged file makes the folder incomplete: the next run downloads it again.
     std::fs::write(dest.join("text_model.onnx"), b"damaged").unwrap();
-    let repaired = download(&hub, "test-revision", &dest);
+    let repaired = download(&hub.url(), Some("test-revision"), &dest);
     assert!(repaired.status.success(), "{}", String::from_utf8_lossy(&repaired.stderr));
     assert_eq!(
         std::fs::read(dest.join("text_model.onnx")).unwrap(),
@@ -97,7 +99,7 @@ fn a_file_that_does_not_match_its_published_checksum_installs_nothing() {
         std::fs::create_dir(&dest).unwrap();
         std::fs::write(dest.join("vision_model.onnx"), b"an earlier download").unwrap();
 
-        let out = download(&hub, "test-revision", &dest);
+        let out = download(&hub.url(), Some("test-revision"), &dest);
         let err = String::from_utf8_lossy(&out.stderr);
         assert_eq!(out.status.code(), Some(1), "{err}");
         let kind = if lfs { "sha256" } else { "git-blob" };
@@ -114,13 +116,7 @@ fn the_default_revision_refuses_a_model_file_that_differs_from_the_pinned_sum() 
     let hub = ModelHub::start(PINNED_REVISION, export_files());
     let models = tempfile::tempdir().unwrap();
     let dest = models.path().join("clip");
-    let out = std::process::Command::new("bash")
-        .arg(repo_root().join("scripts/download-clip.sh"))
-        .env("CLIP_HUB_URL", hub.url())
-        .env("CLIP_DEST", &dest)
-        .env_remove("CLIP_REVISION")
-        .output()
-        .unwrap();
+    let out = download(&hub.url(), None, &dest);
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{err}");
     assert!(err.contains("onnx/vision_model.onnx") && err.contains("pinned"), "{err}");
@@ -132,12 +128,7 @@ fn an_unreachable_hub_fails_fast_and_names_the_url() {
     // A port nothing listens on: bind one, then free it.
     let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
     let models = tempfile::tempdir().unwrap();
-    let out = std::process::Command::new("bash")
-        .arg(repo_root().join("scripts/download-clip.sh"))
-        .env("CLIP_HUB_URL", format!("http://127.0.0.1:{port}"))
-        .env("CLIP_DEST", models.path().join("clip"))
-        .output()
-        .unwrap();
+    let out = download(&format!("http://127.0.0.1:{port}"), None, &models.path().join("clip"));
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{err}");
     assert!(err.contains(&format!("127.0.0.1:{port}/api/models/")), "{err}");
