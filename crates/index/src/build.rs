@@ -377,8 +377,7 @@ fn previous_index(opts: &IndexOptions, embedder: &Embedder) -> Result<Option<Ind
         return Ok(None);
     }
     let previous = Index::open(&opts.index_dir)?;
-    let m = previous.manifest();
-    let found = describe_identity(&m.embedder, m.model.as_ref(), &m.preprocessing);
+    let found = previous.identity();
     let wanted = embedder.identity();
     if found != wanted {
         return Err(IndexError::Mismatch { path: opts.index_dir.clone(), found, wanted });

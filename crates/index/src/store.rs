@@ -136,9 +136,16 @@ impl Index {
         data_root(&self.dir).join(&self.manifest.items[i].path)
     }
 
+    /// How the index's vectors were made (embedder, model file, preprocessing): what a
+    /// run or a query must match to use them.
+    pub(crate) fn identity(&self) -> String {
+        let m = &self.manifest;
+        describe_identity(&m.embedder, m.model.as_ref(), &m.preprocessing)
+    }
+
     /// The embedder that makes query vectors comparable with this index's rows. For a
-    /// CLIP index it loads the model in `model_dir` and checks it is the one the index
-    /// was built with.
+    /// CLIP index it checks that the model in `model_dir` is the one the index was built
+    /// with; the model itself is loaded by the first query that needs it.
     pub fn query_embedder(&self, model_dir: &Path, threads: usize) -> Result<QueryEmbedder, IndexError> {
         if self.manifest.embedder == "pixel" {
             return Ok(QueryEmbedder::Pixel(PixelEmbedder::new(self.manifest.image_size, DEFAULT_MAX_DECODE_BYTES)));
@@ -146,8 +153,7 @@ impl Index {
         // Only the identity is checked here; each encoder loads when a query needs it, so a
         // text search never loads the image model.
         let (model, preprocessing) = clip_identity(model_dir)?;
-        let m = &self.manifest;
-        let found = describe_identity(&m.embedder, m.model.as_ref(), &m.preprocessing);
+        let found = self.identity();
         let wanted = describe_identity("clip", Some(&model), &preprocessing);
         if found != wanted {
             return Err(IndexError::ModelMismatch {
@@ -157,7 +163,7 @@ impl Index {
                 wanted,
             });
         }
-        Ok(QueryEmbedder::clip(model, model_dir, threads, m.dimension))
+        Ok(QueryEmbedder::clip(model, model_dir, threads, self.manifest.dimension))
     }
 }
 
