@@ -396,7 +396,7 @@ pub struct IndexArgs {
 
 /// How the approximate-search graphs are built. The defaults keep recall@10 at 0.99 or
 /// better on CLIP-like data; `--quantization i8 --expansion-add 32 --expansion-search
-/// 128` builds about three times faster at about 0.987.
+/// 128` builds about three times faster at about 0.984.
 #[derive(Args)]
 pub struct AnnArgs {
     /// How graphs store vectors: f32, f16 or i8 (scores are always exact).
@@ -519,7 +519,7 @@ pub fn search(ctx: &Context, args: SearchArgs) -> anyhow::Result<()> {
     let searcher = Searcher::new(&index);
     let request = SearchRequest { metric: args.metric, k: args.k, class: args.class.as_deref(), exact: args.exact };
     let hits = searcher.search(&query, &request)?;
-    let method = if searcher.is_approximate(args.metric, args.exact) { "approximate" } else { "exact" };
+    let method = searcher.method_name(args.metric, args.exact);
     if let Some(plot) = &args.plot {
         let sheet_query = match &args.image {
             Some(image) => SheetQuery::Image(image),

@@ -136,7 +136,7 @@ pub fn evaluate(
             let approximate = searcher.is_approximate(*metric, exact);
             MetricEval {
                 metric: metric.name().to_owned(),
-                search: if approximate { "approximate" } else { "exact" }.to_owned(),
+                search: searcher.method_name(*metric, exact).to_owned(),
                 precision_at_1: sum.p1 / n,
                 precision_at_k: sum.pk / n,
                 mean_average_precision: sum.ap / n,

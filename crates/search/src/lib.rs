@@ -112,6 +112,12 @@ impl<'a> Searcher<'a> {
         self.graph(metric, exact).is_some()
     }
 
+    /// How [`search`](Self::search) would answer `metric`, as reports name it:
+    /// `approximate` or `exact`.
+    pub fn method_name(&self, metric: Metric, exact: bool) -> &'static str {
+        if self.is_approximate(metric, exact) { "approximate" } else { "exact" }
+    }
+
     /// The `k` best items for `query`, best first (ties broken by key, so results are
     /// stable).
     pub fn search(&self, query: &QueryVector, request: &SearchRequest) -> Result<Vec<Hit>, IndexError> {
