@@ -35,7 +35,7 @@ fn a_malformed_index_manifest_is_a_clear_error() {
 #[test]
 fn a_bad_metric_is_refused_with_the_choices() {
     let stderr = picseek_fails(&["search", "--image", "q.jpg", "--metric", "hamming"]);
-    assert!(stderr.contains("l1, l2, cosine or correlation"), "{stderr}");
+    assert!(stderr.contains("l1, l2, cosine, correlation"), "{stderr}");
 }
 
 #[test]

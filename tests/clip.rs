@@ -310,11 +310,11 @@ fn another_model_or_preprocessing_is_refused_unless_rebuilt() {
     let data_dir = data.path().to_str().unwrap();
     let other_str = other.to_str().unwrap();
     let err = picseek_fails(&["--data-dir", data_dir, "index", "--model", other_str]);
-    assert!(err.contains("model sha256") && err.contains("--rebuild"), "{err}");
+    assert!(err.contains("a model file of SHA-256") && err.contains("--rebuild"), "{err}");
     let query = data.path().join("train/red/red_0.jpg");
     let err =
         picseek_fails(&["--data-dir", data_dir, "search", "--model", other_str, "--image", query.to_str().unwrap()]);
-    assert!(err.contains("model sha256"), "{err}");
+    assert!(err.contains("a model file of SHA-256") && err.contains("--model DIR"), "{err}");
 
     let mut config: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(model.join("preprocessor_config.json")).unwrap()).unwrap();
@@ -354,7 +354,7 @@ fn missing_runtime_or_model_gives_a_clear_error_not_a_panic() {
     assert!(!data.path().join("urls.json").exists(), "nothing was crawled");
 
     let run_with_library = |library: &Path| {
-        std::process::Command::new(env!("CARGO_BIN_EXE_picseek"))
+        crate::support::picseek_command()
             .args(["--data-dir", data_dir, "index", "--model", model.to_str().unwrap()])
             .env("ORT_DYLIB_PATH", library)
             .output()

@@ -158,7 +158,7 @@ fn interrupt_a_crawl_with(signal: libc::c_int) {
     let categories = write_categories(dir.path(), json!({"a": ["Tulip"], "b": ["Cat"]}));
     let template = site.url_template();
     let args = crawl_args(data, &categories, &template, &["--rate", "2", "--concurrency", "1", "--max-per-term", "45"]);
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_picseek"))
+    let mut child = crate::support::picseek_command()
         .args(&args)
         .env("TMPDIR", &tmp)
         .stdout(std::process::Stdio::null())
@@ -191,7 +191,7 @@ fn interrupt_a_crawl_with(signal: libc::c_int) {
 fn a_missing_chromedriver_names_the_setup_script() {
     let dir = tempfile::tempdir().unwrap();
     let categories = write_categories(dir.path(), json!({"animal": ["Cat"]}));
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_picseek"))
+    let out = crate::support::picseek_command()
         .args(["--data-dir", dir.path().to_str().unwrap(), "crawl", "--categories", &categories])
         .env("PATH", dir.path())
         .output()
@@ -203,7 +203,7 @@ fn a_missing_chromedriver_names_the_setup_script() {
 
 /// Runs `picseek crawl --source flickr-api` with `key`, without a browser on PATH.
 fn crawl_api(data: &Path, site: &FlickrSite, key: Option<&str>, extra: &[&str]) -> std::process::Output {
-    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_picseek"));
+    let mut command = crate::support::picseek_command();
     command
         .args(["--data-dir", data.to_str().unwrap(), "crawl", "--source", "flickr-api"])
         .args(["--categories", data.join("categories.json").to_str().unwrap()])

@@ -185,7 +185,7 @@ fn a_run_killed_half_way_resumes_to_the_same_result() {
     let killed = tempfile::tempdir().unwrap();
     write_urls(killed.path(), urls);
     let killed_args = args(killed.path().to_str().unwrap());
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_picseek"))
+    let mut child = crate::support::picseek_command()
         .args(&killed_args)
         .stderr(std::process::Stdio::null())
         .spawn()

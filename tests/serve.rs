@@ -3,7 +3,7 @@
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Stdio};
 use std::time::Duration;
 
 use crate::support::{index_pixel, picseek_json, write_class};
@@ -41,7 +41,7 @@ fn write_classes(data: &Path, per_class: usize) {
 
 /// Starts `picseek serve` on a free port of 127.0.0.1 over `data`'s index.
 fn spawn_server(data: &Path, extra: &[&str]) -> Server {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_picseek"))
+    let mut child = crate::support::picseek_command()
         .args(["--data-dir", data.to_str().unwrap(), "serve", "--addr", "127.0.0.1:0"])
         .args(extra)
         .stderr(Stdio::piped())
@@ -130,7 +130,7 @@ fn the_api_answers_searches_and_refuses_bad_requests() {
     assert!(body.contains("too large"), "{body}");
     bad(Form::new().text("text", "a red car"), 400, "CLIP");
     bad(Form::new().part("image", image_part(&query)).text("k", "0"), 400, "k must be");
-    bad(Form::new().part("image", image_part(&query)).text("metric", "hamming"), 400, "l1, l2, cosine or correlation");
+    bad(Form::new().part("image", image_part(&query)).text("metric", "hamming"), 400, "l1, l2, cosine, correlation");
 
     for path in [
         "/image/../../etc/passwd",

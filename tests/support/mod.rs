@@ -11,20 +11,61 @@ use std::process::Output;
 
 use image::{Rgb, RgbImage, Rgba, RgbaImage};
 
+/// Variables of the developer's shell that would change what picseek does: each test
+/// sets what it needs itself.
+const SCRUBBED_VARIABLES: [&str; 5] = ["ORT_DYLIB_PATH", "FLICKR_API_KEY", "RUST_LOG", "NO_COLOR", "RUST_BACKTRACE"];
+
+/// The `picseek` binary as a command with a scrubbed environment (see
+/// [`SCRUBBED_VARIABLES`]) and warnings-only logs (PICSEEK_TEST_LOG sets the binary's log
+/// filter when debugging a test). Every test runs picseek through this.
+pub fn picseek_command() -> std::process::Command {
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_picseek"));
+    for name in SCRUBBED_VARIABLES {
+        command.env_remove(name);
+    }
+    command.env("RUST_LOG", std::env::var("PICSEEK_TEST_LOG").unwrap_or_else(|_| "warn".into()));
+    command
+}
+
 /// Runs `picseek` with `args` and returns its output.
 pub fn picseek(args: &[&str]) -> Output {
-    std::process::Command::new(env!("CARGO_BIN_EXE_picseek"))
-        .args(args)
-        // PICSEEK_TEST_LOG sets the binary's log filter when debugging a test.
-        .env("RUST_LOG", std::env::var("PICSEEK_TEST_LOG").unwrap_or_else(|_| "warn".into()))
-        .output()
-        .expect("the picseek binary runs")
+    picseek_command().args(args).output().expect("the picseek binary runs")
+}
+
+/// What a failed test shows of the data folder named by `--data-dir` in `args`: its files
+/// (up to 200), so that the state that made it fail is in the message.
+pub fn data_dir_listing(args: &[&str]) -> String {
+    let Some(dir) = args.iter().position(|a| *a == "--data-dir").and_then(|i| args.get(i + 1)) else {
+        return String::new();
+    };
+    let mut listing = format!("\ncontents of {dir}:");
+    let mut pending = vec![std::path::PathBuf::from(dir)];
+    let mut shown = 0;
+    while let Some(folder) = pending.pop() {
+        let Ok(entries) = std::fs::read_dir(&folder) else { continue };
+        for entry in entries.flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                pending.push(path);
+            } else if shown < 200 {
+                let bytes = entry.metadata().map_or(0, |m| m.len());
+                listing.push_str(&format!("\n  {} ({bytes} bytes)", path.display()));
+                shown += 1;
+            }
+        }
+    }
+    listing
 }
 
 /// Runs `picseek` expecting success, and returns stdout parsed as JSON.
 pub fn picseek_json(args: &[&str]) -> serde_json::Value {
     let out = picseek(args);
-    assert!(out.status.success(), "picseek {args:?} failed: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "picseek {args:?} failed: {}{}",
+        String::from_utf8_lossy(&out.stderr),
+        data_dir_listing(args)
+    );
     serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("picseek {args:?} printed no JSON ({e})"))
 }
 

@@ -73,7 +73,7 @@ impl Examiner {
         record.height = Some(height);
         if width.min(height) < self.min_side {
             record.reason = Some("too_small".into());
-            record.detail = Some(format!("{width}x{height} is below --min-side {}", self.min_side));
+            record.detail = Some(format!("{width}x{height} has a side below the minimum of {} pixels", self.min_side));
             return Examined::New { record, phash: None, output: None };
         }
         let copy_as_is = decoded.format == ImageFormat::Jpeg

@@ -14,16 +14,17 @@
 mod examine;
 mod inputs;
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 
 use image_hasher::ImageHash;
 use indicatif::{ProgressBar, ProgressStyle};
 use picseek_imaging::ImageError;
 use picseek_manifest::{
-    CleanManifest, CleanRecord, CleanStatus, ManifestError, read_json, write_atomic, write_json_atomic,
+    CleanManifest, CleanRecord, CleanStatus, InvalidOption, ManifestError, read_json, write_atomic, write_json_atomic,
 };
 use rayon::prelude::*;
+use serde::Serialize;
 
 use crate::examine::{Examined, Examiner};
 use crate::inputs::list_inputs;
@@ -35,7 +36,9 @@ const NEAR_MEAN_COLOUR: u8 = 24;
 
 /// Which duplicates to reject.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "clap", derive(clap::ValueEnum))]
 pub enum Dedup {
+    /// Keep every image.
     Off,
     /// Same file bytes or same decoded pixels.
     Exact,
@@ -43,6 +46,8 @@ pub enum Dedup {
     Near,
 }
 
+/// What to clean, where, and how strictly. [`Default`] gives the documented defaults
+/// (paths relative to the working directory).
 #[derive(Debug, Clone)]
 pub struct CleanOptions {
     /// `raw/`.
@@ -51,46 +56,110 @@ pub struct CleanOptions {
     pub out: PathBuf,
     /// Images whose shorter side is below this are rejected as `too_small`.
     pub min_side: u32,
+    /// Which duplicates to reject.
     pub dedup: Dedup,
     /// The largest Hamming distance between 64-bit perceptual hashes of near duplicates.
     pub near_distance: u32,
+    /// Images bigger than this when decoded are rejected as `too_large`.
     pub max_decode_bytes: u64,
+    /// The quality of JPEGs encoded anew (1 to 100).
     pub jpeg_quality: u8,
 }
 
-#[derive(Debug, thiserror::Error)]
-pub enum CleanError {
-    #[error(transparent)]
-    Manifest(#[from] ManifestError),
-    #[error(transparent)]
-    Listing(#[from] ImageError),
+impl Default for CleanOptions {
+    fn default() -> Self {
+        Self {
+            input: PathBuf::from("raw"),
+            out: PathBuf::from("clean"),
+            min_side: 50,
+            dedup: Dedup::Near,
+            near_distance: 5,
+            max_decode_bytes: picseek_imaging::DEFAULT_MAX_DECODE_BYTES,
+            jpeg_quality: 95,
+        }
+    }
 }
 
-#[derive(Debug, Clone, Default)]
+impl CleanOptions {
+    /// Refuses options the stage cannot work with, naming the option.
+    pub fn validate(&self) -> Result<(), InvalidOption> {
+        if self.near_distance > 64 {
+            return Err(InvalidOption::new("near_distance", format!("must be from 0 to 64 bits, not {}", self.near_distance)));
+        }
+        if !(1..=100).contains(&self.jpeg_quality) {
+            return Err(InvalidOption::new("jpeg_quality", format!("must be from 1 to 100, not {}", self.jpeg_quality)));
+        }
+        if self.max_decode_bytes == 0 {
+            return Err(InvalidOption::new("max_decode_bytes", "must be at least 1"));
+        }
+        Ok(())
+    }
+}
+
+/// Why the clean stage could not run (a file that cannot be used is recorded, not an
+/// error).
+#[derive(Debug, thiserror::Error)]
+pub enum CleanError {
+    /// `clean/manifest.json` cannot be read or written, or a kept image not written.
+    #[error(transparent)]
+    Manifest(#[from] ManifestError),
+    /// The input folder cannot be listed.
+    #[error(transparent)]
+    Listing(#[from] ImageError),
+    /// An option the stage cannot work with.
+    #[error("{0}")]
+    Invalid(#[from] InvalidOption),
+}
+
+/// What a clean run did.
+#[derive(Debug, Clone, Default, Serialize)]
 pub struct CleanReport {
-    /// The whole manifest, in source path order.
-    pub records: Vec<CleanRecord>,
+    /// `clean/manifest.json`.
+    pub manifest: PathBuf,
+    /// Input files, all accounted for in the manifest.
+    pub files: usize,
     /// Files examined in this run.
     pub examined: usize,
     /// Files whose earlier record still holds.
     pub reused: usize,
+    /// `kept`, and `rejected: <reason>` for each reason (duplicates counted together).
+    pub summary: BTreeMap<String, usize>,
+    /// The whole manifest, in source path order.
+    #[serde(skip)]
+    pub records: Vec<CleanRecord>,
 }
 
 impl CleanReport {
-    /// Counts of kept images and of rejections by reason (duplicates counted together).
-    pub fn summary(&self) -> Vec<(String, usize)> {
-        let mut counts: std::collections::BTreeMap<String, usize> = Default::default();
-        for r in &self.records {
-            let key = match (&r.status, r.reason.as_deref()) {
-                (CleanStatus::Kept, _) => "kept".to_owned(),
-                (CleanStatus::Rejected, Some(reason)) if reason.starts_with("duplicate_of:") => {
-                    "rejected: duplicate".into()
-                }
-                (CleanStatus::Rejected, reason) => format!("rejected: {}", reason.unwrap_or("unknown")),
-            };
-            *counts.entry(key).or_default() += 1;
+    /// Images kept.
+    pub fn kept(&self) -> usize {
+        self.records.iter().filter(|r| r.status == CleanStatus::Kept).count()
+    }
+
+    /// Rejected files by reason (duplicates counted together as `duplicate`).
+    pub fn rejected(&self) -> BTreeMap<String, usize> {
+        let mut counts = BTreeMap::new();
+        for r in self.records.iter().filter(|r| r.status == CleanStatus::Rejected) {
+            *counts.entry(rejection_kind(r.reason.as_deref()).to_owned()).or_default() += 1;
         }
-        counts.into_iter().collect()
+        counts
+    }
+
+    fn finish(mut self, records: Vec<CleanRecord>) -> Self {
+        self.files = records.len();
+        self.records = records;
+        let kept = self.kept();
+        self.summary = self.rejected().into_iter().map(|(reason, n)| (format!("rejected: {reason}"), n)).collect();
+        self.summary.insert("kept".into(), kept);
+        self
+    }
+}
+
+/// A rejection's kind: its reason, with every `duplicate_of:<path>` as `duplicate`.
+fn rejection_kind(reason: Option<&str>) -> &str {
+    match reason {
+        Some(r) if r.starts_with("duplicate_of:") => "duplicate",
+        Some(r) => r,
+        None => "unknown",
     }
 }
 
@@ -140,13 +209,14 @@ fn parse_phash(record: &CleanRecord) -> Option<ImageHash> {
 
 /// Runs the clean stage: see the crate documentation.
 pub fn clean(opts: &CleanOptions) -> Result<CleanReport, CleanError> {
+    opts.validate()?;
     let inputs = list_inputs(&opts.input)?;
     let manifest_path = opts.out.join("manifest.json");
     let previous: CleanManifest = if manifest_path.exists() { read_json(&manifest_path)? } else { Vec::new() };
     let mut previous: HashMap<String, CleanRecord> = previous.into_iter().map(|r| (r.source.clone(), r)).collect();
     let examiner = Examiner::new(opts);
 
-    let mut report = CleanReport::default();
+    let mut report = CleanReport { manifest: manifest_path.clone(), ..CleanReport::default() };
     let mut kept = KeptImages::default();
     let mut records: Vec<CleanRecord> = Vec::with_capacity(inputs.len());
     let progress = ProgressBar::new(inputs.len() as u64).with_message("cleaning");
@@ -199,12 +269,90 @@ pub fn clean(opts: &CleanOptions) -> Result<CleanReport, CleanError> {
     }
     progress.finish_and_clear();
     write_json_atomic(&manifest_path, &records)?;
-    report.records = records;
-    Ok(report)
+    Ok(report.finish(records))
 }
 
 /// Where a kept image of `source` in `class` goes, relative to `clean/`.
 fn output_path(class: &str, source: &Path) -> String {
     let stem = source.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| "image".into());
     format!("{}/{stem}.jpg", picseek_manifest::folder_name(class))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn kept(path: &str, sha: &str, pixels: &str, mean_rgb: [u8; 3]) -> CleanRecord {
+        CleanRecord {
+            source: format!("animal/Owl/{path}"),
+            path: Some(format!("Owl/{path}")),
+            class: "Owl".into(),
+            category: "animal".into(),
+            status: CleanStatus::Kept,
+            reason: None,
+            detail: None,
+            width: Some(100),
+            height: Some(100),
+            sha256: sha.into(),
+            pixels_xxh3: Some(pixels.into()),
+            phash: None,
+            mean_rgb: Some(mean_rgb),
+        }
+    }
+
+    fn hash(bits: u64) -> ImageHash {
+        ImageHash::from_bytes(&bits.to_be_bytes()).unwrap()
+    }
+
+    fn options(dedup: Dedup) -> CleanOptions {
+        CleanOptions { dedup, ..CleanOptions::default() }
+    }
+
+    /// The state after keeping `first` with perceptual hash 0.
+    fn seen_first() -> (KeptImages, CleanRecord) {
+        let first = kept("a.jpg", "sha-a", "px-a", [100, 100, 100]);
+        let mut seen = KeptImages::default();
+        seen.add(&first, Some(hash(0)));
+        (seen, first)
+    }
+
+    #[test]
+    fn the_first_kept_image_wins_for_same_bytes_and_same_pixels() {
+        let (seen, _) = seen_first();
+        let same_bytes = kept("b.jpg", "sha-a", "px-b", [0, 0, 0]);
+        let same_pixels = kept("c.png", "sha-c", "px-a", [0, 0, 0]);
+        for dedup in [Dedup::Exact, Dedup::Near] {
+            assert_eq!(seen.duplicate_of(&same_bytes, None, &options(dedup)).as_deref(), Some("Owl/a.jpg"));
+            assert_eq!(seen.duplicate_of(&same_pixels, None, &options(dedup)).as_deref(), Some("Owl/a.jpg"));
+        }
+        assert_eq!(seen.duplicate_of(&same_bytes, None, &options(Dedup::Off)), None);
+    }
+
+    #[test]
+    fn near_duplicates_need_a_close_hash_and_a_close_mean_colour() {
+        let (seen, _) = seen_first();
+        let near = kept("d.jpg", "sha-d", "px-d", [110, 95, 100]);
+        let five_bits = hash(0b11111);
+        let six_bits = hash(0b111111);
+        assert_eq!(seen.duplicate_of(&near, Some(&five_bits), &options(Dedup::Near)).as_deref(), Some("Owl/a.jpg"));
+        assert_eq!(seen.duplicate_of(&near, Some(&six_bits), &options(Dedup::Near)), None);
+        assert_eq!(seen.duplicate_of(&near, Some(&five_bits), &options(Dedup::Exact)), None);
+        // Same structure, another colour (every flat image hashes alike): not a duplicate.
+        let other_colour = kept("e.jpg", "sha-e", "px-e", [100, 100, 200]);
+        assert_eq!(seen.duplicate_of(&other_colour, Some(&hash(0)), &options(Dedup::Near)), None);
+    }
+
+    #[test]
+    fn the_summary_counts_duplicates_together() {
+        let mut dup = kept("b.jpg", "sha-b", "px-b", [0, 0, 0]);
+        dup.status = CleanStatus::Rejected;
+        dup.reason = Some("duplicate_of:Owl/a.jpg".into());
+        let mut small = dup.clone();
+        small.reason = Some("too_small".into());
+        let report = CleanReport::default().finish(vec![seen_first().1, dup.clone(), dup, small]);
+        assert_eq!(report.kept(), 1);
+        assert_eq!(report.rejected(), [("duplicate".to_owned(), 2), ("too_small".to_owned(), 1)].into());
+        assert_eq!(report.summary["rejected: duplicate"], 2);
+        assert_eq!(report.files, 4);
+    }
 }

@@ -47,11 +47,14 @@ fn require_outlet<'s>(
 
 /// Runs `session` and returns the rows of the 2-D f32 output `output`, each
 /// L2-normalised.
+/// Runs the model and returns one unit-length row per input: a model that gives another
+/// number of rows, or rows of no width, is refused as broken.
 fn run_embeddings(
     session: &Mutex<Session>,
     path: &Path,
     inputs: Vec<(std::borrow::Cow<'_, str>, ort::session::SessionInputValue<'_>)>,
     output: &str,
+    expected_rows: usize,
 ) -> Result<Vec<Vec<f32>>, ClipError> {
     let failed = |e: ort::Error| ClipError::Inference { path: path.to_owned(), reason: e.to_string() };
     let mut session = session.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
@@ -61,6 +64,12 @@ fn run_embeddings(
         return Err(bad_model(path, format!("`{output}` has shape {shape:?}, expected [batch, dimension]")));
     };
     let dim = usize::try_from(dim).unwrap_or(0);
+    if usize::try_from(rows).ok() != Some(expected_rows) || dim == 0 || values.len() < expected_rows * dim {
+        return Err(bad_model(
+            path,
+            format!("`{output}` has shape {shape:?} for {expected_rows} input(s): expected one non-empty row each"),
+        ));
+    }
     let mut vectors: Vec<Vec<f32>> = values.chunks_exact(dim.max(1)).take(rows as usize).map(<[f32]>::to_vec).collect();
     vectors.iter_mut().for_each(|v| l2_normalise(v));
     Ok(vectors)
@@ -119,7 +128,7 @@ impl ImageEncoder {
         let batch: Vec<f32> = images.iter().flatten().copied().collect();
         let failed = |e: ort::Error| ClipError::Inference { path: self.path.clone(), reason: e.to_string() };
         let tensor = TensorRef::from_array_view(([images.len(), 3, size, size], batch.as_slice())).map_err(failed)?;
-        run_embeddings(&self.session, &self.path, ort::inputs![Self::INPUT => tensor], Self::OUTPUT)
+        run_embeddings(&self.session, &self.path, ort::inputs![Self::INPUT => tensor], Self::OUTPUT, images.len())
     }
 }
 
@@ -187,7 +196,7 @@ impl TextEncoder {
                 TensorRef::from_array_view((shape, mask.as_slice())).map_err(failed)?.into(),
             ));
         }
-        let mut vectors = run_embeddings(&self.session, &self.path, inputs, Self::OUTPUT)?;
+        let mut vectors = run_embeddings(&self.session, &self.path, inputs, Self::OUTPUT, 1)?;
         Ok(vectors.remove(0))
     }
 }

@@ -29,10 +29,7 @@ pub enum ClipError {
     RuntimeMissing { looked_in: String },
     #[error("{path}: cannot load ONNX Runtime from it: {reason}")]
     RuntimeUnusable { path: PathBuf, reason: String },
-    #[error(
-        "{path} is missing: the CLIP model is not installed; run scripts/download-clip.sh (it needs \
-         internet) or pass --model DIR, or use --embedder pixel"
-    )]
+    #[error("{path} is missing: the CLIP model is not installed (scripts/download-clip.sh installs it where the network allows)")]
     ModelMissing { path: PathBuf },
     #[error("{path}: {reason}")]
     BadModel { path: PathBuf, reason: String },

@@ -25,19 +25,25 @@ use std::time::Duration;
 
 use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
 use picseek_manifest::{
-    Categories, CrawlManifest, ManifestError, TermRecord, TermStatus, UrlsManifest, read_json, write_json_atomic,
+    Categories, CrawlManifest, InvalidOption, ManifestError, TermRecord, TermStatus, UrlsManifest, read_json,
+    write_json_atomic,
 };
+use serde::Serialize;
 use tokio::task::JoinSet;
 
 use crate::pacing::HostPacer;
 
+/// What to crawl and how. [`Default`] gives the documented defaults (paths relative to
+/// the working directory; callers put them under their data directory).
 #[derive(Debug, Clone)]
 pub struct CrawlOptions {
+    /// The categories file: `{"category": ["term", ...]}`.
     pub categories_file: PathBuf,
     /// `urls.json`; `crawl.json` is written beside it.
     pub urls_path: PathBuf,
     /// The search page, with `{term}` where the URL-encoded term goes.
     pub url_template: String,
+    /// URLs wanted per term.
     pub max_per_term: usize,
     /// The size suffix every photo URL is rewritten to (`b` = large).
     pub size: String,
@@ -49,12 +55,78 @@ pub struct CrawlOptions {
     pub rate: f64,
     /// A running WebDriver server to use instead of starting `chromedriver`.
     pub webdriver: Option<String>,
+    /// Show the browser windows.
     pub headful: bool,
     /// Crawl terms again even when `urls.json` already has them.
     pub force: bool,
     /// The longest one term may take.
     pub term_timeout: Duration,
+    /// Where photo URLs come from.
     pub source: Source,
+}
+
+impl Default for CrawlOptions {
+    fn default() -> Self {
+        Self {
+            categories_file: PathBuf::from("categories.json"),
+            urls_path: PathBuf::from("urls.json"),
+            url_template: "https://www.flickr.com/search/?text={term}".into(),
+            max_per_term: 20,
+            size: "b".into(),
+            photo_hosts: vec!["staticflickr.com".into()],
+            concurrency: 4,
+            rate: 1.0,
+            webdriver: None,
+            headful: false,
+            force: false,
+            term_timeout: Duration::from_secs(300),
+            source: Source::Browser,
+        }
+    }
+}
+
+impl CrawlOptions {
+    /// The default Flickr REST endpoint for [`Source::FlickrApi`].
+    pub const DEFAULT_API_URL: &'static str = "https://api.flickr.com/services/rest/";
+
+    /// Refuses options the stage cannot work with, naming the option.
+    pub fn validate(&self) -> Result<(), InvalidOption> {
+        if !self.url_template.contains("{term}") || !self.url_template.starts_with("http") {
+            return Err(InvalidOption::new(
+                "url_template",
+                format!("{:?} must be an http(s) URL containing {{term}}", self.url_template),
+            ));
+        }
+        if !(0.001..=1000.0).contains(&self.rate) {
+            return Err(InvalidOption::new("rate", format!("must be from 0.001 to 1000 actions per second, not {}", self.rate)));
+        }
+        if !(1..=64).contains(&self.concurrency) {
+            return Err(InvalidOption::new("concurrency", format!("must be from 1 to 64, not {}", self.concurrency)));
+        }
+        if !(1..=100_000).contains(&self.max_per_term) {
+            return Err(InvalidOption::new("max_per_term", format!("must be from 1 to 100000, not {}", self.max_per_term)));
+        }
+        if !SIZE_SUFFIXES.contains(&self.size.as_str()) {
+            return Err(InvalidOption::new("size", format!("{:?} is not a Flickr size suffix ({})", self.size, SIZE_SUFFIXES.join(", "))));
+        }
+        if self.term_timeout.is_zero() || self.term_timeout > Duration::from_secs(86_400) {
+            return Err(InvalidOption::new("term_timeout", format!("must be from 1 to 86400 seconds, not {}", self.term_timeout.as_secs())));
+        }
+        if self.photo_hosts.iter().any(|h| h.trim().is_empty()) || self.photo_hosts.is_empty() {
+            return Err(InvalidOption::new("photo_hosts", "must name at least one host, none empty"));
+        }
+        Ok(())
+    }
+}
+
+/// The kinds of [`Source`], for choosing one by name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "clap", derive(clap::ValueEnum))]
+pub enum SourceKind {
+    /// The search page in headless Chromium.
+    Browser,
+    /// The `flickr.photos.search` REST method (needs an API key).
+    FlickrApi,
 }
 
 /// Where photo URLs come from.
@@ -63,51 +135,94 @@ pub enum Source {
     /// The search page in headless Chromium.
     Browser,
     /// The `flickr.photos.search` REST method at `api_url`, with `key`.
-    FlickrApi { api_url: String, key: String },
+    FlickrApi {
+        /// The REST endpoint.
+        api_url: String,
+        /// The API key.
+        key: String,
+    },
 }
 
+/// Why the crawl could not run (a term that fails is not an error: it is reported).
 #[derive(Debug, thiserror::Error)]
 pub enum CrawlError {
+    /// `urls.json`, `crawl.json` or the categories file cannot be read or written.
     #[error(transparent)]
     Manifest(#[from] ManifestError),
+    /// The categories file has no usable content.
     #[error("{path}: {reason}")]
-    BadCategories { path: PathBuf, reason: String },
-    #[error("--url-template {0:?} must be an http(s) URL containing {{term}}")]
-    BadTemplate(String),
-    #[error("--rate must be from 0.001 to 1000 actions per second, not {0}")]
-    BadRate(f64),
+    BadCategories {
+        /// The categories file.
+        path: PathBuf,
+        /// What is wrong.
+        reason: String,
+    },
+    /// An option the stage cannot work with.
+    #[error("{0}")]
+    Invalid(#[from] InvalidOption),
+    /// `chromedriver` or Chromium is not installed.
     #[error(
-        "{what} not found: install Chromium and ChromeDriver with scripts/setup.sh (Debian packages chromium and chromium-driver), or pass --webdriver URL"
+        "{what} not found: install Chromium and ChromeDriver with scripts/setup.sh (Debian packages chromium and chromium-driver)"
     )]
-    BrowserMissing { what: String },
+    BrowserMissing {
+        /// The program looked for.
+        what: String,
+    },
+    /// `chromedriver` would not start.
     #[error("could not start chromedriver: {0}")]
     WebDriverStart(#[source] std::io::Error),
+    /// No browser session could be opened.
     #[error("could not open a browser session: {0}")]
     Session(String),
+    /// The HTTP client for the API source could not be built.
     #[error("could not build the HTTP client: {0}")]
     Client(String),
+    /// Ctrl-C or SIGTERM.
     #[error("interrupted; finished terms are kept in {0}")]
     Interrupted(PathBuf),
 }
 
 /// How one term's crawl ended.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct TermReport {
+    /// The category.
     pub category: String,
+    /// The term.
     pub term: String,
-    pub record: TermRecord,
     /// Not crawled because an earlier run had finished it.
     pub skipped: bool,
+    /// How it ended, as `crawl.json` records it.
+    pub record: TermRecord,
 }
 
-#[derive(Debug, Clone, Default, PartialEq)]
+/// What a crawl did, term by term.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct CrawlReport {
+    /// `urls.json`.
+    pub urls: PathBuf,
+    /// Terms crawled in this run (not skipped as done).
+    pub crawled: usize,
+    /// Every term of the categories file, in the order they finished.
     pub terms: Vec<TermReport>,
+    /// `category/term` of every failed term.
+    pub failed: Vec<String>,
 }
 
 impl CrawlReport {
-    pub fn failed(&self) -> impl Iterator<Item = &TermReport> {
-        self.terms.iter().filter(|t| t.record.status == TermStatus::Failed)
+    /// URLs known for all terms, found in this run or before.
+    pub fn urls_found(&self) -> usize {
+        self.terms.iter().map(|t| t.record.found).sum()
+    }
+
+    fn finish(mut self) -> Self {
+        self.crawled = self.terms.iter().filter(|t| !t.skipped).count();
+        self.failed = self
+            .terms
+            .iter()
+            .filter(|t| t.record.status == TermStatus::Failed)
+            .map(|t| format!("{}/{}", t.category, t.term))
+            .collect();
+        self
     }
 }
 
@@ -129,7 +244,9 @@ fn read_or_default<T: Default + serde::de::DeserializeOwned>(path: &Path) -> Res
     if path.exists() { Ok(read_json(path)?) } else { Ok(T::default()) }
 }
 
-/// Whether an earlier run finished this term (found enough, or exhausted the search).
+/// Whether an earlier run finished this term: `urls.json` has enough URLs for it, or
+/// `crawl.json` says the search ran out at exactly the URLs `urls.json` has, for at
+/// least as many as are wanted now.
 fn already_done(
     urls: &UrlsManifest,
     log: &CrawlManifest,
@@ -167,18 +284,13 @@ impl Interruption {
 
 /// Runs the crawl stage: see the crate documentation.
 pub async fn crawl(opts: &CrawlOptions) -> Result<CrawlReport, CrawlError> {
-    if !opts.url_template.contains("{term}") || !opts.url_template.starts_with("http") {
-        return Err(CrawlError::BadTemplate(opts.url_template.clone()));
-    }
-    if !(0.001..=1000.0).contains(&opts.rate) {
-        return Err(CrawlError::BadRate(opts.rate));
-    }
+    opts.validate()?;
     let categories = read_categories(&opts.categories_file)?;
     let log_path = opts.urls_path.with_file_name("crawl.json");
     let mut urls: UrlsManifest = read_or_default(&opts.urls_path)?;
     let mut log: CrawlManifest = read_or_default(&log_path)?;
 
-    let mut report = CrawlReport::default();
+    let mut report = CrawlReport { urls: opts.urls_path.clone(), ..CrawlReport::default() };
     let mut todo = Vec::new();
     for (category, terms) in &categories {
         for term in terms {
@@ -193,7 +305,7 @@ pub async fn crawl(opts: &CrawlOptions) -> Result<CrawlReport, CrawlError> {
         }
     }
     if todo.is_empty() {
-        return Ok(report);
+        return Ok(report.finish());
     }
 
     // Listening before anything is started, so Ctrl-C or `kill` at any moment after
@@ -292,5 +404,55 @@ pub async fn crawl(opts: &CrawlOptions) -> Result<CrawlReport, CrawlError> {
     tasks.abort_all();
     drop(tasks);
     drop(driver);
-    result.map(|()| report)
+    result.map(|()| report.finish())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn urls(n: usize) -> UrlsManifest {
+        let list = (0..n).map(|i| format!("https://live.staticflickr.com/1/{i}_s_b.jpg")).collect();
+        [("animal".to_owned(), [("Owl".to_owned(), list)].into())].into()
+    }
+
+    fn log(status: TermStatus, found: usize, wanted: usize) -> CrawlManifest {
+        let record = TermRecord { status, found, wanted, error: None };
+        [("animal".to_owned(), [("Owl".to_owned(), record)].into())].into()
+    }
+
+    #[test]
+    fn a_term_with_enough_urls_is_done() {
+        let done = already_done(&urls(5), &CrawlManifest::new(), "animal", "Owl", 5).unwrap();
+        assert_eq!((done.status, done.found), (TermStatus::Complete, 5));
+        assert!(already_done(&urls(4), &CrawlManifest::new(), "animal", "Owl", 5).is_none());
+        assert!(already_done(&urls(5), &CrawlManifest::new(), "animal", "Fox", 1).is_none());
+    }
+
+    #[test]
+    fn an_exhausted_search_is_done_only_for_as_many_as_it_was_asked_for() {
+        let exhausted = log(TermStatus::Exhausted, 3, 10);
+        assert_eq!(already_done(&urls(3), &exhausted, "animal", "Owl", 10).unwrap().status, TermStatus::Exhausted);
+        assert_eq!(already_done(&urls(3), &exhausted, "animal", "Owl", 8).unwrap().status, TermStatus::Exhausted);
+        // More wanted than the exhausted run asked for: crawl again.
+        assert!(already_done(&urls(3), &exhausted, "animal", "Owl", 20).is_none());
+        // urls.json changed since (a URL removed by hand): crawl again.
+        assert!(already_done(&urls(2), &exhausted, "animal", "Owl", 10).is_none());
+    }
+
+    #[test]
+    fn a_failed_term_is_never_done() {
+        assert!(already_done(&urls(2), &log(TermStatus::Failed, 2, 10), "animal", "Owl", 10).is_none());
+    }
+
+    #[test]
+    fn options_are_checked_by_name() {
+        assert!(CrawlOptions::default().validate().is_ok());
+        let bad = CrawlOptions { rate: 0.0, ..CrawlOptions::default() };
+        assert_eq!(bad.validate().unwrap_err().option, "rate");
+        let bad = CrawlOptions { url_template: "ftp://x/{term}".into(), ..CrawlOptions::default() };
+        assert_eq!(bad.validate().unwrap_err().option, "url_template");
+        let bad = CrawlOptions { size: "xl".into(), ..CrawlOptions::default() };
+        assert_eq!(bad.validate().unwrap_err().option, "size");
+    }
 }

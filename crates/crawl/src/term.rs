@@ -66,10 +66,7 @@ pub(crate) async fn crawl_term(
         }
         Ok(Ok(status)) => TermOutcome::finished(found.urls, status),
         Ok(Err(error)) => TermOutcome::failed(found.urls, error),
-        Err(_) => TermOutcome::failed(
-            found.urls,
-            format!("timed out after {}s (raise --term-timeout)", opts.term_timeout.as_secs()),
-        ),
+        Err(_) => TermOutcome::failed(found.urls, format!("timed out after {}s", opts.term_timeout.as_secs())),
     }
 }
 

@@ -5,11 +5,11 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
 use backon::{ExponentialBuilder, Retryable};
-use governor::DefaultKeyedRateLimiter;
 use picseek_manifest::{DownloadRecord, DownloadStatus, sha256_hex, write_atomic};
 use reqwest::StatusCode;
 use reqwest::header::{HeaderMap, RETRY_AFTER};
 
+use crate::limiter::HostLimiter;
 use crate::{DownloadOptions, Job};
 
 /// The longest back-off, and the longest `Retry-After` honoured (a server asking for
@@ -27,11 +27,11 @@ pub(crate) enum FetchError {
     Connection(String),
     #[error("got {got} of {expected} bytes (Content-Length)")]
     Truncated { got: u64, expected: u64 },
-    #[error("larger than --max-bytes {limit}")]
+    #[error("larger than the limit of {limit} bytes")]
     TooLarge { limit: u64 },
     #[error("the response is not an image (Content-Type {0:?})")]
     NotAnImage(String),
-    #[error("served with X-Robots-Tag noai (use --ignore-noai to download anyway)")]
+    #[error("served with X-Robots-Tag noai (the host asks that it not be used for AI)")]
     NoAi,
     #[error("not an http(s) URL")]
     InvalidUrl,
@@ -148,7 +148,7 @@ impl Fetcher {
         &self,
         out_dir: &Path,
         job: &Job,
-        limiter: Option<&DefaultKeyedRateLimiter<String>>,
+        limiter: Option<&HostLimiter>,
     ) -> DownloadRecord {
         let attempts = AtomicU32::new(0);
         let Some(host) = url::Url::parse(&job.url)
@@ -161,7 +161,7 @@ impl Fetcher {
         let attempt = || async {
             attempts.fetch_add(1, Ordering::Relaxed);
             if let Some(limiter) = limiter {
-                limiter.until_key_ready(&host).await;
+                limiter.until_ready(&host).await;
             }
             self.fetch_once(out_dir, job).await
         };

@@ -1,8 +1,8 @@
 //! The download stage: fetches every URL of `urls.json` (`{category: {term: [url]}}`)
 //! into `raw/<category>/<term>/` and accounts for each in `raw/manifest.json`.
 //!
-//! Downloads run concurrently (`tokio` + `reqwest`), paced per host by a `governor`
-//! limiter, with exponential back-off and jitter for timeouts, resets, 5xx, 408 and 429
+//! Downloads run concurrently (`tokio` + `reqwest`), paced per host (no burst, on
+//! tokio's clock), with exponential back-off and jitter for timeouts, resets, 5xx, 408 and 429
 //! (honouring `Retry-After`). A response is kept only if it is complete and is an image
 //! by its bytes; it is written under a temporary name and renamed, and named after a
 //! hash of its URL, so no two URLs collide and no partial file ever has a final name.
@@ -10,31 +10,35 @@
 //! yet recorded) and retries the failed ones.
 
 mod fetch;
+mod limiter;
 mod naming;
 
 pub use naming::file_name_for_url;
 
-use std::collections::HashMap;
-use std::num::NonZeroU32;
+use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
 use futures::StreamExt;
-use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 use indicatif::{ProgressBar, ProgressStyle};
 use picseek_manifest::{
-    DownloadManifest, DownloadRecord, DownloadStatus, ManifestError, UrlsManifest, folder_name, read_json, sha256_hex,
-    write_json_atomic,
+    DownloadManifest, DownloadRecord, DownloadStatus, InvalidOption, ManifestError, UrlsManifest, folder_name,
+    read_json, sha256_hex, write_json_atomic,
 };
+use serde::Serialize;
 
 use crate::fetch::{FetchError, Fetcher};
+use crate::limiter::HostLimiter;
 
 /// How often the manifest is saved while downloading.
 const SAVE_EVERY: Duration = Duration::from_secs(2);
 
+/// What to download, where, and how politely. [`Default`] gives the documented
+/// defaults (paths relative to the working directory).
 #[derive(Debug, Clone)]
 pub struct DownloadOptions {
+    /// `urls.json`: `{category: {term: [url]}}`.
     pub urls_path: PathBuf,
     /// `raw/`; the manifest is `raw/manifest.json`.
     pub out_dir: PathBuf,
@@ -46,6 +50,7 @@ pub struct DownloadOptions {
     pub retries: usize,
     /// The longest one request (connect to last byte) may take.
     pub timeout: Duration,
+    /// The largest file accepted, in bytes.
     pub max_bytes: u64,
     /// Skip images served with `X-Robots-Tag: noai` or `noimageai`.
     pub honour_noai: bool,
@@ -53,42 +58,104 @@ pub struct DownloadOptions {
     pub backoff: Duration,
 }
 
+impl Default for DownloadOptions {
+    fn default() -> Self {
+        Self {
+            urls_path: PathBuf::from("urls.json"),
+            out_dir: PathBuf::from("raw"),
+            concurrency: 16,
+            rate: 2.0,
+            retries: 3,
+            timeout: Duration::from_secs(30),
+            max_bytes: 20_000_000,
+            honour_noai: true,
+            backoff: Duration::from_millis(500),
+        }
+    }
+}
+
+impl DownloadOptions {
+    /// Refuses options the stage cannot work with, naming the option.
+    pub fn validate(&self) -> Result<(), InvalidOption> {
+        if !(self.rate == 0.0 || (0.001..=100_000.0).contains(&self.rate)) {
+            return Err(InvalidOption::new(
+                "rate",
+                format!("must be 0 (off) or from 0.001 to 100000 requests per second, not {}", self.rate),
+            ));
+        }
+        if self.timeout.is_zero() || self.timeout > Duration::from_secs(86_400) {
+            return Err(InvalidOption::new(
+                "timeout",
+                format!("must be a number of seconds above 0 and at most 86400, not {}", self.timeout.as_secs_f64()),
+            ));
+        }
+        if !(1..=512).contains(&self.concurrency) {
+            return Err(InvalidOption::new("concurrency", format!("must be from 1 to 512, not {}", self.concurrency)));
+        }
+        if self.retries > 100 {
+            return Err(InvalidOption::new("retries", format!("must be at most 100, not {}", self.retries)));
+        }
+        if self.max_bytes == 0 {
+            return Err(InvalidOption::new("max_bytes", "must be at least 1"));
+        }
+        Ok(())
+    }
+}
+
+/// Why the download stage could not run (a URL that fails is recorded, not an error).
 #[derive(Debug, thiserror::Error)]
 pub enum DownloadError {
+    /// `urls.json` or `raw/manifest.json` cannot be read or written.
     #[error(transparent)]
     Manifest(#[from] ManifestError),
-    #[error("--rate must be 0 (off) or from 0.001 to 100000 requests per second, not {0}")]
-    BadRate(f64),
+    /// An option the stage cannot work with.
+    #[error("{0}")]
+    Invalid(#[from] InvalidOption),
+    /// The HTTP client could not be built.
     #[error("could not build the HTTP client: {0}")]
     Client(String),
 }
 
 /// What a download run did.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, Serialize)]
 pub struct DownloadReport {
-    /// The whole manifest, in `urls.json` order.
-    pub records: Vec<DownloadRecord>,
+    /// `raw/manifest.json`.
+    pub manifest: PathBuf,
+    /// URLs in `urls.json`.
+    pub urls: usize,
     /// URLs fetched (or tried) in this run.
     pub attempted: usize,
     /// URLs already downloaded by an earlier run.
     pub reused: usize,
+    /// Records by status and, for the others than `ok`, by reason code:
+    /// `ok`, `failed: http_404`, `skipped: noai`, ...
+    pub summary: BTreeMap<String, usize>,
+    /// The whole manifest, in `urls.json` order.
+    #[serde(skip)]
+    pub records: Vec<DownloadRecord>,
 }
 
 impl DownloadReport {
-    /// Records by status and, for failures, by reason code.
-    pub fn summary(&self) -> Vec<(String, usize)> {
-        let mut counts: std::collections::BTreeMap<String, usize> = Default::default();
-        for r in &self.records {
+    /// URLs downloaded, in this run or before.
+    pub fn ok(&self) -> usize {
+        self.summary.get("ok").copied().unwrap_or(0)
+    }
+
+    fn finish(mut self, records: Vec<DownloadRecord>) -> Self {
+        for r in &records {
             let key = match (r.status, r.reason()) {
                 (DownloadStatus::Ok, _) => "ok".to_owned(),
                 (status, reason) => format!("{}: {}", status_name(status), reason.unwrap_or("unknown")),
             };
-            *counts.entry(key).or_default() += 1;
+            *self.summary.entry(key).or_default() += 1;
         }
-        counts.into_iter().collect()
+        self.urls = records.len();
+        self.records = records;
+        self
     }
 }
 
+/// A status as the manifest and summaries name it.
 pub fn status_name(status: DownloadStatus) -> &'static str {
     match status {
         DownloadStatus::Ok => "ok",
@@ -114,9 +181,7 @@ fn key(category: &str, term: &str, url: &str) -> Key {
 
 /// Runs the download stage: see the crate documentation.
 pub async fn download(opts: &DownloadOptions) -> Result<DownloadReport, DownloadError> {
-    if !(opts.rate == 0.0 || (0.001..=100_000.0).contains(&opts.rate)) {
-        return Err(DownloadError::BadRate(opts.rate));
-    }
+    opts.validate()?;
     let urls: UrlsManifest = read_json(&opts.urls_path)?;
     let manifest_path = opts.out_dir.join("manifest.json");
     let previous: DownloadManifest = if manifest_path.exists() { read_json(&manifest_path)? } else { Vec::new() };
@@ -125,7 +190,7 @@ pub async fn download(opts: &DownloadOptions) -> Result<DownloadReport, Download
 
     let mut records: Vec<Option<DownloadRecord>> = Vec::new();
     let mut jobs = Vec::new();
-    let mut report = DownloadReport::default();
+    let mut report = DownloadReport { manifest: manifest_path.clone(), ..DownloadReport::default() };
     for (category, terms) in &urls {
         for (term, term_urls) in terms {
             for url in term_urls {
@@ -149,12 +214,7 @@ pub async fn download(opts: &DownloadOptions) -> Result<DownloadReport, Download
     report.attempted = jobs.len();
 
     let fetcher = Arc::new(Fetcher::new(opts).map_err(|e| DownloadError::Client(e.to_string()))?);
-    let limiter: Option<Arc<DefaultKeyedRateLimiter<String>>> = (opts.rate > 0.0).then(|| {
-        let quota = Quota::with_period(Duration::from_secs_f64(1.0 / opts.rate))
-            .expect("a positive period")
-            .allow_burst(NonZeroU32::MIN);
-        Arc::new(RateLimiter::keyed(quota))
-    });
+    let limiter = (opts.rate > 0.0).then(|| Arc::new(HostLimiter::new(opts.rate)));
     let progress = ProgressBar::new(jobs.len() as u64).with_message("downloading");
     progress.set_style(
         ProgressStyle::with_template("{msg} {bar:30} {pos}/{len} {per_sec} [{elapsed} < {eta}]")
@@ -181,8 +241,7 @@ pub async fn download(opts: &DownloadOptions) -> Result<DownloadReport, Download
     }
     progress.finish_and_clear();
     save(&manifest_path, &records)?;
-    report.records = records.into_iter().flatten().collect();
-    Ok(report)
+    Ok(report.finish(records.into_iter().flatten().collect()))
 }
 
 /// Saves the records known so far (URLs not yet done are left out until they are).
@@ -230,5 +289,88 @@ impl FetchError {
             error: Some(format!("{}: {self}", self.code())),
             attempts,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const PNG: &[u8] = b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR";
+
+    fn job() -> Job {
+        Job {
+            category: "animal".into(),
+            term: "Owl".into(),
+            url: "http://127.0.0.1/owl.png".into(),
+            relative_path: "animal/Owl/0123-owl.png".into(),
+        }
+    }
+
+    fn ok_record(bytes: u64) -> DownloadRecord {
+        let job = job();
+        DownloadRecord {
+            url: job.url,
+            category: job.category,
+            term: job.term,
+            status: DownloadStatus::Ok,
+            path: Some(job.relative_path),
+            sha256: Some(sha256_hex(PNG)),
+            bytes: Some(bytes),
+            http_status: Some(200),
+            error: None,
+            attempts: 2,
+        }
+    }
+
+    fn out_dir_with_file(contents: Option<&[u8]>) -> tempfile::TempDir {
+        let dir = tempfile::tempdir().unwrap();
+        if let Some(contents) = contents {
+            let path = dir.path().join(job().relative_path);
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::write(path, contents).unwrap();
+        }
+        dir
+    }
+
+    #[test]
+    fn an_ok_record_whose_file_is_intact_is_reused_as_it_was() {
+        let dir = out_dir_with_file(Some(PNG));
+        let earlier = ok_record(PNG.len() as u64);
+        assert_eq!(reuse_earlier_download(dir.path(), &job(), Some(earlier.clone())), Some(earlier));
+    }
+
+    #[test]
+    fn an_ok_record_whose_file_changed_or_went_is_fetched_again() {
+        let dir = out_dir_with_file(Some(PNG));
+        assert_eq!(reuse_earlier_download(dir.path(), &job(), Some(ok_record(3))), None);
+        let empty = out_dir_with_file(None);
+        assert_eq!(reuse_earlier_download(empty.path(), &job(), Some(ok_record(PNG.len() as u64))), None);
+    }
+
+    #[test]
+    fn a_file_a_killed_run_finished_is_found_without_a_record() {
+        let dir = out_dir_with_file(Some(PNG));
+        let found = reuse_earlier_download(dir.path(), &job(), None).unwrap();
+        assert_eq!(found.status, DownloadStatus::Ok);
+        assert_eq!(found.sha256.as_deref(), Some(sha256_hex(PNG).as_str()));
+        assert_eq!(found.bytes, Some(PNG.len() as u64));
+    }
+
+    #[test]
+    fn a_failed_record_or_a_file_that_is_no_image_is_fetched_again() {
+        let dir = out_dir_with_file(Some(b"<html>"));
+        assert_eq!(reuse_earlier_download(dir.path(), &job(), None), None);
+        let failed = DownloadRecord { status: DownloadStatus::Failed, ..ok_record(0) };
+        assert_eq!(reuse_earlier_download(dir.path(), &job(), Some(failed)), None);
+    }
+
+    #[test]
+    fn options_are_checked_by_name() {
+        assert!(DownloadOptions::default().validate().is_ok());
+        let bad = DownloadOptions { rate: -1.0, ..DownloadOptions::default() };
+        assert_eq!(bad.validate().unwrap_err().option, "rate");
+        let bad = DownloadOptions { timeout: Duration::ZERO, ..DownloadOptions::default() };
+        assert_eq!(bad.validate().unwrap_err().option, "timeout");
     }
 }

@@ -3,97 +3,29 @@
 
 use std::fmt;
 use std::path::Path;
-use std::str::FromStr;
 
-use picseek_manifest::AnnFile;
+use picseek_manifest::{AnnFile, Metric, Quantization};
 use rayon::prelude::*;
 use usearch::{MetricKind, ScalarKind};
 
 use crate::IndexError;
 
-/// A metric space usearch can search approximately. (L1 has none: it is always exact.)
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum AnnSpace {
-    Cosine,
-    /// Squared Euclidean distance: the same order as the mean squared difference.
-    L2,
-    /// Pearson correlation.
-    Correlation,
-}
-
-impl AnnSpace {
-    pub const ALL: [AnnSpace; 3] = [AnnSpace::Cosine, AnnSpace::L2, AnnSpace::Correlation];
-
-    pub fn name(self) -> &'static str {
-        match self {
-            AnnSpace::Cosine => "cosine",
-            AnnSpace::L2 => "l2",
-            AnnSpace::Correlation => "correlation",
-        }
-    }
-
-    fn metric_kind(self) -> MetricKind {
-        match self {
-            AnnSpace::Cosine => MetricKind::Cos,
-            AnnSpace::L2 => MetricKind::L2sq,
-            AnnSpace::Correlation => MetricKind::Pearson,
-        }
+/// The usearch metric answering `metric` (`None` for L1, which is always exact).
+fn metric_kind(metric: Metric) -> Option<MetricKind> {
+    match metric {
+        Metric::L1 => None,
+        Metric::Cosine => Some(MetricKind::Cos),
+        // Squared Euclidean distance: the same order as the mean squared difference.
+        Metric::L2 => Some(MetricKind::L2sq),
+        Metric::Correlation => Some(MetricKind::Pearson),
     }
 }
 
-impl fmt::Display for AnnSpace {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
-    }
-}
-
-impl FromStr for AnnSpace {
-    type Err = String;
-
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        AnnSpace::ALL.into_iter().find(|m| m.name().eq_ignore_ascii_case(s)).ok_or_else(|| {
-            format!(
-                "'{s}' has no approximate index: expected cosine, l2 or correlation (l1 is always searched exactly)"
-            )
-        })
-    }
-}
-
-/// How a graph stores its vectors. Scores shown to users are recomputed from the exact
-/// `f32` rows whatever the graph stores.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Quantization {
-    F32,
-    F16,
-    I8,
-}
-
-impl Quantization {
-    pub fn name(self) -> &'static str {
-        match self {
-            Quantization::F32 => "f32",
-            Quantization::F16 => "f16",
-            Quantization::I8 => "i8",
-        }
-    }
-
-    fn scalar_kind(self) -> ScalarKind {
-        match self {
-            Quantization::F32 => ScalarKind::F32,
-            Quantization::F16 => ScalarKind::F16,
-            Quantization::I8 => ScalarKind::I8,
-        }
-    }
-}
-
-impl FromStr for Quantization {
-    type Err = String;
-
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        [Quantization::F32, Quantization::F16, Quantization::I8]
-            .into_iter()
-            .find(|q| q.name().eq_ignore_ascii_case(s))
-            .ok_or_else(|| format!("unknown quantization '{s}': expected f32, f16 or i8"))
+fn scalar_kind(quantization: Quantization) -> ScalarKind {
+    match quantization {
+        Quantization::F32 => ScalarKind::F32,
+        Quantization::F16 => ScalarKind::F16,
+        Quantization::I8 => ScalarKind::I8,
     }
 }
 
@@ -102,9 +34,13 @@ impl FromStr for Quantization {
 /// `scripts/bench/run ann`): 0.99 or better, with the fastest ingest that keeps it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct AnnSettings {
+    /// How the graph stores vectors.
     pub quantization: Quantization,
+    /// Links per node (usearch's M), 2 to 256.
     pub connectivity: usize,
+    /// Candidates considered while adding a vector, 1 to 4096.
     pub expansion_add: usize,
+    /// Candidates considered while searching, 1 to 4096.
     pub expansion_search: usize,
 }
 
@@ -115,22 +51,37 @@ impl Default for AnnSettings {
 }
 
 impl AnnSettings {
+    /// Refuses settings usearch cannot build with.
+    pub fn validate(&self) -> Result<(), picseek_manifest::InvalidOption> {
+        use picseek_manifest::InvalidOption;
+        let within = |name, value: usize, low, high| {
+            if (low..=high).contains(&value) {
+                Ok(())
+            } else {
+                Err(InvalidOption::new(name, format!("must be from {low} to {high}, not {value}")))
+            }
+        };
+        within("connectivity", self.connectivity, 2, 256)?;
+        within("expansion_add", self.expansion_add, 1, 4096)?;
+        within("expansion_search", self.expansion_search, 1, 4096)
+    }
+
     /// A short description that changes whenever the graph would.
-    pub(crate) fn describe(&self, space: AnnSpace) -> String {
+    pub(crate) fn describe(&self, space: Metric) -> String {
         format!(
             "{space};{};m{};ea{};es{}",
-            self.quantization.name(),
+            self.quantization,
             self.connectivity,
             self.expansion_add,
             self.expansion_search
         )
     }
 
-    pub(crate) fn record(&self, space: AnnSpace, file: String) -> AnnFile {
+    pub(crate) fn record(&self, space: Metric, file: String) -> AnnFile {
         AnnFile {
-            space: space.name().to_owned(),
+            space,
             file,
-            quantization: self.quantization.name().to_owned(),
+            quantization: self.quantization,
             connectivity: self.connectivity,
             expansion_add: self.expansion_add,
             expansion_search: self.expansion_search,
@@ -150,18 +101,20 @@ fn ann_failure(path: &Path, e: impl fmt::Display) -> IndexError {
 }
 
 /// Builds a graph over `rows` (key `i` for row `i`) on all cores and saves it to `path`.
+/// `space` must have a graph space ([`Metric::has_graph_space`]).
 pub fn build_graph(
-    space: AnnSpace,
+    space: Metric,
     settings: &AnnSettings,
     dimension: usize,
     rows: &[f32],
     path: &Path,
 ) -> Result<(), IndexError> {
     let failed = |e| ann_failure(path, e);
+    let metric = metric_kind(space).ok_or_else(|| ann_failure(path, format!("{space} has no graph")))?;
     let options = usearch::IndexOptions {
         dimensions: dimension,
-        metric: space.metric_kind(),
-        quantization: settings.quantization.scalar_kind(),
+        metric,
+        quantization: scalar_kind(settings.quantization),
         connectivity: settings.connectivity,
         expansion_add: settings.expansion_add,
         expansion_search: settings.expansion_search,
@@ -242,7 +195,7 @@ mod tests {
 
     /// The 10 closest rows by the exact formula (in f64 over the f32 rows), among
     /// `among` (as search rescores the graph's candidates) or all.
-    fn exact_top_10(space: AnnSpace, rows: &[f32], q: &[f32], among: Option<&[u64]>) -> Vec<u64> {
+    fn exact_top_10(space: Metric, rows: &[f32], q: &[f32], among: Option<&[u64]>) -> Vec<u64> {
         let centred = |v: &[f32]| {
             let mean = v.iter().map(|&x| f64::from(x)).sum::<f64>() / v.len() as f64;
             v.iter().map(|&x| f64::from(x) - mean).collect::<Vec<f64>>()
@@ -258,9 +211,10 @@ mod tests {
             .filter(|(i, _)| among.is_none_or(|keys| keys.contains(&(*i as u64))))
             .map(|(i, r)| {
                 let closeness = match space {
-                    AnnSpace::Cosine => cosine(&as_f64(r), &as_f64(q)),
-                    AnnSpace::L2 => -r.iter().zip(q).map(|(a, b)| f64::from(a - b).powi(2)).sum::<f64>(),
-                    AnnSpace::Correlation => cosine(&centred(r), &centred(q)),
+                    Metric::Cosine => cosine(&as_f64(r), &as_f64(q)),
+                    Metric::L2 => -r.iter().zip(q).map(|(a, b)| f64::from(a - b).powi(2)).sum::<f64>(),
+                    Metric::Correlation => cosine(&centred(r), &centred(q)),
+                    Metric::L1 => unreachable!("L1 has no graph"),
                 };
                 (-closeness, i as u64)
             })
@@ -277,7 +231,7 @@ mod tests {
         let rows = clip_like_vectors(4000, DIM, 40, 1);
         let queries = clip_like_vectors(100, DIM, 40, 2);
         let dir = tempfile::tempdir().unwrap();
-        for space in AnnSpace::ALL {
+        for &space in Metric::ALL.iter().filter(|m| m.has_graph_space()) {
             let path = dir.path().join(format!("{space}.usearch"));
             let settings = AnnSettings::default();
             build_graph(space, &settings, DIM, &rows, &path).unwrap();

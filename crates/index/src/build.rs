@@ -1,30 +1,36 @@
-use std::collections::{BTreeSet, HashMap};
+use std::collections::HashMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use indicatif::{ProgressBar, ProgressStyle};
 use picseek_imaging::{ImageError, list_class_images, read_image_file};
 use picseek_manifest::{
-    IndexItem, IndexManifest, ModelIdentity, SkippedFile, VectorFile, sha256_hex, staging_file_in, write_json_atomic,
+    Dtype, EmbedderKind, IndexItem, IndexManifest, InvalidOption, Metric, ModelIdentity, SkippedFile, VectorFile,
+    sha256_hex, staging_file_in, write_json_atomic,
 };
+use serde::Serialize;
 use rayon::prelude::*;
 
 use crate::ann::build_graph;
 use crate::cache::open_cache;
 use crate::store::{Index, MANIFEST_FILE, data_root};
-use crate::{AnnSettings, AnnSpace, ClipEmbedder, EmbedderChoice, FORMAT_VERSION, IndexError, PixelEmbedder, io_error};
+use crate::identity::IndexIdentity;
+use crate::{AnnSettings, ClipEmbedder, ClipOptions, EmbedderChoice, FORMAT_VERSION, IndexError, PixelEmbedder, io_error};
 
 /// Pixel images decoded at once: enough to keep every core busy, few enough to bound
 /// memory (a 448 px row is 600 KB).
 const PIXEL_BATCH: usize = 64;
 
+/// What to index, where, and how.
 #[derive(Debug, Clone)]
 pub struct IndexOptions {
     /// The `<class>/<image>` folder to index.
     pub train: PathBuf,
     /// The index folder (`index/`).
     pub index_dir: PathBuf,
+    /// The embedder and its settings.
     pub embedder: EmbedderChoice,
+    /// Images bigger than this when decoded are skipped as too large.
     pub max_decode_bytes: u64,
     /// Start afresh instead of extending (or refusing) an existing index.
     pub rebuild: bool,
@@ -32,16 +38,68 @@ pub struct IndexOptions {
     pub ann: AnnSettings,
 }
 
+impl Default for IndexOptions {
+    /// CLIP from `models/clip` on every core with a cosine graph, `train` into `index`
+    /// (relative to the working directory; callers put them under their data directory).
+    fn default() -> Self {
+        Self {
+            train: PathBuf::from("train"),
+            index_dir: PathBuf::from("index"),
+            embedder: EmbedderChoice::Clip { options: ClipOptions::default(), spaces: vec![Metric::Cosine] },
+            max_decode_bytes: picseek_imaging::DEFAULT_MAX_DECODE_BYTES,
+            rebuild: false,
+            ann: AnnSettings::default(),
+        }
+    }
+}
+
+impl IndexOptions {
+    /// The default side of the pixel embedder's square (the tutorial's).
+    pub const DEFAULT_PIXEL_SIZE: u32 = 448;
+
+    /// Refuses options the stage cannot work with, naming the option.
+    pub fn validate(&self) -> Result<(), InvalidOption> {
+        match &self.embedder {
+            EmbedderChoice::Pixel { size } if !(1..=PixelEmbedder::MAX_SIZE).contains(size) => Err(InvalidOption::new(
+                "pixel_size",
+                format!("must be from 1 to {}, not {size}", PixelEmbedder::MAX_SIZE),
+            )),
+            EmbedderChoice::Clip { options, spaces } => {
+                if !(1..=4096).contains(&options.batch) {
+                    return Err(InvalidOption::new("batch", format!("must be from 1 to 4096, not {}", options.batch)));
+                }
+                if !(1..=1024).contains(&options.threads) {
+                    return Err(InvalidOption::new(
+                        "threads",
+                        format!("must be from 1 to 1024, not {}", options.threads),
+                    ));
+                }
+                if let Some(metric) = spaces.iter().find(|m| !m.has_graph_space()) {
+                    return Err(InvalidOption::new(
+                        "metric",
+                        format!("{metric} has no approximate index (it is always searched exactly)"),
+                    ));
+                }
+                self.ann.validate()
+            }
+            EmbedderChoice::Pixel { .. } => Ok(()),
+        }
+    }
+}
+
 /// What an index run did.
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct IndexReport {
+    /// The index folder.
+    pub index: PathBuf,
+    /// Items in the index.
     pub items: usize,
     /// Images embedded in this run.
     pub embedded: usize,
     /// Images whose vector was taken from the previous index.
     pub reused: usize,
     /// Approximate-search graphs built in this run (unchanged ones are kept).
-    pub graphs_built: Vec<String>,
+    pub graphs_built: Vec<Metric>,
     /// Files that could not be embedded, with the reason.
     pub skipped: Vec<SkippedFile>,
 }
@@ -81,10 +139,10 @@ impl Embedder {
         })
     }
 
-    fn name(&self) -> &'static str {
+    fn kind(&self) -> EmbedderKind {
         match self {
-            Embedder::Pixel(_) => "pixel",
-            Embedder::Clip { .. } => "clip",
+            Embedder::Pixel(_) => EmbedderKind::Pixel,
+            Embedder::Clip { .. } => EmbedderKind::Clip,
         }
     }
 
@@ -103,8 +161,8 @@ impl Embedder {
     }
 
     /// What must match for an existing index's vectors to be reused.
-    fn identity(&self) -> String {
-        describe_identity(self.name(), self.model(), &self.preprocessing())
+    fn identity(&self) -> IndexIdentity {
+        IndexIdentity::new(self.kind(), self.model(), &self.preprocessing())
     }
 
     fn image_size(&self) -> u32 {
@@ -121,12 +179,6 @@ impl Embedder {
         }
     }
 
-    fn dtype(&self) -> &'static str {
-        match self {
-            Embedder::Pixel(_) => "u8",
-            Embedder::Clip { .. } => "f32",
-        }
-    }
 
     fn batch(&self) -> usize {
         match self {
@@ -154,17 +206,11 @@ impl Embedder {
             }
         }
         if let Embedder::Clip { clip, .. } = self {
+            // The encoder refuses a model that gives another number of rows than inputs.
             let vectors = clip.embed_prepared(&clip_inputs)?;
             return Ok(vectors.iter().map(|v| bytemuck::cast_slice::<f32, u8>(v).to_vec()).collect());
         }
         Ok(pixel_rows)
-    }
-}
-
-pub(crate) fn describe_identity(embedder: &str, model: Option<&ModelIdentity>, preprocessing: &str) -> String {
-    match model {
-        Some(model) => format!("{embedder} embedder, model sha256 {}, {preprocessing}", model.sha256),
-        None => format!("{embedder} embedder, {preprocessing}"),
     }
 }
 
@@ -174,11 +220,12 @@ type PreparedBatch = Vec<Result<(String, Prepared), ImageError>>;
 
 /// Builds or extends the index: see the crate documentation.
 pub fn build_index(opts: &IndexOptions) -> Result<IndexReport, IndexError> {
+    opts.validate()?;
     let embedder = Embedder::load(&opts.embedder, opts.max_decode_bytes)?;
     let previous = previous_index(opts, &embedder)?;
     let (cached, mut cache_file) = match &embedder {
         Embedder::Clip { .. } => {
-            let (cached, file) = open_cache(&opts.index_dir, &embedder.identity(), embedder.dimension())?;
+            let (cached, file) = open_cache(&opts.index_dir, &embedder.identity().canonical(), embedder.dimension())?;
             (cached, Some(file))
         }
         Embedder::Pixel(_) => Default::default(),
@@ -189,7 +236,7 @@ pub fn build_index(opts: &IndexOptions) -> Result<IndexReport, IndexError> {
         .unwrap_or_default();
 
     let listing = list_class_images(&opts.train)?;
-    let mut report = IndexReport::default();
+    let mut report = IndexReport { index: opts.index_dir.clone(), ..IndexReport::default() };
     for (path, reason) in &listing.problems {
         skip(&mut report, path, "not_an_item", &format!("{}: {reason}", path.display()));
     }
@@ -255,7 +302,14 @@ pub fn build_index(opts: &IndexOptions) -> Result<IndexReport, IndexError> {
                     Err(e) => skip(&mut report, path, e.reason_code(), &e.to_string()),
                 }
             }
+            let new_count = new_inputs.len();
             let new_rows = embedder.finish(new_inputs)?;
+            if new_rows.len() != new_count {
+                return Err(IndexError::Damaged {
+                    path: opts.index_dir.clone(),
+                    reason: format!("the embedder gave {} rows for {new_count} images", new_rows.len()),
+                });
+            }
             if let Some(cache_file) = cache_file.as_mut() {
                 let new_shas = usable.iter().filter(|u| matches!(u.3, RowSource::New)).map(|u| u.2.as_str());
                 let rows: Vec<(&str, &[u8])> = new_shas.zip(new_rows.iter().map(Vec::as_slice)).collect();
@@ -274,7 +328,7 @@ pub fn build_index(opts: &IndexOptions) -> Result<IndexReport, IndexError> {
                     }
                     RowSource::New => {
                         report.embedded += 1;
-                        new_rows.next().expect("one row per new image").as_slice()
+                        new_rows.next().map_or(&[][..], Vec::as_slice)
                     }
                 };
                 writer.write_all(row).map_err(io_error(&vectors_tmp_path))?;
@@ -296,14 +350,22 @@ pub fn build_index(opts: &IndexOptions) -> Result<IndexReport, IndexError> {
         return Err(IndexError::NothingIndexed { path: opts.train.clone(), skipped: report.skipped.len() });
     }
 
-    let digest = sha256_hex(&rows_digest(&embedder.identity(), &items));
-    let vectors_name = format!("vectors-{}.{}", &digest[..16], embedder.dtype());
+    let digest = sha256_hex(&rows_digest(&embedder.identity().canonical(), &items));
+    let dtype: Dtype = embedder.kind().dtype();
+    let vectors_name = format!("vectors-{}.{dtype}", &digest[..16]);
     let vectors_path = opts.index_dir.join(&vectors_name);
     vectors.persist(&vectors_path).map_err(|e| IndexError::Io { path: vectors_path.clone(), source: e.error })?;
     report.items = items.len();
     let ann = match &opts.embedder {
         EmbedderChoice::Clip { spaces, .. } => {
-            let spaces: BTreeSet<AnnSpace> = spaces.iter().copied().collect();
+            // In the order asked for, each once.
+            let mut unique: Vec<Metric> = Vec::new();
+            for metric in spaces {
+                if !unique.contains(metric) {
+                    unique.push(*metric);
+                }
+            }
+            let spaces = unique;
             // Read back only when a graph must be built: an unchanged re-run keeps them all.
             let mut rows: Option<Vec<f32>> = None;
             let mut graphs = Vec::new();
@@ -319,7 +381,7 @@ pub fn build_index(opts: &IndexOptions) -> Result<IndexReport, IndexError> {
                         }
                     };
                     build_graph_file(opts, space, embedder.dimension(), rows, &path)?;
-                    report.graphs_built.push(space.name().to_owned());
+                    report.graphs_built.push(space);
                 }
                 graphs.push(record);
             }
@@ -329,12 +391,12 @@ pub fn build_index(opts: &IndexOptions) -> Result<IndexReport, IndexError> {
     };
     let manifest = IndexManifest {
         format_version: FORMAT_VERSION,
-        embedder: embedder.name().into(),
+        embedder: embedder.kind(),
         model: embedder.model().cloned(),
         preprocessing: embedder.preprocessing(),
         image_size: embedder.image_size(),
         dimension: embedder.dimension(),
-        vectors: VectorFile { file: vectors_name.clone(), dtype: embedder.dtype().into() },
+        vectors: VectorFile { file: vectors_name.clone(), dtype },
         ann,
         items,
         skipped: report.skipped.clone(),
@@ -349,7 +411,7 @@ pub fn build_index(opts: &IndexOptions) -> Result<IndexReport, IndexError> {
 
 /// The graph file of `space` over rows with `rows_digest`: its name changes whenever
 /// the rows or the settings do, so an unchanged graph is kept.
-fn graph_file_name(settings: &AnnSettings, space: AnnSpace, rows_digest: &str) -> String {
+fn graph_file_name(settings: &AnnSettings, space: Metric, rows_digest: &str) -> String {
     let name_digest = sha256_hex(format!("{rows_digest};{}", settings.describe(space)).as_bytes());
     format!("ann-{space}-{}.usearch", &name_digest[..16])
 }
@@ -357,7 +419,7 @@ fn graph_file_name(settings: &AnnSettings, space: AnnSpace, rows_digest: &str) -
 /// Builds the graph of `space` into a temporary file, then renames it to `path`.
 fn build_graph_file(
     opts: &IndexOptions,
-    space: AnnSpace,
+    space: Metric,
     dimension: usize,
     rows: &[f32],
     path: &Path,
@@ -377,10 +439,8 @@ fn previous_index(opts: &IndexOptions, embedder: &Embedder) -> Result<Option<Ind
         return Ok(None);
     }
     let previous = Index::open(&opts.index_dir)?;
-    let found = previous.identity();
-    let wanted = embedder.identity();
-    if found != wanted {
-        return Err(IndexError::Mismatch { path: opts.index_dir.clone(), found, wanted });
+    if let Some(difference) = previous.identity().difference(&embedder.identity()) {
+        return Err(IndexError::Mismatch { path: opts.index_dir.clone(), difference });
     }
     Ok(Some(previous))
 }

@@ -80,3 +80,54 @@ impl CacheFile {
         file.write_all(&bytes).and_then(|()| file.flush()).map_err(io_error(&self.path))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const DIM: usize = 2;
+
+    fn sha(c: char) -> String {
+        std::iter::repeat_n(c, SHA_LEN).collect()
+    }
+
+    fn row(values: [f32; DIM]) -> Vec<u8> {
+        bytemuck::cast_slice(&values).to_vec()
+    }
+
+    #[test]
+    fn appended_rows_come_back_by_image_sha256() {
+        let dir = tempfile::tempdir().unwrap();
+        let (empty, mut file) = open_cache(dir.path(), "identity", DIM).unwrap();
+        assert!(empty.is_empty());
+        let (a, b) = (row([1.0, 2.0]), row([3.0, 4.0]));
+        file.append(&[(&sha('a'), &a)]).unwrap();
+        file.append(&[(&sha('b'), &b)]).unwrap();
+        let (cached, _) = open_cache(dir.path(), "identity", DIM).unwrap();
+        assert_eq!(cached.len(), 2);
+        assert_eq!(cached[&sha('b')], vec![3.0, 4.0]);
+        // Another identity is another file.
+        assert!(open_cache(dir.path(), "other identity", DIM).unwrap().0.is_empty());
+    }
+
+    #[test]
+    fn a_torn_last_record_is_ignored_and_cut_off_before_the_next_append() {
+        let dir = tempfile::tempdir().unwrap();
+        let (_, mut file) = open_cache(dir.path(), "identity", DIM).unwrap();
+        file.append(&[(&sha('a'), &row([1.0, 2.0]))]).unwrap();
+        // A kill in the middle of the next record: its SHA and half its row.
+        let path = file.path.clone();
+        let mut torn = std::fs::OpenOptions::new().append(true).open(&path).unwrap();
+        torn.write_all(sha('b').as_bytes()).unwrap();
+        torn.write_all(&row([5.0, 6.0])[..4]).unwrap();
+        drop(torn);
+
+        let (cached, mut file) = open_cache(dir.path(), "identity", DIM).unwrap();
+        assert_eq!(cached.keys().collect::<Vec<_>>(), vec![&sha('a')]);
+        file.append(&[(&sha('c'), &row([7.0, 8.0]))]).unwrap();
+        let (cached, _) = open_cache(dir.path(), "identity", DIM).unwrap();
+        assert_eq!(cached.len(), 2, "the record after the torn one is aligned");
+        assert_eq!(cached[&sha('c')], vec![7.0, 8.0]);
+        assert_eq!(std::fs::metadata(&path).unwrap().len(), 2 * (SHA_LEN + DIM * 4) as u64);
+    }
+}

@@ -17,6 +17,16 @@ pub struct ClipOptions {
     pub threads: usize,
 }
 
+impl Default for ClipOptions {
+    fn default() -> Self {
+        Self {
+            model_dir: PathBuf::from("models/clip"),
+            batch: 16,
+            threads: std::thread::available_parallelism().map_or(1, |n| n.get()),
+        }
+    }
+}
+
 /// What an index records of the CLIP model in `model_dir`: the model file's identity and
 /// the preprocessing description, found without loading the model.
 pub(crate) fn clip_identity(model_dir: &Path) -> Result<(ModelIdentity, String), IndexError> {
@@ -35,6 +45,7 @@ pub struct ClipEmbedder {
 }
 
 impl ClipEmbedder {
+    /// Loads the image encoder of the model in `options.model_dir`.
     pub fn load(options: &ClipOptions, max_decode_bytes: u64) -> Result<Self, IndexError> {
         let (model, _) = clip_identity(&options.model_dir)?;
         Self::load_identified(options, model, max_decode_bytes)
@@ -55,14 +66,17 @@ impl ClipEmbedder {
         &self.model
     }
 
+    /// The canonical description of the model's preprocessing.
     pub fn preprocessing(&self) -> String {
         self.encoder.preprocessing().describe()
     }
 
+    /// The side of the square the model sees.
     pub fn image_size(&self) -> u32 {
         self.encoder.preprocessing().image_size()
     }
 
+    /// The width of the model's embeddings.
     pub fn dimension(&self) -> usize {
         self.encoder.dimension()
     }
@@ -79,10 +93,12 @@ impl ClipEmbedder {
         Ok(self.encoder.embed_pixel_values(prepared)?)
     }
 
+    /// Reads, decodes and embeds one image file.
     pub fn embed_file(&self, path: &Path) -> Result<Vec<f32>, IndexError> {
         self.embed_bytes(path, &read_image_file(path)?)
     }
 
+    /// Decodes and embeds one image read into memory (`path` names it in errors).
     pub fn embed_bytes(&self, path: &Path, bytes: &[u8]) -> Result<Vec<f32>, IndexError> {
         let prepared = self.prepare(path, bytes)?;
         Ok(self.embed_prepared(std::slice::from_ref(&prepared))?.remove(0))

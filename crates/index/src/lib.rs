@@ -4,7 +4,7 @@
 //! Two embedders: [`PixelEmbedder`] (the tutorial's raw pixels, `u8` rows, always
 //! searched exactly) and CLIP ([`ClipEmbedder`], unit-length `f32` rows from the image
 //! encoder through ONNX Runtime). A CLIP index also holds one `usearch` graph per
-//! [`AnnSpace`] asked for, for approximate search; the flat `f32` rows stay the exact
+//! metric asked for, for approximate search; the flat `f32` rows stay the exact
 //! reference and the cache that re-runs reuse.
 //!
 //! Building is incremental: a vector is reused whenever an image with the same SHA-256
@@ -16,19 +16,24 @@
 //! only when the new files and `index.json` are complete, so a run killed half-way
 //! leaves the previous index intact.
 //!
-//! [`Index`] opens a finished index for searching, memory-mapping its vectors and graphs.
+//! [`Index`] opens a finished index for searching, memory-mapping its vectors and graphs,
+//! and owns approximate search ([`Index::graph_candidates`]): callers never see usearch.
+//! [`IndexIdentity`] says how an index's vectors were made, in one place.
 
 mod ann;
 mod build;
 mod cache;
 mod clip;
+mod identity;
 mod pixel;
 mod query;
 mod store;
 
-pub use ann::{AnnSettings, AnnSpace, Quantization, build_graph, candidate_count, clip_like_vectors, open_graph};
+pub use ann::{AnnSettings, build_graph, candidate_count, clip_like_vectors, open_graph};
 pub use build::{IndexOptions, IndexReport, build_index};
 pub use clip::{ClipEmbedder, ClipOptions};
+pub use identity::{IdentityDifference, IndexIdentity};
+pub use picseek_manifest::{EmbedderKind, Metric, Quantization};
 pub use pixel::PixelEmbedder;
 pub use query::{ClipQueries, QueryEmbedder, QueryVector};
 pub use store::Index;
@@ -37,7 +42,7 @@ use std::path::PathBuf;
 
 use picseek_clip::ClipError;
 use picseek_imaging::ImageError;
-use picseek_manifest::ManifestError;
+use picseek_manifest::{InvalidOption, ManifestError};
 
 /// The layout version of `index/` this code reads and writes.
 pub const FORMAT_VERSION: u32 = 1;
@@ -47,41 +52,115 @@ pub const FORMAT_VERSION: u32 = 1;
 pub enum EmbedderChoice {
     /// Raw pixels of the image resized to `size` x `size` (the tutorial's baseline).
     Pixel { size: u32 },
-    /// CLIP's image encoder, with one approximate-search graph per space in `spaces`.
-    Clip { options: ClipOptions, spaces: Vec<AnnSpace> },
+    /// CLIP's image encoder, with one approximate-search graph per metric in `spaces`
+    /// (metrics without a graph space, L1, are searched exactly and need none).
+    Clip {
+        /// The model and how to run it.
+        options: ClipOptions,
+        /// The metrics to build graphs for.
+        spaces: Vec<Metric>,
+    },
 }
+
+impl EmbedderChoice {
+    /// Which embedder this is.
+    pub fn kind(&self) -> EmbedderKind {
+        match self {
+            EmbedderChoice::Pixel { .. } => EmbedderKind::Pixel,
+            EmbedderChoice::Clip { .. } => EmbedderKind::Clip,
+        }
+    }
+}
+
+/// What can go wrong building, opening or querying an index. Every variant names the
+/// file or folder; a caller decides on the variant (a damaged index, a model that does
+/// not match, an unusable image), not on the text.
 
 #[derive(Debug, thiserror::Error)]
 pub enum IndexError {
     #[error(transparent)]
+    /// An image that cannot be used (unreadable, undecodable, too large).
     Image(#[from] ImageError),
+    /// `index.json` cannot be read or written.
     #[error(transparent)]
     Manifest(#[from] ManifestError),
+    /// The CLIP model or ONNX Runtime cannot be used.
     #[error(transparent)]
     Clip(#[from] ClipError),
+    /// A file of the index cannot be read or written.
     #[error("{path}: {source}")]
     Io {
+        /// The file.
         path: PathBuf,
+        /// The operating system's error.
         #[source]
         source: std::io::Error,
     },
-    #[error("{path}: no index here (run `picseek index` first)")]
-    Missing { path: PathBuf },
-    #[error("{path}: the index is damaged: {reason} (run `picseek index --rebuild`)")]
-    Damaged { path: PathBuf, reason: String },
-    #[error("{path}: built with {found}, but this run uses {wanted}; pass --rebuild to rebuild it")]
-    Mismatch { path: PathBuf, found: String, wanted: String },
-    #[error(
-        "{path}: built with {found}, but the model in {model_dir} gives {wanted}; search with the model it \
-         was built with (--model DIR), or re-index with --rebuild"
-    )]
-    ModelMismatch { path: PathBuf, model_dir: PathBuf, found: String, wanted: String },
+    /// There is no `index.json` in the folder.
+    #[error("{path}: no index here")]
+    Missing {
+        /// The index folder.
+        path: PathBuf,
+    },
+    /// The index's files do not agree with each other or with this version.
+    #[error("{path}: the index is damaged: {reason}")]
+    Damaged {
+        /// The index folder.
+        path: PathBuf,
+        /// What does not fit.
+        reason: String,
+    },
+    /// An existing index was made another way than this run would extend it.
+    #[error("{path}: the index was built with {difference}")]
+    Mismatch {
+        /// The index folder.
+        path: PathBuf,
+        /// The one setting that differs.
+        difference: IdentityDifference,
+    },
+    /// The model given for queries is not the one the index was built with.
+    #[error("{path}: the index was built with {difference} (the model in {model_dir})")]
+    ModelMismatch {
+        /// The index folder.
+        path: PathBuf,
+        /// The model folder given.
+        model_dir: PathBuf,
+        /// The one setting that differs.
+        difference: IdentityDifference,
+    },
+    /// Every file was skipped.
     #[error("{path}: no image could be indexed ({skipped} file(s) skipped)")]
-    NothingIndexed { path: PathBuf, skipped: usize },
+    NothingIndexed {
+        /// The indexed folder.
+        path: PathBuf,
+        /// How many files were skipped.
+        skipped: usize,
+    },
+    /// usearch refused to build, open or search a graph.
     #[error("{path}: usearch failed: {reason}")]
-    Ann { path: PathBuf, reason: String },
+    Ann {
+        /// The graph file or index folder.
+        path: PathBuf,
+        /// usearch's message.
+        reason: String,
+    },
+    /// A text query for an index of an embedder that has no text encoder.
+    #[error("text queries need a CLIP index; this one uses the {embedder} embedder")]
+    NoTextEncoder {
+        /// The index's embedder.
+        embedder: EmbedderKind,
+    },
+    /// A query vector of another width than the index's rows.
+    #[error("the query vector has {got} values but the index's vectors have {expected}")]
+    QueryWidth {
+        /// The query's width.
+        got: usize,
+        /// The index's width.
+        expected: usize,
+    },
+    /// An option the index stage cannot work with.
     #[error("{0}")]
-    Unsupported(String),
+    Invalid(#[from] InvalidOption),
 }
 
 fn io_error(path: &std::path::Path) -> impl FnOnce(std::io::Error) -> IndexError + '_ {

@@ -11,10 +11,16 @@ pub struct PixelEmbedder {
 }
 
 impl PixelEmbedder {
+    /// The largest side accepted (a 4096 x 4096 row is 50 MB).
+    pub const MAX_SIZE: u32 = 4096;
+
+    /// An embedder to `size` x `size` pixels (1 to [`MAX_SIZE`](Self::MAX_SIZE), checked
+    /// by the caller), decoding within `max_decode_bytes`.
     pub fn new(size: u32, max_decode_bytes: u64) -> Self {
         Self { size, max_decode_bytes }
     }
 
+    /// The side of the square images are resized to.
     pub fn size(&self) -> u32 {
         self.size
     }
@@ -37,6 +43,7 @@ impl PixelEmbedder {
         Ok(resize_exact(&rgb, self.size, self.size).into_raw())
     }
 
+    /// Reads and embeds an image file.
     pub fn embed_file(&self, path: &Path) -> Result<Vec<u8>, ImageError> {
         self.embed_bytes(path, &read_image_file(path)?)
     }

@@ -20,7 +20,9 @@ pub enum QueryVector {
 /// rows; made by [`Index::query_embedder`](crate::Index::query_embedder). Keep one for
 /// many queries: it holds the loaded model.
 pub enum QueryEmbedder {
+    /// For a pixel index.
     Pixel(PixelEmbedder),
+    /// For a CLIP index.
     Clip(Box<ClipQueries>),
 }
 
@@ -83,6 +85,7 @@ impl ClipQueries {
 }
 
 impl QueryEmbedder {
+    /// Whether [`embed_text`](Self::embed_text) can work.
     pub fn supports_text(&self) -> bool {
         matches!(self, QueryEmbedder::Clip(_))
     }
@@ -109,15 +112,15 @@ impl QueryEmbedder {
         }
     }
 
+    /// Reads and embeds an image file.
     pub fn embed_image_file(&self, path: &Path) -> Result<QueryVector, IndexError> {
         self.embed_image_bytes(path, &read_image_file(path)?)
     }
 
+    /// Embeds a text (CLIP indexes only).
     pub fn embed_text(&self, query: &str) -> Result<QueryVector, IndexError> {
         let QueryEmbedder::Clip(clip) = self else {
-            return Err(IndexError::Unsupported(
-                "text queries need a CLIP index; this one uses the pixel embedder".into(),
-            ));
+            return Err(IndexError::NoTextEncoder { embedder: picseek_manifest::EmbedderKind::Pixel });
         };
         clip.checked(clip.text()?.embed(query)?, ModelFiles::TEXT)
     }

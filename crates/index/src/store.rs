@@ -2,14 +2,15 @@ use std::path::{Path, PathBuf};
 
 use memmap2::Mmap;
 use picseek_imaging::DEFAULT_MAX_DECODE_BYTES;
-use picseek_manifest::{IndexManifest, read_json};
+use picseek_manifest::{Dtype, EmbedderKind, IndexManifest, Metric, read_json};
 
-use crate::ann::open_graph;
-use crate::build::describe_identity;
+use crate::ann::{candidate_count, open_graph};
 use crate::clip::clip_identity;
+use crate::identity::IndexIdentity;
 use crate::query::QueryEmbedder;
-use crate::{AnnSpace, FORMAT_VERSION, IndexError, PixelEmbedder, io_error};
+use crate::{FORMAT_VERSION, IndexError, PixelEmbedder, io_error};
 
+/// The manifest's file name in an index folder.
 pub(crate) const MANIFEST_FILE: &str = "index.json";
 
 /// A finished index, opened for searching: `index.json`, its memory-mapped vectors and
@@ -18,7 +19,7 @@ pub struct Index {
     dir: PathBuf,
     manifest: IndexManifest,
     vectors: Option<Mmap>,
-    graphs: Vec<(AnnSpace, usearch::Index)>,
+    graphs: Vec<(Metric, usearch::Index)>,
 }
 
 impl Index {
@@ -36,17 +37,31 @@ impl Index {
                 manifest.format_version
             )));
         }
-        let element_size = match (manifest.embedder.as_str(), manifest.vectors.dtype.as_str()) {
-            ("pixel", "u8") => 1,
-            ("clip", "f32") => 4,
-            (embedder, dtype) => {
-                return Err(damaged(format!("{embedder} vectors of type {dtype} are not supported by this picseek")));
+        if manifest.vectors.dtype != manifest.embedder.dtype() {
+            return Err(damaged(format!(
+                "{} vectors of type {} are not supported by this picseek",
+                manifest.embedder, manifest.vectors.dtype
+            )));
+        }
+        let element_size = manifest.vectors.dtype.size();
+        if manifest.embedder == EmbedderKind::Pixel {
+            let side = u64::from(manifest.image_size);
+            if !(1..=u64::from(PixelEmbedder::MAX_SIZE)).contains(&side) || manifest.dimension as u64 != 3 * side * side {
+                return Err(damaged(format!(
+                    "a pixel index of image size {} and dimension {} (the size must be 1 to {}, the dimension 3 x size x size)",
+                    manifest.image_size,
+                    manifest.dimension,
+                    PixelEmbedder::MAX_SIZE
+                )));
             }
-        };
+        }
         let vectors_path = dir.join(&manifest.vectors.file);
         let file = std::fs::File::open(&vectors_path).map_err(io_error(&vectors_path))?;
         let len = file.metadata().map_err(io_error(&vectors_path))?.len();
-        let expected = (manifest.items.len() * manifest.dimension * element_size) as u64;
+        let expected = (manifest.items.len() as u64)
+            .checked_mul(manifest.dimension as u64)
+            .and_then(|n| n.checked_mul(element_size as u64))
+            .ok_or_else(|| damaged(format!("dimension {} is out of range", manifest.dimension)))?;
         if len != expected {
             return Err(damaged(format!(
                 "{} has {len} bytes; {} items of dimension {} need {expected}",
@@ -60,7 +75,10 @@ impl Index {
         let vectors = if len == 0 { None } else { Some(unsafe { Mmap::map(&file) }.map_err(io_error(&vectors_path))?) };
         let mut graphs = Vec::new();
         for record in &manifest.ann {
-            let space: AnnSpace = record.space.parse().map_err(|e: String| damaged(e))?;
+            let space = record.space;
+            if !space.has_graph_space() {
+                return Err(damaged(format!("{} is a graph for {space}, which has none", record.file)));
+            }
             let graph = open_graph(&dir.join(&record.file), record.expansion_search)?;
             if graph.size() != manifest.items.len() || graph.dimensions() != manifest.dimension {
                 return Err(damaged(format!(
@@ -77,18 +95,22 @@ impl Index {
         Ok(Self { dir: dir.to_owned(), manifest, vectors, graphs })
     }
 
+    /// The index folder.
     pub fn dir(&self) -> &Path {
         &self.dir
     }
 
+    /// The parsed `index.json`.
     pub fn manifest(&self) -> &IndexManifest {
         &self.manifest
     }
 
+    /// How many items (rows) the index holds.
     pub fn len(&self) -> usize {
         self.manifest.items.len()
     }
 
+    /// Whether the index holds no item.
     pub fn is_empty(&self) -> bool {
         self.manifest.items.is_empty()
     }
@@ -99,7 +121,7 @@ impl Index {
 
     /// All pixel vectors, row after row (`len() * dimension` values); empty for a CLIP index.
     pub fn u8_vectors(&self) -> &[u8] {
-        if self.manifest.vectors.dtype == "u8" { self.bytes() } else { &[] }
+        if self.manifest.vectors.dtype == Dtype::U8 { self.bytes() } else { &[] }
     }
 
     /// The pixel vector of item `i`.
@@ -111,7 +133,7 @@ impl Index {
     /// All CLIP vectors, row after row; empty for a pixel index.
     pub fn f32_vectors(&self) -> &[f32] {
         // The map is page-aligned, so the cast cannot fail on alignment.
-        if self.manifest.vectors.dtype == "f32" { bytemuck::cast_slice(self.bytes()) } else { &[] }
+        if self.manifest.vectors.dtype == Dtype::F32 { bytemuck::cast_slice(self.bytes()) } else { &[] }
     }
 
     /// The CLIP vector of item `i`.
@@ -126,9 +148,37 @@ impl Index {
         &self.bytes()[i * size..(i + 1) * size]
     }
 
-    /// The approximate-search graph of `space`, if the index has one.
-    pub fn graph(&self, space: AnnSpace) -> Option<&usearch::Index> {
-        self.graphs.iter().find(|(s, _)| *s == space).map(|(_, g)| g)
+    fn graph(&self, metric: Metric) -> Option<&usearch::Index> {
+        self.graphs.iter().find(|(s, _)| *s == metric).map(|(_, g)| g)
+    }
+
+    /// Whether the index has an approximate-search graph for `metric`.
+    pub fn has_graph(&self, metric: Metric) -> bool {
+        self.graph(metric).is_some()
+    }
+
+    /// Approximate search: the rows (item positions) the graph of `metric` finds
+    /// closest to `query`, more than `k` of them so that exact rescoring from the rows
+    /// can put right what quantisation and the graph got slightly wrong, keeping only
+    /// rows that `keep` accepts. `None` when the index has no graph for `metric`.
+    pub fn graph_candidates(
+        &self,
+        metric: Metric,
+        query: &[f32],
+        k: usize,
+        keep: Option<&dyn Fn(usize) -> bool>,
+    ) -> Result<Option<Vec<usize>>, IndexError> {
+        let Some(graph) = self.graph(metric) else { return Ok(None) };
+        if query.len() != self.manifest.dimension {
+            return Err(IndexError::QueryWidth { got: query.len(), expected: self.manifest.dimension });
+        }
+        let count = candidate_count(k).min(self.len().max(1));
+        let found = match keep {
+            None => graph.search(query, count),
+            Some(keep) => graph.filtered_search(query, count, |key| keep(key as usize)),
+        }
+        .map_err(|e| IndexError::Ann { path: self.dir.clone(), reason: e.to_string() })?;
+        Ok(Some(found.keys.iter().map(|&key| key as usize).filter(|&i| i < self.len()).collect()))
     }
 
     /// Where the image of item `i` is, as a path usable from the current directory.
@@ -138,30 +188,23 @@ impl Index {
 
     /// How the index's vectors were made (embedder, model file, preprocessing): what a
     /// run or a query must match to use them.
-    pub(crate) fn identity(&self) -> String {
-        let m = &self.manifest;
-        describe_identity(&m.embedder, m.model.as_ref(), &m.preprocessing)
+    pub fn identity(&self) -> IndexIdentity {
+        IndexIdentity::of_manifest(&self.manifest)
     }
 
     /// The embedder that makes query vectors comparable with this index's rows. For a
     /// CLIP index it checks that the model in `model_dir` is the one the index was built
     /// with; the model itself is loaded by the first query that needs it.
     pub fn query_embedder(&self, model_dir: &Path, threads: usize) -> Result<QueryEmbedder, IndexError> {
-        if self.manifest.embedder == "pixel" {
+        if self.manifest.embedder == EmbedderKind::Pixel {
             return Ok(QueryEmbedder::Pixel(PixelEmbedder::new(self.manifest.image_size, DEFAULT_MAX_DECODE_BYTES)));
         }
         // Only the identity is checked here; each encoder loads when a query needs it, so a
         // text search never loads the image model.
         let (model, preprocessing) = clip_identity(model_dir)?;
-        let found = self.identity();
-        let wanted = describe_identity("clip", Some(&model), &preprocessing);
-        if found != wanted {
-            return Err(IndexError::ModelMismatch {
-                path: self.dir.clone(),
-                model_dir: model_dir.to_owned(),
-                found,
-                wanted,
-            });
+        let wanted = IndexIdentity::new(EmbedderKind::Clip, Some(&model), &preprocessing);
+        if let Some(difference) = self.identity().difference(&wanted) {
+            return Err(IndexError::ModelMismatch { path: self.dir.clone(), model_dir: model_dir.to_owned(), difference });
         }
         Ok(QueryEmbedder::clip(model, model_dir, threads, self.manifest.dimension))
     }

@@ -1,12 +1,14 @@
 use serde::{Deserialize, Serialize};
 
+use crate::{Dtype, EmbedderKind, Metric, Quantization};
+
 /// `index/index.json`: what the vectors in `index/` are and which image each belongs to.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct IndexManifest {
     /// Bumped when the layout of `index/` changes incompatibly.
     pub format_version: u32,
-    /// `"pixel"` or `"clip"`.
-    pub embedder: String,
+    /// Which embedder made the vectors.
+    pub embedder: EmbedderKind,
     /// The model file the vectors came from (`None` for the weight-free pixel embedder).
     pub model: Option<ModelIdentity>,
     /// A canonical description of the preprocessing; an index is only extended with
@@ -37,18 +39,18 @@ pub struct ModelIdentity {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct VectorFile {
     pub file: String,
-    /// `"u8"` (pixel values) or `"f32"`.
-    pub dtype: String,
+    /// `u8` (pixel values) or `f32`.
+    pub dtype: Dtype,
 }
 
 /// One `usearch` graph over all rows of the vector file (keys are item keys).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct AnnFile {
-    /// `cosine`, `l2` or `correlation`.
-    pub space: String,
+    /// The metric the graph answers: `cosine`, `l2` or `correlation`.
+    pub space: Metric,
     pub file: String,
-    /// How the graph stores vectors: `f16` or `f32`.
-    pub quantization: String,
+    /// How the graph stores vectors.
+    pub quantization: Quantization,
     pub connectivity: usize,
     pub expansion_add: usize,
     pub expansion_search: usize,

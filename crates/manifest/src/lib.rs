@@ -8,11 +8,13 @@ mod clean;
 mod crawl;
 mod download;
 mod index;
+mod kinds;
 mod split;
 
 pub use clean::{CleanManifest, CleanRecord, CleanStatus};
 pub use crawl::{Categories, CrawlManifest, TermRecord, TermStatus, UrlsManifest};
 pub use download::{DownloadManifest, DownloadRecord, DownloadStatus};
+pub use kinds::{Dtype, EmbedderKind, Metric, Quantization, UnknownName};
 pub use index::{AnnFile, IndexItem, IndexManifest, ModelIdentity, SkippedFile, VectorFile};
 pub use split::{ClassSplit, SplitManifest};
 
@@ -37,6 +39,25 @@ pub enum ManifestError {
         #[source]
         source: serde_json::Error,
     },
+}
+
+/// An option value a stage cannot work with. `option` is the option's name in the
+/// library's own terms (the field of its options struct); a front end that knows which
+/// flag set it names the flag instead.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("{option} {problem}")]
+pub struct InvalidOption {
+    /// The options field, e.g. `rate`.
+    pub option: &'static str,
+    /// What is wrong, e.g. `must be from 0.001 to 1000 per second, not -1`.
+    pub problem: String,
+}
+
+impl InvalidOption {
+    /// An `InvalidOption` for `option`.
+    pub fn new(option: &'static str, problem: impl Into<String>) -> Self {
+        Self { option, problem: problem.into() }
+    }
 }
 
 impl ManifestError {

@@ -2,6 +2,7 @@
 //! crates; everything a stage does lives in its own library crate (see ARCHITECTURE.md).
 
 mod commands;
+mod errors;
 
 use std::path::PathBuf;
 
@@ -46,6 +47,7 @@ enum Command {
 }
 
 fn init_logging(verbose: u8) {
+    use std::io::IsTerminal;
     let default = match verbose {
         0 => "warn,picseek=info",
         1 => "info",
@@ -53,19 +55,26 @@ fn init_logging(verbose: u8) {
     };
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
-    tracing_subscriber::fmt().with_writer(std::io::stderr).with_env_filter(filter).with_target(false).init();
+    // Colour codes only for a person at a terminal, never into a log file.
+    let colour = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_env_filter(filter)
+        .with_target(false)
+        .with_ansi(colour)
+        .init();
 }
 
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     init_logging(cli.verbose);
-    let ctx = commands::Context { data_dir: cli.data_dir, json: cli.json, quiet: false };
+    let ctx = commands::Context { data_dir: cli.data_dir, json: cli.json };
     let result = match cli.command {
-        Command::Crawl(args) => commands::crawl(&ctx, args).and_then(|doc| commands::fail_on_failed_terms(&doc)),
-        Command::Download(args) => commands::download(&ctx, args).map(drop),
-        Command::Clean(args) => commands::clean(&ctx, args).map(drop),
-        Command::Split(args) => commands::split(&ctx, args).map(drop),
-        Command::Index(args) => commands::index(&ctx, args).map(drop),
+        Command::Crawl(args) => commands::crawl(&ctx, args),
+        Command::Download(args) => commands::download(&ctx, args),
+        Command::Clean(args) => commands::clean(&ctx, args),
+        Command::Split(args) => commands::split(&ctx, args),
+        Command::Index(args) => commands::index(&ctx, args),
         Command::Search(args) => commands::search(&ctx, args),
         Command::Eval(args) => commands::eval(&ctx, args),
         Command::Run(args) => commands::run(&ctx, args),
@@ -74,7 +83,7 @@ fn main() -> std::process::ExitCode {
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("picseek: {e:#}");
+            eprintln!("picseek: {}", errors::one_line(&e));
             std::process::ExitCode::FAILURE
         }
     }

@@ -7,14 +7,15 @@ use picseek_imaging::list_class_images;
 use picseek_index::{Index, IndexError, QueryEmbedder};
 use serde::Serialize;
 
-use crate::{Metric, SearchRequest, Searcher, top_k};
+use crate::{Metric, SearchError, SearchMethod, SearchRequest, Searcher, top_k};
 
 /// Retrieval quality of one metric over the test queries.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct MetricEval {
-    pub metric: String,
-    /// `approximate` (through the index's graph) or `exact`.
-    pub search: String,
+    /// The score function.
+    pub metric: Metric,
+    /// Through the index's graph, or exactly.
+    pub search: SearchMethod,
     /// Share of queries whose best result has the query's class.
     pub precision_at_1: f64,
     /// Mean share of the top k results that have the query's class.
@@ -27,10 +28,14 @@ pub struct MetricEval {
     pub queries_per_second: f64,
 }
 
+/// What an evaluation measured.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct EvalReport {
+    /// Results per query that were scored.
     pub k: usize,
+    /// Queries answered.
     pub queries: usize,
+    /// Items in the index.
     pub index_items: usize,
     /// Test files that could not be used as queries, with the reason.
     pub skipped: Vec<(String, String)>,
@@ -77,8 +82,11 @@ pub fn evaluate(
     k: usize,
     metrics: &[Metric],
     exact: bool,
-) -> Result<EvalReport, IndexError> {
-    let listing = list_class_images(test_dir)?;
+) -> Result<EvalReport, SearchError> {
+    if k == 0 {
+        return Err(SearchError::ZeroK);
+    }
+    let listing = list_class_images(test_dir).map_err(IndexError::from)?;
     let searcher = Searcher::new(index);
     let mut class_sizes: HashMap<&str, usize> = HashMap::new();
     for item in &index.manifest().items {
@@ -106,7 +114,7 @@ pub fn evaluate(
                 skipped.push((path.display().to_string(), e.reason_code().to_owned()));
                 continue;
             }
-            Err(e) => return Err(e),
+            Err(e) => return Err(e.into()),
         };
         embed_time += started.elapsed();
         answered += 1;
@@ -135,8 +143,8 @@ pub fn evaluate(
         .map(|(metric, sum)| {
             let approximate = searcher.is_approximate(*metric, exact);
             MetricEval {
-                metric: metric.name().to_owned(),
-                search: searcher.method_name(*metric, exact).to_owned(),
+                metric: *metric,
+                search: searcher.method(*metric, exact),
                 precision_at_1: sum.p1 / n,
                 precision_at_k: sum.pk / n,
                 mean_average_precision: sum.ap / n,

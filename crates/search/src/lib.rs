@@ -3,12 +3,16 @@
 //! returns the top k, and measures retrieval quality over a `test/` folder.
 //!
 //! [`Searcher`] answers exactly (brute force over every row) or, for CLIP indexes with
-//! a graph for the metric, approximately through `usearch`; approximate candidates are
-//! rescored with the exact formula, so both ways report the same scores.
+//! a graph for the metric, approximately: the index finds graph candidates
+//! ([`Index::graph_candidates`]) and they are rescored here with the exact formula, so
+//! both ways report the same scores. This crate knows nothing of usearch.
 //!
 //! Pixel vectors are `u8`; their scores are computed with integer kernels that the
 //! compiler vectorises, over all cores, and equal the [`Metric::score`] formulas applied
 //! to the values divided by 255.
+//!
+//! A search that cannot succeed (an unknown class, k of 0) is a [`SearchError`], not an
+//! empty answer.
 
 mod contact_sheet;
 mod eval;
@@ -17,11 +21,11 @@ mod pixel_kernels;
 
 pub use contact_sheet::{SheetQuery, contact_sheet};
 pub use eval::{EvalReport, MetricEval, evaluate};
-pub use metric::Metric;
+pub use metric::{EPSILON, Metric, score};
 
 use std::sync::OnceLock;
 
-use picseek_index::{AnnSpace, Index, IndexError, QueryVector, candidate_count};
+use picseek_index::{Index, IndexError, QueryVector};
 use pixel_kernels::{Moments, Query};
 use rayon::prelude::*;
 use serde::Serialize;
@@ -29,34 +33,60 @@ use serde::Serialize;
 /// One search result.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Hit {
+    /// 1 for the closest.
     pub rank: usize,
+    /// The index item's key.
     pub key: u64,
+    /// The image, as a path usable from the working directory.
     pub path: String,
+    /// The item's class.
     pub class: String,
+    /// The metric's score (see [`Metric::larger_is_closer`]).
     pub score: f64,
+}
+
+/// How a search was answered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SearchMethod {
+    /// Graph candidates, rescored exactly.
+    Approximate,
+    /// Every row scored.
+    Exact,
+}
+
+/// Why a search could not be answered.
+#[derive(Debug, thiserror::Error)]
+pub enum SearchError {
+    /// The index failed (a damaged graph, a query of the wrong width).
+    #[error(transparent)]
+    Index(#[from] IndexError),
+    /// No item of the index has this class.
+    #[error("no class {class:?} in the index{}; it has {}", closest.as_ref().map(|c| format!(" (did you mean {c:?}?)")).unwrap_or_default(), known.join(", "))]
+    UnknownClass {
+        /// The class asked for.
+        class: String,
+        /// The index's classes, sorted.
+        known: Vec<String>,
+        /// The known class closest in spelling, if any is close.
+        closest: Option<String>,
+    },
+    /// `k` must be at least 1.
+    #[error("k must be at least 1")]
+    ZeroK,
 }
 
 /// What to search for a query.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct SearchRequest<'c> {
+    /// The score function.
     pub metric: Metric,
+    /// How many results (at most the index's size are returned).
     pub k: usize,
     /// Only items of this class (all when `None`).
     pub class: Option<&'c str>,
     /// Brute force even where an approximate graph exists.
     pub exact: bool,
-}
-
-impl Metric {
-    /// The approximate-search space of this metric (L1 has none).
-    pub fn ann_space(self) -> Option<AnnSpace> {
-        match self {
-            Metric::L1 => None,
-            Metric::L2 => Some(AnnSpace::L2),
-            Metric::Cosine => Some(AnnSpace::Cosine),
-            Metric::Correlation => Some(AnnSpace::Correlation),
-        }
-    }
 }
 
 /// Searches an opened index. Keep one for many queries: for pixel indexes it caches
@@ -67,6 +97,7 @@ pub struct Searcher<'a> {
 }
 
 impl<'a> Searcher<'a> {
+    /// A searcher over `index`.
     pub fn new(index: &'a Index) -> Self {
         Self { index, row_moments: OnceLock::new() }
     }
@@ -80,18 +111,12 @@ impl<'a> Searcher<'a> {
         match query {
             QueryVector::Pixel(query) => self.score_all_pixels(query, metric),
             QueryVector::Float(query) => {
-                assert_eq!(query.len(), self.dimension(), "query vector must have the index's dimension");
-                self.index
-                    .f32_vectors()
-                    .par_chunks_exact(self.dimension())
-                    .map(|row| metric.score(query, row))
-                    .collect()
+                self.index.f32_vectors().par_chunks_exact(self.dimension()).map(|row| score(metric, query, row)).collect()
             }
         }
     }
 
     fn score_all_pixels(&self, query: &[u8], metric: Metric) -> Vec<f64> {
-        assert_eq!(query.len(), self.dimension(), "query vector must have the index's dimension");
         let rows = || self.index.u8_vectors().par_chunks_exact(self.dimension());
         let query = Query::new(query);
         if matches!(metric, Metric::L1 | Metric::L2) {
@@ -102,55 +127,48 @@ impl<'a> Searcher<'a> {
         rows().zip(moments.par_iter()).map(|(row, m)| query.score(row, || *m, metric)).collect()
     }
 
-    /// The graph [`search`](Self::search) answers `metric` through, unless `exact`.
-    fn graph(&self, metric: Metric, exact: bool) -> Option<&usearch::Index> {
-        if exact { None } else { metric.ann_space().and_then(|s| self.index.graph(s)) }
-    }
-
     /// Whether [`search`](Self::search) would answer `metric` approximately.
     pub fn is_approximate(&self, metric: Metric, exact: bool) -> bool {
-        self.graph(metric, exact).is_some()
+        !exact && self.index.has_graph(metric)
     }
 
-    /// How [`search`](Self::search) would answer `metric`, as reports name it:
-    /// `approximate` or `exact`.
-    pub fn method_name(&self, metric: Metric, exact: bool) -> &'static str {
-        if self.is_approximate(metric, exact) { "approximate" } else { "exact" }
+    /// How [`search`](Self::search) would answer `metric`.
+    pub fn method(&self, metric: Metric, exact: bool) -> SearchMethod {
+        if self.is_approximate(metric, exact) { SearchMethod::Approximate } else { SearchMethod::Exact }
     }
 
     /// The `k` best items for `query`, best first (ties broken by key, so results are
     /// stable).
-    pub fn search(&self, query: &QueryVector, request: &SearchRequest) -> Result<Vec<Hit>, IndexError> {
+    pub fn search(&self, query: &QueryVector, request: &SearchRequest) -> Result<Vec<Hit>, SearchError> {
         let length = match query {
             QueryVector::Pixel(q) => q.len(),
             QueryVector::Float(q) => q.len(),
         };
         if length != self.dimension() {
-            return Err(IndexError::Unsupported(format!(
-                "{}: the query vector has {length} values but the index's vectors have {}",
-                self.index.dir().display(),
-                self.dimension()
-            )));
+            return Err(IndexError::QueryWidth { got: length, expected: self.dimension() }.into());
+        }
+        if request.k == 0 {
+            return Err(SearchError::ZeroK);
         }
         let items = &self.index.manifest().items;
+        if let Some(class) = request.class {
+            self.check_class(class)?;
+        }
+        let k = request.k.min(items.len());
         let in_class = |i: usize| request.class.is_none_or(|c| items[i].class == c);
-        let scored: Vec<(usize, f64)> = match (query, self.graph(request.metric, request.exact)) {
-            (QueryVector::Float(q), Some(graph)) => {
-                let count = candidate_count(request.k);
-                let found = match request.class {
-                    None => graph.search(q, count),
-                    Some(_) => graph.filtered_search(q, count, |key| in_class(key as usize)),
-                }
-                .map_err(|e| IndexError::Ann { path: self.index.dir().to_owned(), reason: e.to_string() })?;
-                let mut scored: Vec<(usize, f64)> = found
-                    .keys
-                    .iter()
-                    .map(|&key| key as usize)
-                    .filter(|&i| i < items.len())
-                    .map(|i| (i, request.metric.score(q, self.index.f32_vector(i))))
-                    .collect();
+        let candidates = match query {
+            QueryVector::Float(q) if !request.exact => {
+                let keep: Option<&dyn Fn(usize) -> bool> = request.class.map(|_| &in_class as &dyn Fn(usize) -> bool);
+                self.index.graph_candidates(request.metric, q, k, keep)?
+            }
+            _ => None,
+        };
+        let scored: Vec<(usize, f64)> = match (query, candidates) {
+            (QueryVector::Float(q), Some(candidates)) => {
+                let mut scored: Vec<(usize, f64)> =
+                    candidates.into_iter().map(|i| (i, score(request.metric, q, self.index.f32_vector(i)))).collect();
                 scored.sort_by(|a, b| request.metric.compare(a.1, b.1).then(a.0.cmp(&b.0)));
-                scored.truncate(request.k);
+                scored.truncate(k);
                 scored
             }
             _ => {
@@ -163,7 +181,7 @@ impl<'a> Searcher<'a> {
                         }
                     }
                 }
-                top_k(&scores, request.metric, request.k)
+                top_k(&scores, request.metric, k)
                     .into_iter()
                     .filter(|&i| in_class(i))
                     .map(|i| (i, scores[i]))
@@ -181,6 +199,26 @@ impl<'a> Searcher<'a> {
                 score,
             })
             .collect())
+    }
+}
+
+impl Searcher<'_> {
+    /// Refuses a class no item has, naming the known ones and the closest.
+    fn check_class(&self, class: &str) -> Result<(), SearchError> {
+        let items = &self.index.manifest().items;
+        if items.iter().any(|i| i.class == class) {
+            return Ok(());
+        }
+        let mut known: Vec<String> = items.iter().map(|i| i.class.clone()).collect();
+        known.sort_unstable();
+        known.dedup();
+        let closest = known
+            .iter()
+            .map(|k| (strsim::levenshtein(&k.to_lowercase(), &class.to_lowercase()), k))
+            .filter(|(d, k)| *d <= (k.chars().count() / 3).max(2))
+            .min()
+            .map(|(_, k)| k.clone());
+        Err(SearchError::UnknownClass { class: class.to_owned(), known, closest })
     }
 }
 

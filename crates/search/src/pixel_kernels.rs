@@ -62,7 +62,7 @@ impl<'a> Query<'a> {
         Self { values, moments: Moments::of(values) }
     }
 
-    /// [`Metric::score`] of the query and `row` (whose moments are `row_moments`), both
+    /// [`score`](crate::score) of the query and `row` (whose moments are `row_moments`), both
     /// read as value / 255.
     pub(crate) fn score(&self, row: &[u8], row_moments: impl FnOnce() -> Moments, metric: Metric) -> f64 {
         let n = self.values.len() as f64;
@@ -111,9 +111,9 @@ mod tests {
         let scaled = |v: &[u8]| v.iter().map(|&x| f32::from(x) / 255.0).collect::<Vec<f32>>();
         let (fa, fb) = (scaled(&a), scaled(&b));
         let query = Query::new(&a);
-        for metric in Metric::ALL {
+        for &metric in Metric::ALL {
             let fast = query.score(&b, || Moments::of(&b), metric);
-            let reference = metric.score(&fa, &fb);
+            let reference = crate::metric::score(metric, &fa, &fb);
             assert!((fast - reference).abs() <= 1e-6 * reference.abs().max(1.0), "{metric}: {fast} vs {reference}");
         }
     }

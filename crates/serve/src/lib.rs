@@ -23,14 +23,17 @@ use axum::http::{StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post};
 use picseek_index::{Index, IndexError, QueryEmbedder};
-use picseek_search::{Metric, SearchRequest, Searcher};
+use picseek_search::{Metric, SearchError, SearchRequest, Searcher};
 use serde_json::json;
 
 const PAGE: &str = include_str!("page.html");
 
+/// What to serve, where.
 #[derive(Debug, Clone)]
 pub struct ServeOptions {
+    /// The index folder.
     pub index_dir: PathBuf,
+    /// Where to listen.
     pub addr: SocketAddr,
     /// The largest upload accepted, in bytes.
     pub max_upload: usize,
@@ -40,18 +43,53 @@ pub struct ServeOptions {
     pub threads: usize,
 }
 
+impl Default for ServeOptions {
+    fn default() -> Self {
+        Self {
+            index_dir: PathBuf::from("index"),
+            addr: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            max_upload: 20_000_000,
+            model_dir: PathBuf::from("models/clip"),
+            threads: std::thread::available_parallelism().map_or(1, |n| n.get()),
+        }
+    }
+}
+
+/// Why the server could not start or stopped.
 #[derive(Debug, thiserror::Error)]
 pub enum ServeError {
+    /// The index or its model cannot be used.
     #[error(transparent)]
     Index(#[from] picseek_index::IndexError),
+    /// The address cannot be listened on.
     #[error("cannot listen on {addr}: {source}")]
     Bind {
+        /// The address.
         addr: SocketAddr,
+        /// The operating system's error.
         #[source]
         source: std::io::Error,
     },
+    /// The server failed while serving.
     #[error("the server stopped: {0}")]
     Server(#[source] std::io::Error),
+}
+
+/// The HTTP status and message of a search error: what the client sent is a 400, what
+/// went wrong here a 500.
+fn search_error_response(e: SearchError) -> ApiError {
+    match e {
+        SearchError::UnknownClass { .. } | SearchError::ZeroK => bad_request(e.to_string()),
+        SearchError::Index(e) => index_error_response(e),
+    }
+}
+
+fn index_error_response(e: IndexError) -> ApiError {
+    match e {
+        IndexError::Image(e) => bad_request(format!("the upload is not a usable image ({})", e.reason_code())),
+        IndexError::NoTextEncoder { .. } | IndexError::QueryWidth { .. } => bad_request(e.to_string()),
+        other => ApiError(StatusCode::INTERNAL_SERVER_ERROR, other.to_string()),
+    }
 }
 
 struct AppState {
@@ -111,7 +149,7 @@ async fn info(State(state): State<Arc<AppState>>) -> impl IntoResponse {
         "embedder": manifest.embedder,
         "items": manifest.items.len(),
         "classes": classes,
-        "metrics": Metric::ALL.map(Metric::name),
+        "metrics": Metric::ALL,
         "text_queries": state.embedder.supports_text(),
         "max_upload": state.max_upload,
     }))
@@ -174,7 +212,8 @@ async fn search(State(state): State<Arc<AppState>>, multipart: Multipart) -> Res
             .filter(|k| (1..=100).contains(k))
             .ok_or_else(|| bad_request("k must be a whole number from 1 to 100"))?,
     };
-    let metric: Metric = form.metric.as_deref().unwrap_or("cosine").parse().map_err(bad_request)?;
+    let metric: Metric =
+        form.metric.as_deref().unwrap_or("cosine").parse().map_err(|e: picseek_manifest::UnknownName| bad_request(e.to_string()))?;
     let class = form.class.filter(|c| c != "all");
     if form.image.is_none() && form.text.is_none() {
         return Err(bad_request("send an image file in the field 'image', or a text in 'text'"));
@@ -189,16 +228,9 @@ async fn search(State(state): State<Arc<AppState>>, multipart: Multipart) -> Res
             (None, Some(text)) => (state.embedder.embed_text(&text), text),
             (None, None) => unreachable!("checked above"),
         };
-        let query = query.map_err(|e| match e {
-            IndexError::Image(e) => bad_request(format!("the upload is not a usable image ({})", e.reason_code())),
-            IndexError::Unsupported(message) => bad_request(message),
-            other => ApiError(StatusCode::INTERNAL_SERVER_ERROR, other.to_string()),
-        })?;
+        let query = query.map_err(index_error_response)?;
         let request = SearchRequest { metric, k, class: class.as_deref(), exact: false };
-        let hits = state
-            .searcher
-            .search(&query, &request)
-            .map_err(|e| ApiError(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
+        let hits = state.searcher.search(&query, &request).map_err(search_error_response)?;
         Ok::<_, ApiError>((label, hits))
     })
     .await

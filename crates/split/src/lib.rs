@@ -12,43 +12,91 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 use picseek_imaging::{ImageError, list_class_images};
-use picseek_manifest::{ClassSplit, ManifestError, SplitManifest, write_json_atomic};
+use picseek_manifest::{ClassSplit, InvalidOption, ManifestError, SplitManifest, write_json_atomic};
+use serde::Serialize;
 use sha2::{Digest, Sha256};
 
-/// Where to read and write, and how many images of each class go where.
+/// Where to read and write, and how many images of each class go where. [`Default`]
+/// gives the documented defaults (paths relative to the working directory).
 #[derive(Debug, Clone)]
 pub struct SplitOptions {
+    /// The `<class>/<image>` folder to split (`clean/`).
     pub input: PathBuf,
+    /// `train/`, mirrored from the split.
     pub train_dir: PathBuf,
+    /// `test/`, mirrored from the split.
     pub test_dir: PathBuf,
+    /// `split.json`.
     pub manifest_path: PathBuf,
+    /// Test images per class.
     pub test_per_class: usize,
     /// `0` means all images not in the test set.
     pub train_per_class: usize,
+    /// Changes the order images are drawn in.
     pub seed: u64,
 }
 
+impl Default for SplitOptions {
+    fn default() -> Self {
+        Self {
+            input: PathBuf::from("clean"),
+            train_dir: PathBuf::from("train"),
+            test_dir: PathBuf::from("test"),
+            manifest_path: PathBuf::from("split.json"),
+            test_per_class: 1,
+            train_per_class: 19,
+            seed: 0,
+        }
+    }
+}
+
+impl SplitOptions {
+    /// The most images per class either side may be asked for.
+    pub const MAX_PER_CLASS: usize = 1_000_000_000;
+
+    /// Refuses options the stage cannot work with, naming the option.
+    pub fn validate(&self) -> Result<(), InvalidOption> {
+        for (name, value) in [("test_per_class", self.test_per_class), ("train_per_class", self.train_per_class)] {
+            if value > Self::MAX_PER_CLASS {
+                return Err(InvalidOption::new(name, format!("must be at most {}, not {value}", Self::MAX_PER_CLASS)));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Why the split could not be made.
 #[derive(Debug, thiserror::Error)]
 pub enum SplitError {
+    /// The input folder cannot be listed.
     #[error(transparent)]
     Listing(#[from] ImageError),
+    /// A file of `train/` or `test/` cannot be made or removed.
     #[error("{path}: {source}")]
     Io {
+        /// The file.
         path: PathBuf,
+        /// The operating system's error.
         #[source]
         source: std::io::Error,
     },
+    /// `split.json` cannot be written.
     #[error(transparent)]
     Manifest(#[from] ManifestError),
+    /// An option the stage cannot work with.
+    #[error("{0}")]
+    Invalid(#[from] InvalidOption),
 }
 
 fn io_error(path: &Path) -> impl FnOnce(std::io::Error) -> SplitError + '_ {
     move |source| SplitError::Io { path: path.to_owned(), source }
 }
 
-/// What a split did, for the summary.
-#[derive(Debug, Clone, Default, PartialEq)]
+/// What a split did, for the summary; in JSON, `split.json`'s fields and the counts.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct SplitReport {
+    /// What `split.json` now says.
+    #[serde(flatten)]
     pub manifest: SplitManifest,
     /// Files newly placed in `train/` or `test/`.
     pub placed: usize,
@@ -57,6 +105,7 @@ pub struct SplitReport {
     /// Files removed from `train/` or `test/` because the split no longer names them.
     pub removed: usize,
     /// Paths in the input that are not in a class folder or could not be read.
+    #[serde(skip)]
     pub problems: Vec<(PathBuf, String)>,
 }
 
@@ -72,7 +121,7 @@ fn split_order_key(seed: u64, class: &str, name: &str) -> [u8; 32] {
 
 /// Decides the split of one class's file names, or why the class cannot be split.
 fn split_class(class: &str, mut names: Vec<String>, opts: &SplitOptions) -> Result<ClassSplit, String> {
-    let needed = opts.test_per_class + 1;
+    let needed = opts.test_per_class.saturating_add(1);
     if names.len() < needed {
         return Err(format!(
             "has {} image(s); needs at least {needed} (test-per-class {} plus one for train)",
@@ -83,7 +132,7 @@ fn split_class(class: &str, mut names: Vec<String>, opts: &SplitOptions) -> Resu
     names.sort_by_cached_key(|name| split_order_key(opts.seed, class, name));
     let train_end = match opts.train_per_class {
         0 => names.len(),
-        n => (opts.test_per_class + n).min(names.len()),
+        n => opts.test_per_class.saturating_add(n).min(names.len()),
     };
     let mut test = names[..opts.test_per_class].to_vec();
     let mut train = names[opts.test_per_class..train_end].to_vec();
@@ -94,7 +143,11 @@ fn split_class(class: &str, mut names: Vec<String>, opts: &SplitOptions) -> Resu
 
 /// Runs the split stage: see the crate documentation.
 pub fn split(opts: &SplitOptions) -> Result<SplitReport, SplitError> {
+    opts.validate()?;
     let listing = list_class_images(&opts.input)?;
+    for (path, reason) in &listing.problems {
+        tracing::warn!("ignored {}: {reason}", path.display());
+    }
     let mut report = SplitReport { problems: listing.problems, ..Default::default() };
     let mut manifest = SplitManifest {
         seed: opts.seed,

@@ -1,0 +1,95 @@
+//! Turning a stage's error into the one line a user reads: each cause once, the flag
+//! that set a refused option, and what to do about errors that have a usual fix. The
+//! libraries speak their own terms; only here are flags named.
+
+use picseek_clip::ClipError;
+use picseek_crawl::CrawlError;
+use picseek_index::IndexError;
+use picseek_manifest::InvalidOption;
+use picseek_pipeline::RunError;
+
+/// The error and its causes on one line, each cause once (a library message often
+/// already includes its source's text), with the flag and fix where there is one.
+pub fn one_line(err: &anyhow::Error) -> String {
+    if let Some(flag_message) = invalid_flag(err) {
+        return flag_message;
+    }
+    let mut line = String::new();
+    for cause in err.chain() {
+        let text = cause.to_string();
+        if line.contains(&text) {
+            continue;
+        }
+        if !line.is_empty() {
+            line.push_str(": ");
+        }
+        line.push_str(&text);
+    }
+    if let Some(hint) = hint(err) {
+        line.push_str("; ");
+        line.push_str(hint);
+    }
+    line.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// `--flag <problem>` for a refused option.
+fn invalid_flag(err: &anyhow::Error) -> Option<String> {
+    let flag = |option: &str| format!("--{}", option.replace('_', "-"));
+    for cause in err.chain() {
+        if let Some(RunError::Invalid { stage, source }) = cause.downcast_ref::<RunError>() {
+            let name = crate::commands::run_flag(*stage, source.option).map_or_else(|| flag(source.option), str::to_owned);
+            return Some(format!("{name} {}", source.problem));
+        }
+        if let Some(invalid) = cause.downcast_ref::<InvalidOption>() {
+            return Some(format!("{} {}", flag(invalid.option), invalid.problem));
+        }
+    }
+    None
+}
+
+/// The index error behind `cause`, also where a transparent wrapper hides it from the
+/// chain of sources.
+fn index_error<'a>(cause: &'a (dyn std::error::Error + 'static)) -> Option<&'a IndexError> {
+    use picseek_search::SearchError;
+    use picseek_serve::ServeError;
+    cause.downcast_ref::<IndexError>().or_else(|| match cause.downcast_ref::<SearchError>() {
+        Some(SearchError::Index(e)) => Some(e),
+        _ => match cause.downcast_ref::<RunError>() {
+            Some(RunError::Index(e) | RunError::Model(e)) => Some(e),
+            _ => match cause.downcast_ref::<ServeError>() {
+                Some(ServeError::Index(e)) => Some(e),
+                _ => None,
+            },
+        },
+    })
+}
+
+/// What to do about an error, in flags and commands.
+fn hint(err: &anyhow::Error) -> Option<&'static str> {
+    err.chain().find_map(|cause| {
+        if let Some(e) = index_error(cause) {
+            return match e {
+                IndexError::Missing { .. } => Some("run `picseek index` first"),
+                IndexError::Damaged { .. } => Some("rebuild it with `picseek index --rebuild`"),
+                IndexError::Mismatch { .. } => Some("pass --rebuild to rebuild it"),
+                IndexError::ModelMismatch { .. } => {
+                    Some("search with the model it was built with (--model DIR), or re-index with --rebuild")
+                }
+                IndexError::Clip(ClipError::ModelMissing { .. }) => Some(MODEL_MISSING),
+                _ => None,
+            };
+        }
+        if let Some(ClipError::ModelMissing { .. }) = cause.downcast_ref::<ClipError>() {
+            return Some(MODEL_MISSING);
+        }
+        match cause.downcast_ref::<CrawlError>().or_else(|| match cause.downcast_ref::<RunError>() {
+            Some(RunError::Crawl(e)) => Some(e),
+            _ => None,
+        }) {
+            Some(CrawlError::BrowserMissing { .. }) => Some("or pass --webdriver URL"),
+            _ => None,
+        }
+    })
+}
+
+const MODEL_MISSING: &str = "pass --model DIR, or index with --embedder pixel, which needs no model";
