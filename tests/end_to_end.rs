@@ -10,6 +10,7 @@ mod cli;
 mod clip;
 mod crawl;
 mod download;
+mod hostile;
 mod model_download;
 mod pixel_retrieval;
 mod run;

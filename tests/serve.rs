@@ -178,7 +178,7 @@ fn the_page_searches_by_upload_and_filters_by_class_in_chromium() {
         })
         .await;
 
-        session.close().await;
+        session.close(Duration::from_secs(10)).await;
         drop(driver);
     });
 }
@@ -217,7 +217,7 @@ fn a_clip_index_answers_text_and_image_queries() {
         c.find(Locator::Css("#class option[value='green']")).await.unwrap().click().await.unwrap();
         c.find(Locator::Id("go")).await.unwrap().click().await.unwrap();
         assert!(result_classes(c, 4).await.iter().all(|class| class == "green"));
-        session.close().await;
+        session.close(Duration::from_secs(10)).await;
         drop(driver);
     });
 }
@@ -231,7 +231,7 @@ async fn open_page(server: &Server) -> (picseek_crawl::ChromeDriver, picseek_cra
     let chromedriver = picseek_crawl::find_program(&["chromedriver"]).expect("chromedriver (scripts/setup.sh)");
     let driver = picseek_crawl::ChromeDriver::start(&chromedriver).await.unwrap();
     let chromium = picseek_crawl::find_program(&["chromium", "chromium-browser"]);
-    let session = picseek_crawl::BrowserSession::open(driver.url(), chromium.as_deref(), false).await.unwrap();
+    let session = picseek_crawl::BrowserSession::open(driver.url(), chromium.as_deref(), false, Duration::from_secs(60)).await.unwrap();
     session.client.goto(&format!("{}/", server.base)).await.unwrap();
     (driver, session)
 }

@@ -207,9 +207,11 @@ fn parse_phash(record: &CleanRecord) -> Option<ImageHash> {
     ImageHash::from_bytes(&hex::decode(record.phash.as_ref()?).ok()?).ok()
 }
 
-/// Runs the clean stage: see the crate documentation.
+/// Runs the clean stage: see the crate documentation. The caller holds the data
+/// directory's [`DataDirLock`](picseek_manifest::DataDirLock): temporaries of killed runs are removed.
 pub fn clean(opts: &CleanOptions) -> Result<CleanReport, CleanError> {
     opts.validate()?;
+    picseek_manifest::remove_stale_temporaries(&opts.out, 2);
     let inputs = list_inputs(&opts.input)?;
     let manifest_path = opts.out.join("manifest.json");
     let previous: CleanManifest = if manifest_path.exists() { read_json(&manifest_path)? } else { Vec::new() };

@@ -85,9 +85,12 @@ pub struct ImageEncoder {
 }
 
 impl ImageEncoder {
+    /// The input of preprocessed images.
     pub const INPUT: &'static str = "pixel_values";
+    /// The output of image embeddings.
     pub const OUTPUT: &'static str = "image_embeds";
 
+    /// Loads the vision model and its preprocessing from `files`, running on `threads` cores.
     pub fn load(files: &ModelFiles, threads: usize) -> Result<Self, ClipError> {
         let preprocessing = Preprocessing::from_file(&files.require(ModelFiles::PREPROCESSOR)?)?;
         let path = files.require(ModelFiles::VISION)?;
@@ -111,10 +114,12 @@ impl ImageEncoder {
         Ok(encoder)
     }
 
+    /// The preprocessing the model expects.
     pub fn preprocessing(&self) -> &Preprocessing {
         &self.preprocessing
     }
 
+    /// The width of the embeddings.
     pub fn dimension(&self) -> usize {
         self.dimension
     }
@@ -141,10 +146,14 @@ pub struct TextEncoder {
 }
 
 impl TextEncoder {
+    /// The input of token ids.
     pub const INPUT: &'static str = "input_ids";
+    /// The attention mask input, where the export has one.
     pub const MASK: &'static str = "attention_mask";
+    /// The output of text embeddings.
     pub const OUTPUT: &'static str = "text_embeds";
 
+    /// Loads the tokenizer and the text model of `files`, running on `threads` cores.
     pub fn load(files: &ModelFiles, threads: usize) -> Result<Self, ClipError> {
         let tokenizer_path = files.require(ModelFiles::TOKENIZER)?;
         let path = files.require(ModelFiles::TEXT)?;
@@ -184,6 +193,7 @@ impl TextEncoder {
         Ok((ids, mask))
     }
 
+    /// Tokenises `text` (padded or cut to the model's context length) and embeds it.
     pub fn embed(&self, text: &str) -> Result<Vec<f32>, ClipError> {
         let (ids, mask) = self.tokenize(text)?;
         let failed = |e: ort::Error| ClipError::Inference { path: self.path.clone(), reason: e.to_string() };

@@ -26,37 +26,72 @@ pub enum ClipError {
         "ONNX Runtime's library was not found (looked for {looked_in}); install it with scripts/setup.sh \
          or point ORT_DYLIB_PATH at libonnxruntime.so (version 1.31 or later)"
     )]
-    RuntimeMissing { looked_in: String },
+    /// ONNX Runtime's library is nowhere it is looked for.
+    RuntimeMissing {
+        /// Where it was looked for.
+        looked_in: String,
+    },
     #[error("{path}: cannot load ONNX Runtime from it: {reason}")]
-    RuntimeUnusable { path: PathBuf, reason: String },
+    /// The library exists but cannot be loaded.
+    RuntimeUnusable {
+        /// The library file.
+        path: PathBuf,
+        /// What went wrong loading it.
+        reason: String,
+    },
     #[error("{path} is missing: the CLIP model is not installed (scripts/download-clip.sh installs it where the network allows)")]
-    ModelMissing { path: PathBuf },
+    /// A file of the model folder is missing.
+    ModelMissing {
+        /// The missing file.
+        path: PathBuf,
+    },
     #[error("{path}: {reason}")]
-    BadModel { path: PathBuf, reason: String },
+    /// A model file is not what a CLIP export should be.
+    BadModel {
+        /// The model file.
+        path: PathBuf,
+        /// What is wrong with it.
+        reason: String,
+    },
     #[error("{path}: {source}")]
+    /// A model file cannot be read.
     Io {
+        /// The file.
         path: PathBuf,
         #[source]
+        /// The operating system's error.
         source: std::io::Error,
     },
     #[error("{path}: the model failed: {reason}")]
-    Inference { path: PathBuf, reason: String },
+    /// The model failed to run.
+    Inference {
+        /// The model file.
+        path: PathBuf,
+        /// ONNX Runtime's message.
+        reason: String,
+    },
 }
 
 /// The files of a CLIP model directory (`models/clip/` by default).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ModelFiles {
+    /// The model folder.
     pub dir: PathBuf,
 }
 
 impl ModelFiles {
+    /// The image encoder.
     pub const VISION: &'static str = "vision_model.onnx";
+    /// The text encoder.
     pub const TEXT: &'static str = "text_model.onnx";
+    /// The tokenizer.
     pub const TOKENIZER: &'static str = "tokenizer.json";
+    /// The preprocessing settings.
     pub const PREPROCESSOR: &'static str = "preprocessor_config.json";
     /// Where [`Self::vision_sha256`] remembers the sum.
     pub const VISION_SHA256_RECORD: &'static str = ".vision_model.onnx.sha256.json";
 
+    /// The files of the model folder `dir`.
     pub fn new(dir: impl Into<PathBuf>) -> Self {
         Self { dir: dir.into() }
     }

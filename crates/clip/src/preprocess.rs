@@ -132,6 +132,29 @@ impl Preprocessing {
     }
 
     /// The model input for one image: `3 * size * size` values, channel by channel.
+    /// The most pixels an image may have after resizing: an image of extreme aspect
+    /// ratio (1 x 100000 pixels fits in 470 bytes of PNG) would otherwise ask for
+    /// gigabytes when its shortest edge is scaled up.
+    pub const MAX_RESIZED_PIXELS: u64 = 40_000_000;
+
+    /// Refuses an image of `width` x `height` whose resized size would pass
+    /// [`MAX_RESIZED_PIXELS`](Self::MAX_RESIZED_PIXELS), saying what it would be.
+    pub fn check_size(&self, width: u32, height: u32) -> Result<(), String> {
+        let (w, h) = match self.resize {
+            Resize::None => (width, height),
+            Resize::ShortestEdge(n) => shortest_edge_size(width, height, n),
+            Resize::Exact { height, width } => (width, height),
+        };
+        if u64::from(w) * u64::from(h) > Self::MAX_RESIZED_PIXELS {
+            return Err(format!(
+                "{width}x{height} would be resized to {w}x{h}, more than {} pixels",
+                Self::MAX_RESIZED_PIXELS
+            ));
+        }
+        Ok(())
+    }
+
+    /// The model input of `img` (call [`check_size`](Self::check_size) first).
     pub fn pixel_values(&self, img: &RgbImage) -> Vec<f32> {
         let resized = match self.resize {
             Resize::None => None,
@@ -170,7 +193,7 @@ impl Preprocessing {
 /// `(width, height)`.
 fn shortest_edge_size(width: u32, height: u32, shortest: u32) -> (u32, u32) {
     let (short, long) = if width <= height { (width, height) } else { (height, width) };
-    let new_long = ((f64::from(shortest) * f64::from(long) / f64::from(short)) as u32).max(1);
+    let new_long = ((f64::from(shortest) * f64::from(long) / f64::from(short.max(1))) as u32).max(1);
     if width <= height { (shortest, new_long) } else { (new_long, shortest) }
 }
 

@@ -12,17 +12,30 @@ use ort::environment::Environment;
 
 use crate::ClipError;
 
+/// The variable that keeps ONNX Runtime (1.31) from writing a telemetry device id and
+/// event store under `~/.cache/Microsoft/`: `with_telemetry(false)` only stops events
+/// after the environment exists, while the files are written as it is created. A
+/// program sets it to `1` before it starts any thread (setting a variable is only sound
+/// then), as picseek's `main` does.
+pub const TELEMETRY_OPT_OUT_VARIABLE: &str = "ORT_DISABLE_TELEMETRY";
+
 /// Where `scripts/setup.sh` installs the library, relative to the repository.
 const REPO_LIBRARY: &str = ".local/onnxruntime/lib/libonnxruntime.so";
 
 /// The places searched: `ORT_DYLIB_PATH` alone when it is set (a user's explicit
-/// choice is never silently passed over), else the repository's `.local/` (of the
-/// current directory, then of the source tree this binary was built from).
+/// choice is never silently passed over), else `libonnxruntime.so` next to the
+/// executable, else the `.local/` of the source tree this binary was built from. Never
+/// the current directory: running picseek inside a downloaded folder must not run that
+/// folder's code.
 pub fn library_candidates() -> Vec<PathBuf> {
     if let Some(path) = std::env::var_os("ORT_DYLIB_PATH").filter(|p| !p.is_empty()) {
         return vec![PathBuf::from(path)];
     }
-    vec![PathBuf::from(REPO_LIBRARY), PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..").join(REPO_LIBRARY)]
+    let beside_executable = std::env::current_exe().ok().and_then(|exe| Some(exe.parent()?.join("libonnxruntime.so")));
+    beside_executable
+        .into_iter()
+        .chain([PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..").join(REPO_LIBRARY)])
+        .collect()
 }
 
 /// The process-wide ONNX Runtime environment, loading the library on first call.
@@ -41,6 +54,9 @@ fn load() -> Result<Environment, ClipError> {
     let environment = ort::init_from(path)
         .map_err(|e| unusable(e.to_string()))?
         .with_name("picseek")
+        // ONNX Runtime would otherwise write a device id and event store under
+        // ~/.cache/Microsoft on every session; picseek never asked for that.
+        .with_telemetry(false)
         .build()
         .map_err(|e| unusable(e.to_string()))?;
     tracing::debug!("loaded ONNX Runtime from {}", path.display());

@@ -356,13 +356,24 @@ pub async fn crawl(opts: &CrawlOptions) -> Result<CrawlReport, CrawlError> {
                         flickr_api::search_term(&api_client, api_url, key, &opts, &term, &pacer, &bar).await
                     }
                     Source::Browser => {
-                        match BrowserSession::open(&webdriver_url, chromium.as_deref(), opts.headful).await {
-                            Ok(session) => {
-                                let outcome = term::crawl_term(&session.client, &opts, &term, &pacer, &bar).await;
-                                session.close().await;
+                        // --term-timeout bounds the whole term: a share is kept for closing the
+                        // session, which waits on a page that never loads otherwise.
+                        let close_within = (opts.term_timeout / 5).min(Duration::from_secs(5));
+                        let crawl_within = opts.term_timeout - close_within;
+                        let open = BrowserSession::open(&webdriver_url, chromium.as_deref(), opts.headful, crawl_within);
+                        match tokio::time::timeout(crawl_within, open).await {
+                            Ok(Ok(session)) => {
+                                let term_opts = CrawlOptions { term_timeout: crawl_within, ..opts.clone() };
+                                let outcome =
+                                    term::crawl_term(&session.client, &term_opts, &term, &pacer, &bar).await;
+                                session.close(close_within).await;
                                 outcome
                             }
-                            Err(e) => term::TermOutcome::failed(Vec::new(), e.to_string()),
+                            Ok(Err(e)) => term::TermOutcome::failed(Vec::new(), e.to_string()),
+                            Err(_) => term::TermOutcome::failed(
+                                Vec::new(),
+                                format!("no browser session within {}s", crawl_within.as_secs()),
+                            ),
                         }
                     }
                 };

@@ -26,18 +26,29 @@ pub struct ChromeDriver {
 }
 
 impl ChromeDriver {
+    /// Starts `program` on a free loopback port and waits until it accepts connections.
     pub async fn start(program: &Path) -> Result<Self, CrawlError> {
         let port = {
             let listener = std::net::TcpListener::bind("127.0.0.1:0").map_err(CrawlError::WebDriverStart)?;
             listener.local_addr().map_err(CrawlError::WebDriverStart)?.port()
         };
-        let mut child = tokio::process::Command::new(program)
+        let mut child = tokio::process::Command::new(program);
+        child
             .arg(format!("--port={port}"))
             .stdin(std::process::Stdio::null())
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::null())
             .process_group(0)
-            .kill_on_drop(true)
+            .kill_on_drop(true);
+        // SAFETY: prctl(2) is async-signal-safe; between fork and exec it only asks the
+        // kernel to kill chromedriver when picseek dies, even by SIGKILL.
+        unsafe {
+            child.pre_exec(|| {
+                libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
+                Ok(())
+            });
+        }
+        let mut child = child
             .spawn()
             .map_err(|e| CrawlError::BrowserMissing { what: format!("{} ({e})", program.display()) })?;
         let deadline = tokio::time::Instant::now() + STARTUP_TIMEOUT;
@@ -61,6 +72,7 @@ impl ChromeDriver {
         Ok(Self { child, url: format!("http://127.0.0.1:{port}") })
     }
 
+    /// The WebDriver URL.
     pub fn url(&self) -> &str {
         &self.url
     }
@@ -79,17 +91,24 @@ impl Drop for ChromeDriver {
 
 /// One browser session with its own fresh profile folder (removed when dropped).
 pub struct BrowserSession {
+    /// The WebDriver client.
     pub client: Client,
     _profile: tempfile::TempDir,
 }
 
 impl BrowserSession {
-    pub async fn open(webdriver_url: &str, chromium: Option<&Path>, headful: bool) -> Result<Self, CrawlError> {
+    /// Opens a Chromium session (headless unless `headful`) on the WebDriver server at
+    /// `webdriver_url`, whose page loads give up after `page_load_timeout`.
+    pub async fn open(
+        webdriver_url: &str,
+        chromium: Option<&Path>,
+        headful: bool,
+        page_load_timeout: Duration,
+    ) -> Result<Self, CrawlError> {
         let profile =
             tempfile::Builder::new().prefix("picseek-chromium-").tempdir().map_err(CrawlError::WebDriverStart)?;
         let mut args = vec![
-            "--no-sandbox".to_owned(),
-            "--disable-gpu".into(),
+            "--disable-gpu".to_owned(),
             "--disable-dev-shm-usage".into(),
             // Without these Chromium keeps calling home, which a closed network refuses.
             "--disable-background-networking".into(),
@@ -102,6 +121,11 @@ impl BrowserSession {
         ];
         if !headful {
             args.push("--headless=new".into());
+        }
+        // Chromium's sandbox cannot start as root; anyone else keeps it.
+        // SAFETY: geteuid(2) has no preconditions and cannot fail.
+        if unsafe { libc::geteuid() } == 0 {
+            args.push("--no-sandbox".into());
         }
         let mut options = json!({ "args": args });
         if let Some(binary) = chromium {
@@ -116,13 +140,18 @@ impl BrowserSession {
             .connect(webdriver_url)
             .await
             .map_err(|e| CrawlError::Session(format!("{webdriver_url}: {e}")))?;
+        let timeouts = fantoccini::wd::TimeoutConfiguration::new(None, Some(page_load_timeout), None);
+        client.update_timeouts(timeouts).await.map_err(|e| CrawlError::Session(e.to_string()))?;
         Ok(Self { client, _profile: profile })
     }
 
-    /// Ends the session, which quits its Chromium.
-    pub async fn close(self) {
-        if let Err(e) = self.client.close().await {
-            tracing::debug!("closing the browser session: {e}");
+    /// Ends the session, which quits its Chromium, waiting at most `within`: a session
+    /// stuck on a host that never answers is left to chromedriver, which picseek stops.
+    pub async fn close(self, within: Duration) {
+        match tokio::time::timeout(within, self.client.close()).await {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => tracing::debug!("closing the browser session: {e}"),
+            Err(_) => tracing::debug!("the browser session did not close in {within:?}; chromedriver will end it"),
         }
     }
 }

@@ -179,9 +179,11 @@ fn key(category: &str, term: &str, url: &str) -> Key {
     (category.to_owned(), term.to_owned(), url.to_owned())
 }
 
-/// Runs the download stage: see the crate documentation.
+/// Runs the download stage: see the crate documentation. The caller holds the data
+/// directory's [`DataDirLock`](picseek_manifest::DataDirLock): temporaries of killed runs are removed.
 pub async fn download(opts: &DownloadOptions) -> Result<DownloadReport, DownloadError> {
     opts.validate()?;
+    picseek_manifest::remove_stale_temporaries(&opts.out_dir, 3);
     let urls: UrlsManifest = read_json(&opts.urls_path)?;
     let manifest_path = opts.out_dir.join("manifest.json");
     let previous: DownloadManifest = if manifest_path.exists() { read_json(&manifest_path)? } else { Vec::new() };

@@ -5,13 +5,16 @@ use crate::ImageError;
 /// The files of one class folder, sorted by name.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ClassImages {
+    /// The class (its folder name).
     pub class: String,
+    /// Its image files, sorted.
     pub files: Vec<PathBuf>,
 }
 
 /// A `<class>/<image>` folder: its classes (sorted), and what could not be listed.
 #[derive(Debug, Default)]
 pub struct ClassListing {
+    /// The class folders, sorted by name.
     pub classes: Vec<ClassImages>,
     /// Paths that could not be read or do not fit the layout, with the reason.
     pub problems: Vec<(PathBuf, String)>,

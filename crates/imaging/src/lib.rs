@@ -25,17 +25,36 @@ pub const DEFAULT_MAX_DECODE_BYTES: u64 = 512 * 1024 * 1024;
 #[derive(Debug, thiserror::Error)]
 pub enum ImageError {
     #[error("{path}: cannot read: {source}")]
+    /// The file cannot be read.
     Unreadable {
+        /// The file.
         path: PathBuf,
         #[source]
+        /// The operating system's error.
         source: std::io::Error,
     },
     #[error("{path}: empty file")]
-    Empty { path: PathBuf },
+    /// The file is empty.
+    Empty {
+        /// The file.
+        path: PathBuf,
+    },
     #[error("{path}: not a decodable image: {reason}")]
-    Undecodable { path: PathBuf, reason: String },
+    /// The bytes are not an image this build decodes.
+    Undecodable {
+        /// The file.
+        path: PathBuf,
+        /// The decoder's message.
+        reason: String,
+    },
     #[error("{path}: too large to decode safely: {reason}")]
-    TooLarge { path: PathBuf, reason: String },
+    /// Decoding would need more memory than the limit allows.
+    TooLarge {
+        /// The file.
+        path: PathBuf,
+        /// Its size, against the limit.
+        reason: String,
+    },
 }
 
 impl ImageError {
@@ -52,6 +71,12 @@ impl ImageError {
 
 /// Reads an image file's bytes, refusing empty files.
 pub fn read_image_file(path: &Path) -> Result<Vec<u8>, ImageError> {
+    // Opening a FIFO or a device would block or never end: only regular files are read.
+    let unreadable = |source| ImageError::Unreadable { path: path.to_owned(), source };
+    let metadata = std::fs::metadata(path).map_err(unreadable)?;
+    if !metadata.is_file() {
+        return Err(unreadable(std::io::Error::new(std::io::ErrorKind::InvalidInput, "not a regular file")));
+    }
     let bytes = std::fs::read(path).map_err(|source| ImageError::Unreadable { path: path.to_owned(), source })?;
     if bytes.is_empty() {
         return Err(ImageError::Empty { path: path.to_owned() });
@@ -62,7 +87,9 @@ pub fn read_image_file(path: &Path) -> Result<Vec<u8>, ImageError> {
 /// A decoded image and what decoding it involved.
 #[derive(Debug)]
 pub struct Decoded {
+    /// The decoded image, EXIF orientation applied.
     pub image: DynamicImage,
+    /// The format its bytes are in.
     pub format: ImageFormat,
     /// Whether an EXIF orientation turned or flipped the stored pixels.
     pub reoriented: bool,

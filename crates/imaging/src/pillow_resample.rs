@@ -12,10 +12,15 @@ use image::RgbImage;
 /// The filters of `PIL.Image.Resampling` that resample by convolution.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PillowFilter {
+    /// Pillow's BOX.
     Box,
+    /// Pillow's BILINEAR.
     Bilinear,
+    /// Pillow's HAMMING.
     Hamming,
+    /// Pillow's BICUBIC.
     Bicubic,
+    /// Pillow's LANCZOS.
     Lanczos,
 }
 

@@ -218,9 +218,11 @@ impl Embedder {
 /// prepared image, or why it cannot be used.
 type PreparedBatch = Vec<Result<(String, Prepared), ImageError>>;
 
-/// Builds or extends the index: see the crate documentation.
+/// Builds or extends the index: see the crate documentation. The caller holds the data
+/// directory's [`DataDirLock`](picseek_manifest::DataDirLock): temporaries of killed runs are removed.
 pub fn build_index(opts: &IndexOptions) -> Result<IndexReport, IndexError> {
     opts.validate()?;
+    picseek_manifest::remove_stale_temporaries(&opts.index_dir, 1);
     let embedder = Embedder::load(&opts.embedder, opts.max_decode_bytes)?;
     let previous = previous_index(opts, &embedder)?;
     let (cached, mut cache_file) = match &embedder {
@@ -372,7 +374,9 @@ pub fn build_index(opts: &IndexOptions) -> Result<IndexReport, IndexError> {
             for space in spaces {
                 let record = opts.ann.record(space, graph_file_name(&opts.ann, space, &digest));
                 let path = opts.index_dir.join(&record.file);
-                if !path.is_file() {
+                // A graph of these rows and settings is kept, unless a rebuild was asked
+                // for or it does not open whole (a damaged file keeps its name).
+                if opts.rebuild || !graph_is_intact(&path, &record, items.len(), embedder.dimension()) {
                     let rows = match &mut rows {
                         Some(rows) => rows,
                         None => {
@@ -414,6 +418,13 @@ pub fn build_index(opts: &IndexOptions) -> Result<IndexReport, IndexError> {
 fn graph_file_name(settings: &AnnSettings, space: Metric, rows_digest: &str) -> String {
     let name_digest = sha256_hex(format!("{rows_digest};{}", settings.describe(space)).as_bytes());
     format!("ann-{space}-{}.usearch", &name_digest[..16])
+}
+
+/// Whether the graph file at `path` opens and holds `count` vectors of `dimension`.
+fn graph_is_intact(path: &Path, record: &picseek_manifest::AnnFile, count: usize, dimension: usize) -> bool {
+    path.is_file()
+        && crate::ann::open_graph(path, record.expansion_search)
+            .is_ok_and(|g| g.size() == count && g.dimensions() == dimension)
 }
 
 /// Builds the graph of `space` into a temporary file, then renames it to `path`.

@@ -84,8 +84,12 @@ impl ClipEmbedder {
     /// Decodes and preprocesses an image read into memory (`path` names it in errors):
     /// the CPU-heavy half, safe to run on many threads at once.
     pub fn prepare(&self, path: &Path, bytes: &[u8]) -> Result<Vec<f32>, ImageError> {
-        let rgb = to_rgb_on_white(decode(path, bytes, self.max_decode_bytes)?.image);
-        Ok(self.encoder.preprocessing().pixel_values(&rgb))
+        let image = decode(path, bytes, self.max_decode_bytes)?.image;
+        let preprocessing = self.encoder.preprocessing();
+        preprocessing
+            .check_size(image.width(), image.height())
+            .map_err(|reason| ImageError::TooLarge { path: path.to_owned(), reason })?;
+        Ok(preprocessing.pixel_values(&to_rgb_on_white(image)))
     }
 
     /// Runs the model on prepared images: one unit-length vector each.

@@ -51,7 +51,10 @@ pub const FORMAT_VERSION: u32 = 1;
 #[derive(Debug, Clone, PartialEq)]
 pub enum EmbedderChoice {
     /// Raw pixels of the image resized to `size` x `size` (the tutorial's baseline).
-    Pixel { size: u32 },
+    Pixel {
+        /// The side of the square, in pixels.
+        size: u32,
+    },
     /// CLIP's image encoder, with one approximate-search graph per metric in `spaces`
     /// (metrics without a graph space, L1, are searched exactly and need none).
     Clip {

@@ -4,6 +4,7 @@ use serde::{Deserialize, Serialize};
 pub type CleanManifest = Vec<CleanRecord>;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// What the clean stage made of one input file.
 pub struct CleanRecord {
     /// The input file, relative to the raw folder.
     pub source: String,
@@ -11,7 +12,9 @@ pub struct CleanRecord {
     pub path: Option<String>,
     /// The class (the term).
     pub class: String,
+    /// The category the class belongs to.
     pub category: String,
+    /// Kept or rejected.
     pub status: CleanStatus,
     /// Why it was rejected: `undecodable`, `empty`, `unreadable`, `too_small`,
     /// `too_large`, or `duplicate_of:<path of the kept image>`.
@@ -21,6 +24,7 @@ pub struct CleanRecord {
     pub detail: Option<String>,
     /// Size after EXIF orientation, when decodable.
     pub width: Option<u32>,
+    /// Height after EXIF orientation, when decodable.
     pub height: Option<u32>,
     /// Of the input file's bytes.
     pub sha256: String,
@@ -39,7 +43,10 @@ pub struct CleanRecord {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+/// Whether an input file became an image of `clean/`.
 pub enum CleanStatus {
+    /// Written to `clean/<class>/`.
     Kept,
+    /// Not kept; `reason` says why.
     Rejected,
 }

@@ -13,20 +13,27 @@ pub type Categories = BTreeMap<String, Vec<String>>;
 pub type CrawlManifest = BTreeMap<String, BTreeMap<String, TermRecord>>;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// How the crawl of one term ended.
 pub struct TermRecord {
+    /// How it ended.
     pub status: TermStatus,
+    /// URLs found.
     pub found: usize,
+    /// URLs wanted.
     pub wanted: usize,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// Why it failed, when it did.
     pub error: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+/// How the crawl of a term ended.
 pub enum TermStatus {
     /// `wanted` URLs were found.
     Complete,
     /// The search ran out of results before `wanted`.
     Exhausted,
+    /// No usable results (the reason is recorded).
     Failed,
 }

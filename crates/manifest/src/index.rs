@@ -16,6 +16,7 @@ pub struct IndexManifest {
     pub preprocessing: String,
     /// The side in pixels of the square image the embedder sees.
     pub image_size: u32,
+    /// Values per vector.
     pub dimension: usize,
     /// The vector file in `index/`, and its element type.
     pub vectors: VectorFile,
@@ -31,13 +32,18 @@ pub struct IndexManifest {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// The model file an index's vectors came from.
 pub struct ModelIdentity {
+    /// Where it was (for people; not compared).
     pub name: String,
+    /// The SHA-256 of `vision_model.onnx`: what is compared.
     pub sha256: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// The flat vector file.
 pub struct VectorFile {
+    /// Its name in `index/`.
     pub file: String,
     /// `u8` (pixel values) or `f32`.
     pub dtype: Dtype,
@@ -48,26 +54,37 @@ pub struct VectorFile {
 pub struct AnnFile {
     /// The metric the graph answers: `cosine`, `l2` or `correlation`.
     pub space: Metric,
+    /// Its name in `index/`.
     pub file: String,
     /// How the graph stores vectors.
     pub quantization: Quantization,
+    /// Links per node.
     pub connectivity: usize,
+    /// Candidates considered while adding.
     pub expansion_add: usize,
+    /// Candidates considered while searching.
     pub expansion_search: usize,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// One indexed image.
 pub struct IndexItem {
+    /// Its row in the vector file, and its key in the graphs.
     pub key: u64,
     /// Relative to the folder that holds `index/` (the data directory), or absolute when
     /// the image lies outside it.
     pub path: String,
+    /// Its class.
     pub class: String,
+    /// The SHA-256 of the image file's bytes.
     pub sha256: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// A file under the indexed folder that is not in the index.
 pub struct SkippedFile {
+    /// The file.
     pub path: String,
+    /// A short reason code (`undecodable`, `too_large`, `not_an_item`, ...).
     pub reason: String,
 }

@@ -9,11 +9,13 @@ mod crawl;
 mod download;
 mod index;
 mod kinds;
+mod lock;
 mod split;
 
 pub use clean::{CleanManifest, CleanRecord, CleanStatus};
 pub use crawl::{Categories, CrawlManifest, TermRecord, TermStatus, UrlsManifest};
 pub use download::{DownloadManifest, DownloadRecord, DownloadStatus};
+pub use lock::{DataDirLock, LOCK_FILE, LockError, TEMPORARY_PREFIX, remove_stale_temporaries};
 pub use kinds::{Dtype, EmbedderKind, Metric, Quantization, UnknownName};
 pub use index::{AnnFile, IndexItem, IndexManifest, ModelIdentity, SkippedFile, VectorFile};
 pub use split::{ClassSplit, SplitManifest};
@@ -28,15 +30,21 @@ use serde::de::DeserializeOwned;
 #[derive(Debug, thiserror::Error)]
 pub enum ManifestError {
     #[error("{path}: {source}")]
+    /// The file cannot be read or written.
     Io {
+        /// The file.
         path: PathBuf,
         #[source]
+        /// The operating system's error.
         source: std::io::Error,
     },
     #[error("{path}: not a valid manifest: {source}")]
+    /// The file is not JSON of the expected shape.
     Json {
+        /// The file.
         path: PathBuf,
         #[source]
+        /// serde_json's error, with the line and column.
         source: serde_json::Error,
     },
 }
@@ -66,15 +74,34 @@ impl ManifestError {
     }
 }
 
+/// Names a stage writes beside the folders of categories and terms, which no category
+/// or term may take.
+const RESERVED_NAMES: [&str; 4] = ["manifest.json", "cache", "index.json", "split.json"];
+
+/// The longest folder name, in bytes: file systems allow 255, and a file name goes
+/// inside it with room to spare.
+const MAX_FOLDER_NAME: usize = 100;
+
 /// A category or term as one safe folder name: path separators and control characters
-/// become `_`, and a leading dot is escaped so nothing is hidden.
+/// become `_`, and a leading dot is escaped so nothing is hidden. A name that could not
+/// be a folder as it is (reserved, such as `manifest.json`, or too long) is shortened
+/// and given a hash of the whole name, so two names never share a folder. The user's
+/// names stay as they are in every manifest; only the folder differs.
 pub fn folder_name(name: &str) -> String {
     let mut safe: String =
         name.chars().map(|c| if c == '/' || c == '\\' || c.is_control() { '_' } else { c }).collect();
     if safe.is_empty() || safe.starts_with('.') {
         safe.insert(0, '_');
     }
-    safe
+    let reserved = RESERVED_NAMES.iter().any(|r| r.eq_ignore_ascii_case(&safe));
+    if !reserved && safe.len() <= MAX_FOLDER_NAME {
+        return safe;
+    }
+    let mut end = safe.len().min(MAX_FOLDER_NAME - 17);
+    while !safe.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}-{}", &safe[..end], &sha256_hex(name.as_bytes())[..16])
 }
 
 /// The lowercase hex SHA-256 of `bytes`: how manifests identify file contents.
@@ -118,7 +145,7 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), ManifestError> {
         _ => Path::new("."),
     };
     std::fs::create_dir_all(dir).map_err(|e| ManifestError::io(dir, e))?;
-    let mut tmp = staging_file_in(dir, ".picseek-tmp-").map_err(|e| ManifestError::io(dir, e))?;
+    let mut tmp = staging_file_in(dir, TEMPORARY_PREFIX).map_err(|e| ManifestError::io(dir, e))?;
     tmp.write_all(bytes).map_err(|e| ManifestError::io(path, e))?;
     tmp.persist(path).map_err(|e| ManifestError::io(path, e.error))?;
     Ok(())
@@ -158,6 +185,19 @@ mod tests {
         assert_eq!(folder_name(".hidden"), "_.hidden");
         assert_eq!(folder_name(""), "_");
         assert_eq!(folder_name("Red fox"), "Red fox");
+    }
+
+    #[test]
+    fn reserved_and_long_names_get_folders_of_their_own() {
+        let manifest = folder_name("manifest.json");
+        assert_ne!(manifest, "manifest.json");
+        assert!(manifest.starts_with("manifest.json-"), "{manifest}");
+        assert_ne!(folder_name("Manifest.JSON"), manifest, "names that differ keep different folders");
+        let long = "ä".repeat(300);
+        let folder = folder_name(&long);
+        assert!(folder.len() <= MAX_FOLDER_NAME, "{}", folder.len());
+        assert_ne!(folder, folder_name(&"ä".repeat(301)));
+        assert_eq!(folder, folder_name(&long), "the same name, the same folder");
     }
 
     #[test]

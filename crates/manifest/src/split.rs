@@ -5,7 +5,9 @@ use serde::{Deserialize, Serialize};
 /// `split.json`: which images of each class went to `train/` and which to `test/`.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct SplitManifest {
+    /// The seed the order was drawn with.
     pub seed: u64,
+    /// Test images per class.
     pub test_per_class: usize,
     /// `0` means "all images not in the test set".
     pub train_per_class: usize,
@@ -17,7 +19,10 @@ pub struct SplitManifest {
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+/// One class's split.
 pub struct ClassSplit {
+    /// File names in `train/<class>/`.
     pub train: Vec<String>,
+    /// File names in `test/<class>/`.
     pub test: Vec<String>,
 }

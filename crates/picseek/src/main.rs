@@ -65,11 +65,34 @@ fn init_logging(verbose: u8) {
         .init();
 }
 
+/// The data directory's lock, for the commands that write into it: two of them at once
+/// would fetch everything twice or delete each other's files. Readers (search, eval,
+/// serve) take none and keep working while an index is rebuilt.
+fn writing_lock(
+    ctx: &commands::Context,
+    command: &Command,
+) -> Result<Option<picseek_manifest::DataDirLock>, picseek_manifest::LockError> {
+    let name = match command {
+        Command::Crawl(_) => "crawl",
+        Command::Download(_) => "download",
+        Command::Clean(_) => "clean",
+        Command::Split(_) => "split",
+        Command::Index(_) => "index",
+        Command::Run(_) => "run",
+        Command::Search(_) | Command::Eval(_) | Command::Serve(_) => return Ok(None),
+    };
+    picseek_manifest::DataDirLock::acquire(&ctx.data_dir, name).map(Some)
+}
+
 fn main() -> std::process::ExitCode {
+    if std::env::var_os(picseek_clip::runtime::TELEMETRY_OPT_OUT_VARIABLE).is_none() {
+        // SAFETY: no other thread exists yet, so nothing reads the environment meanwhile.
+        unsafe { std::env::set_var(picseek_clip::runtime::TELEMETRY_OPT_OUT_VARIABLE, "1") };
+    }
     let cli = Cli::parse();
     init_logging(cli.verbose);
     let ctx = commands::Context { data_dir: cli.data_dir, json: cli.json };
-    let result = match cli.command {
+    let result = writing_lock(&ctx, &cli.command).map_err(anyhow::Error::from).and_then(|_lock| match cli.command {
         Command::Crawl(args) => commands::crawl(&ctx, args),
         Command::Download(args) => commands::download(&ctx, args),
         Command::Clean(args) => commands::clean(&ctx, args),
@@ -79,7 +102,7 @@ fn main() -> std::process::ExitCode {
         Command::Eval(args) => commands::eval(&ctx, args),
         Command::Run(args) => commands::run(&ctx, args),
         Command::Serve(args) => commands::serve(&ctx, args),
-    };
+    });
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {

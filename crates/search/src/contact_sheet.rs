@@ -29,6 +29,7 @@ fn sheet_size(results: usize) -> (u32, u32) {
 /// What the first cell of a sheet shows.
 #[derive(Debug, Clone, Copy)]
 pub enum SheetQuery<'a> {
+    /// An image file, drawn in the cell.
     Image(&'a Path),
     /// A text query, written into the cell.
     Text(&'a str),

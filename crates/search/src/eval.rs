@@ -39,6 +39,7 @@ pub struct EvalReport {
     pub index_items: usize,
     /// Test files that could not be used as queries, with the reason.
     pub skipped: Vec<(String, String)>,
+    /// One entry per metric evaluated, in the order asked.
     pub metrics: Vec<MetricEval>,
 }
 

@@ -12,10 +12,15 @@
 //!   `k`, `metric` and `class`; answers `{"query", "metric", "results": [{"rank", "key",
 //!   "class", "score", "url"}]}` or, on bad input, status 400/413 with `{"error"}`.
 //! - `GET /image/<key>`: the image of an index item.
+//!
+//! Only requests whose `Host` (and `Origin`, when sent) name this server on this machine
+//! are answered; others get 403, so neither another site's page nor DNS rebinding can
+//! reach the index. At most a few searches run at once.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, Multipart, Path, State};
@@ -97,6 +102,58 @@ struct AppState {
     embedder: QueryEmbedder,
     index: &'static Index,
     max_upload: usize,
+    /// Searches running at once are bounded: each may take a core for a while.
+    searches: tokio::sync::Semaphore,
+    /// The host names this server answers to (see [`allowed_hosts`]).
+    hosts: Vec<String>,
+}
+
+/// Searches that may run at once; more are answered 503.
+const CONCURRENT_SEARCHES: usize = 8;
+
+/// The names a browser may use for this server: loopback names, and the address it
+/// listens on. Anything else in `Host` is a page of another site reaching it through
+/// DNS rebinding; anything else in `Origin` is another site's page posting to it.
+fn allowed_hosts(addr: SocketAddr) -> Vec<String> {
+    let mut hosts = vec!["localhost".to_owned(), "127.0.0.1".to_owned(), "[::1]".to_owned()];
+    let own = match addr.ip() {
+        std::net::IpAddr::V6(ip) => format!("[{ip}]"),
+        ip => ip.to_string(),
+    };
+    if !hosts.contains(&own) {
+        hosts.push(own);
+    }
+    hosts
+}
+
+/// The host name of a `Host` value or an `Origin`'s authority, without the port.
+fn host_name(authority: &str) -> &str {
+    match authority.rfind(':') {
+        Some(colon) if !authority[colon..].contains(']') => &authority[..colon],
+        _ => authority,
+    }
+}
+
+/// Answers 403 to requests whose `Host` or `Origin` is not this server's own.
+async fn only_own_origin(
+    State(state): State<Arc<AppState>>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let headers = request.headers();
+    let host_ok = headers
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .is_some_and(|h| state.hosts.iter().any(|a| a.eq_ignore_ascii_case(host_name(h))));
+    let origin_ok = headers.get(header::ORIGIN).and_then(|o| o.to_str().ok()).is_none_or(|origin| {
+        let authority = origin.strip_prefix("http://").or_else(|| origin.strip_prefix("https://")).unwrap_or("");
+        state.hosts.iter().any(|a| a.eq_ignore_ascii_case(host_name(authority)))
+    });
+    if host_ok && origin_ok {
+        next.run(request).await
+    } else {
+        ApiError(StatusCode::FORBIDDEN, "this server answers only its own page on this machine".into()).into_response()
+    }
 }
 
 /// A client error, answered as `{"error": message}`.
@@ -119,25 +176,80 @@ pub async fn serve(opts: &ServeOptions, on_listening: impl FnOnce(SocketAddr)) -
     let index: &'static Index = Box::leak(Box::new(Index::open(&opts.index_dir)?));
     let embedder = index.query_embedder(&opts.model_dir, opts.threads)?;
     embedder.preload()?;
-    let state = Arc::new(AppState { searcher: Searcher::new(index), embedder, index, max_upload: opts.max_upload });
+    if !opts.addr.ip().is_loopback() {
+        tracing::warn!(
+            "listening on {}, not a loopback address: every machine that can reach it can search the index and see its images",
+            opts.addr
+        );
+    }
+    let state = Arc::new(AppState {
+        searcher: Searcher::new(index),
+        embedder,
+        index,
+        max_upload: opts.max_upload,
+        searches: tokio::sync::Semaphore::new(CONCURRENT_SEARCHES),
+        hosts: allowed_hosts(opts.addr),
+    });
     let app = Router::new()
         .route("/", get(|| async { Html(PAGE) }))
         .route("/api/info", get(info))
         .route("/api/search", post(search))
         .route("/image/{key}", get(image_file))
         .layer(DefaultBodyLimit::max(opts.max_upload))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), only_own_origin))
         .with_state(state);
     let listener = tokio::net::TcpListener::bind(opts.addr)
         .await
         .map_err(|source| ServeError::Bind { addr: opts.addr, source })?;
     let addr = listener.local_addr().map_err(ServeError::Server)?;
     on_listening(addr);
-    axum::serve(listener, app)
-        .with_graceful_shutdown(async {
-            let _ = tokio::signal::ctrl_c().await;
-        })
-        .await
-        .map_err(ServeError::Server)
+    serve_connections(listener, app).await
+}
+
+/// How long a client may take to send a request's headers (also the idle time allowed
+/// between requests on a kept-alive connection).
+const HEADER_TIMEOUT: Duration = Duration::from_secs(10);
+/// The longest one connection lives, slow uploads included.
+const CONNECTION_LIFETIME: Duration = Duration::from_secs(300);
+/// Connections served at once; beyond it new ones wait in the listen queue.
+const MAX_CONNECTIONS: usize = 512;
+
+/// Accepts connections until Ctrl-C, each bounded in time (see the constants above), so
+/// half-open or stalled clients cannot take the server from anyone else.
+async fn serve_connections(listener: tokio::net::TcpListener, app: Router) -> Result<(), ServeError> {
+    use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+    use hyper_util::server::conn::auto::Builder;
+    use hyper_util::service::TowerToHyperService;
+
+    let slots = Arc::new(tokio::sync::Semaphore::new(MAX_CONNECTIONS));
+    let stop = tokio::signal::ctrl_c();
+    tokio::pin!(stop);
+    loop {
+        let slot = tokio::select! {
+            slot = slots.clone().acquire_owned() => slot.expect("the semaphore is never closed"),
+            _ = &mut stop => return Ok(()),
+        };
+        let (stream, _) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(accepted) => accepted,
+                // Out of file descriptors and the like: wait a moment rather than spin.
+                Err(e) => {
+                    tracing::warn!("accepting a connection: {e}");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    continue;
+                }
+            },
+            _ = &mut stop => return Ok(()),
+        };
+        let service = TowerToHyperService::new(app.clone());
+        tokio::spawn(async move {
+            let mut builder = Builder::new(TokioExecutor::new());
+            builder.http1().timer(TokioTimer::new()).header_read_timeout(HEADER_TIMEOUT);
+            let connection = builder.serve_connection(TokioIo::new(stream), service);
+            let _ = tokio::time::timeout(CONNECTION_LIFETIME, connection).await;
+            drop(slot);
+        });
+    }
 }
 
 async fn info(State(state): State<Arc<AppState>>) -> impl IntoResponse {
@@ -218,6 +330,9 @@ async fn search(State(state): State<Arc<AppState>>, multipart: Multipart) -> Res
     if form.image.is_none() && form.text.is_none() {
         return Err(bad_request("send an image file in the field 'image', or a text in 'text'"));
     }
+    let Ok(_permit) = state.searches.try_acquire() else {
+        return Err(ApiError(StatusCode::SERVICE_UNAVAILABLE, "too many searches at once; try again".into()));
+    };
     let state_for_query = state.clone();
     let (query_label, hits) = tokio::task::spawn_blocking(move || {
         let state = state_for_query;

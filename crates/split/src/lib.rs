@@ -86,6 +86,35 @@ pub enum SplitError {
     /// An option the stage cannot work with.
     #[error("{0}")]
     Invalid(#[from] InvalidOption),
+    /// The folders overlap or lead elsewhere: splitting would delete or overwrite images
+    /// that are not the split's own.
+    #[error("{path}: {reason}")]
+    Unsafe {
+        /// The folder.
+        path: PathBuf,
+        /// Why it cannot be used.
+        reason: String,
+    },
+}
+
+/// Refuses an input inside (or holding) `train/` or `test/`, which the split rewrites,
+/// and a `train/` or `test/` that is a symbolic link to elsewhere.
+fn check_folders(opts: &SplitOptions) -> Result<(), SplitError> {
+    let unsafe_folder = |path: &Path, reason: &str| SplitError::Unsafe { path: path.to_owned(), reason: reason.into() };
+    let input = std::fs::canonicalize(&opts.input).map_err(io_error(&opts.input))?;
+    for side in [&opts.train_dir, &opts.test_dir] {
+        if std::fs::symlink_metadata(side).is_ok_and(|m| m.file_type().is_symlink()) {
+            return Err(unsafe_folder(side, "is a symbolic link; the split only writes folders of its own"));
+        }
+        let Ok(side_real) = std::fs::canonicalize(side) else { continue };
+        if input.starts_with(&side_real) || side_real.starts_with(&input) {
+            return Err(unsafe_folder(
+                &opts.input,
+                &format!("overlaps {}, which the split rewrites: split another folder (normally clean/)", side.display()),
+            ));
+        }
+    }
+    Ok(())
 }
 
 fn io_error(path: &Path) -> impl FnOnce(std::io::Error) -> SplitError + '_ {
@@ -144,6 +173,7 @@ fn split_class(class: &str, mut names: Vec<String>, opts: &SplitOptions) -> Resu
 /// Runs the split stage: see the crate documentation.
 pub fn split(opts: &SplitOptions) -> Result<SplitReport, SplitError> {
     opts.validate()?;
+    check_folders(opts)?;
     let listing = list_class_images(&opts.input)?;
     for (path, reason) in &listing.problems {
         tracing::warn!("ignored {}: {reason}", path.display());
@@ -197,7 +227,10 @@ fn mirror_side(
         let class = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
         let keep: BTreeSet<&str> =
             wanted.get(class.as_str()).map(|v| v.iter().map(String::as_str).collect()).unwrap_or_default();
-        if !path.is_dir() {
+        // A symbolic link (a folder a user linked in) is removed as a link: what it
+        // points to is not the split's to change.
+        let is_link = std::fs::symlink_metadata(&path).map_err(io_error(&path))?.file_type().is_symlink();
+        if is_link || !path.is_dir() {
             std::fs::remove_file(&path).map_err(io_error(&path))?;
             report.removed += 1;
             continue;
