@@ -188,6 +188,85 @@ fn interrupt_a_crawl_with(signal: libc::c_int) {
 }
 
 #[test]
+fn after_a_sigkill_the_next_crawl_stops_the_orphaned_browser_and_removes_its_profile() {
+    let site = FlickrSite::start();
+    let dir = tempfile::tempdir().unwrap();
+    let tmp = dir.path().join("tmp");
+    std::fs::create_dir_all(&tmp).unwrap();
+    let data = dir.path().to_str().unwrap();
+    let categories = write_categories(dir.path(), json!({"a": ["Cat"]}));
+    let template = site.url_template();
+    let args = crawl_args(data, &categories, &template, &["--rate", "2", "--max-per-term", "45"]);
+    let spawn = || {
+        crate::support::picseek_command()
+            .args(&args)
+            .env("TMPDIR", &tmp)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap()
+    };
+    let mut child = spawn();
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    while !site.loaded_terms().contains(&"Cat".to_owned()) {
+        assert!(std::time::Instant::now() < deadline, "Cat did not start in time");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    std::thread::sleep(Duration::from_millis(500));
+    assert!(
+        processes_mentioning("chromedriver").iter().all(|p| !p.contains(&format!("{}", child.id()))),
+        "chromedriver dies with picseek"
+    );
+    let status = spawn().wait().unwrap();
+    assert!(status.success());
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(processes_mentioning(tmp.to_str().unwrap()), Vec::<String>::new(), "an orphaned browser is left");
+    let profiles: Vec<_> = std::fs::read_dir(&tmp)
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|name| name.starts_with("picseek-chromium-"))
+        .collect();
+    assert!(profiles.is_empty(), "profiles left: {profiles:?}");
+}
+
+#[test]
+fn a_host_that_never_answers_costs_each_term_its_timeout_and_no_more() {
+    // Accepts connections and never answers them.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let held = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let keep = held.clone();
+    std::thread::spawn(move || {
+        for stream in listener.incoming().flatten() {
+            keep.lock().unwrap().push(stream);
+        }
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let categories = write_categories(dir.path(), json!({"a": ["Cat", "Owl"]}));
+    let template = format!("http://{addr}/search/?text={{term}}");
+    let data = dir.path().to_str().unwrap();
+    let mut args = crawl_args(data, &categories, &template, &["--concurrency", "2", "--rate", "5"]);
+    let timeout_value = args.iter().position(|a| *a == "--term-timeout").unwrap() + 1;
+    args[timeout_value] = "8";
+    let started = std::time::Instant::now();
+    let out = crate::support::picseek_command().args(&args).output().unwrap();
+    let took = started.elapsed();
+    assert!(!out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("2 term(s) failed"), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(took < Duration::from_secs(30), "two hung terms took {took:?}");
+    let log = read(&dir.path().join("crawl.json"));
+    for term in ["Cat", "Owl"] {
+        assert_eq!(log["a"][term]["status"], "failed", "{log}");
+        let error = log["a"][term]["error"].as_str().unwrap();
+        assert!(error.contains(&addr.ip().to_string()) && !error.contains("--term-timeout"), "{error}");
+    }
+    drop(held);
+}
+
+#[test]
 fn a_missing_chromedriver_names_the_setup_script() {
     let dir = tempfile::tempdir().unwrap();
     let categories = write_categories(dir.path(), json!({"animal": ["Cat"]}));

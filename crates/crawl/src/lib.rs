@@ -16,7 +16,7 @@ mod term;
 mod webdriver;
 
 pub use photo_urls::{SIZE_SUFFIXES, image_urls_in_page, rewrite_size_suffix};
-pub use webdriver::{BrowserSession, ChromeDriver, find_program};
+pub use webdriver::{BrowserSession, ChromeDriver, find_program, reap_stale_profiles};
 
 use std::collections::VecDeque;
 use std::path::{Path, PathBuf};
@@ -316,6 +316,7 @@ pub async fn crawl(opts: &CrawlOptions) -> Result<CrawlReport, CrawlError> {
     let driver = match (&opts.source, &opts.webdriver) {
         (Source::FlickrApi { .. }, _) | (_, Some(_)) => None,
         (Source::Browser, None) => {
+            reap_stale_profiles();
             let program = find_program(&["chromedriver"])
                 .ok_or_else(|| CrawlError::BrowserMissing { what: "chromedriver".into() })?;
             Some(ChromeDriver::start(&program).await?)

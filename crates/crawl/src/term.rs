@@ -66,6 +66,16 @@ pub(crate) async fn crawl_term(
         }
         Ok(Ok(status)) => TermOutcome::finished(found.urls, status),
         Ok(Err(error)) => TermOutcome::failed(found.urls, error),
+        Err(_) if found.urls.is_empty() => {
+            let host = search_page_url(&opts.url_template, term)
+                .ok()
+                .and_then(|u| u.host_str().map(str::to_owned))
+                .unwrap_or_default();
+            TermOutcome::failed(
+                Vec::new(),
+                format!("the search page on {host} did not load within {}s (the host hangs?)", opts.term_timeout.as_secs()),
+            )
+        }
         Err(_) => TermOutcome::failed(found.urls, format!("timed out after {}s", opts.term_timeout.as_secs())),
     }
 }

@@ -89,6 +89,59 @@ impl Drop for ChromeDriver {
     }
 }
 
+/// The prefix of the browser profile folders in the temporary folder.
+const PROFILE_PREFIX: &str = "picseek-chromium-";
+/// The file in a profile folder that names the picseek process it belongs to.
+const PROFILE_OWNER: &str = "picseek-owner";
+
+/// Whether process `pid` is a running picseek.
+fn is_running_picseek(pid: &str) -> bool {
+    std::fs::read(format!("/proc/{pid}/cmdline")).is_ok_and(|c| String::from_utf8_lossy(&c).contains("picseek"))
+}
+
+/// Stops the browsers of picseek runs that were killed (SIGKILL leaves no chance to
+/// stop them) and removes their profile folders: every `picseek-chromium-*` folder of
+/// the temporary folder whose owner is no longer running. Returns how many it removed.
+pub fn reap_stale_profiles() -> usize {
+    let Ok(entries) = std::fs::read_dir(std::env::temp_dir()) else { return 0 };
+    let mut reaped = 0;
+    for profile in entries.flatten().map(|e| e.path()) {
+        let name = profile.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        if !name.starts_with(PROFILE_PREFIX) || !profile.is_dir() {
+            continue;
+        }
+        let owner = std::fs::read_to_string(profile.join(PROFILE_OWNER)).unwrap_or_default();
+        if is_running_picseek(owner.trim()) {
+            continue;
+        }
+        let needle = format!("--user-data-dir={}", profile.display());
+        for (pid, cmdline) in processes() {
+            if cmdline.contains(&needle) {
+                // SAFETY: kill(2) on a process found running with the stale profile.
+                unsafe { libc::kill(pid, libc::SIGKILL) };
+            }
+        }
+        if std::fs::remove_dir_all(&profile).is_ok() {
+            tracing::info!("removed the browser profile {} of a killed run", profile.display());
+            reaped += 1;
+        }
+    }
+    reaped
+}
+
+/// Every process's pid and command line.
+fn processes() -> Vec<(libc::pid_t, String)> {
+    let Ok(entries) = std::fs::read_dir("/proc") else { return Vec::new() };
+    entries
+        .flatten()
+        .filter_map(|e| {
+            let pid = e.file_name().to_string_lossy().parse().ok()?;
+            let cmdline = std::fs::read(e.path().join("cmdline")).ok()?;
+            Some((pid, String::from_utf8_lossy(&cmdline).replace('\0', " ")))
+        })
+        .collect()
+}
+
 /// One browser session with its own fresh profile folder (removed when dropped).
 pub struct BrowserSession {
     /// The WebDriver client.
@@ -106,7 +159,9 @@ impl BrowserSession {
         page_load_timeout: Duration,
     ) -> Result<Self, CrawlError> {
         let profile =
-            tempfile::Builder::new().prefix("picseek-chromium-").tempdir().map_err(CrawlError::WebDriverStart)?;
+            tempfile::Builder::new().prefix(PROFILE_PREFIX).tempdir().map_err(CrawlError::WebDriverStart)?;
+        std::fs::write(profile.path().join(PROFILE_OWNER), std::process::id().to_string())
+            .map_err(CrawlError::WebDriverStart)?;
         let mut args = vec![
             "--disable-gpu".to_owned(),
             "--disable-dev-shm-usage".into(),
