@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # One-command set-up for picseek on Debian (re-runnable: each step skips what is done).
-# Installs: Chromium + ChromeDriver (crawler and browser tests), ONNX Runtime's shared
+# Installs: Chromium + ChromeDriver (crawler and browser tests), nginx (a rate-limiting
+# photo host for the throttling tests), ONNX Runtime's shared
 # library from the PyPI wheel into .local/onnxruntime/ (git-ignored), a Python venv in
 # .venv/ with the packages the benchmarks and reference tests use, a tiny CLIP test
 # model in .local/clip-test-model/, and, where the
@@ -14,14 +15,19 @@ ort_dir="$repo/.local/onnxruntime"
 as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
 say() { printf 'setup: %s\n' "$*" >&2; }
 
-install_browser() {
-    if command -v chromium >/dev/null && command -v chromedriver >/dev/null; then
-        say "chromium and chromedriver already installed"
+install_debian_packages() {
+    local missing=()
+    command -v chromium >/dev/null || missing+=(chromium)
+    command -v chromedriver >/dev/null || missing+=(chromium-driver)
+    # nginx is the rate-limiting photo host of the throttling tests (started by them).
+    [ -x /usr/sbin/nginx ] || missing+=(nginx-light)
+    if [ ${#missing[@]} -eq 0 ]; then
+        say "chromium, chromedriver and nginx already installed"
         return
     fi
-    say "installing Debian chromium and chromium-driver"
+    say "installing Debian packages: ${missing[*]}"
     as_root apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq chromium chromium-driver >/dev/null
+    DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq "${missing[@]}" >/dev/null
     as_root apt-get clean # the downloaded packages are not needed once installed
 }
 
@@ -78,7 +84,7 @@ install_clip_model() {
     say "run scripts/download-clip.sh later where the network allows"
 }
 
-install_browser
+install_debian_packages
 install_python_env
 install_onnxruntime
 make_clip_test_model

@@ -267,6 +267,25 @@ fn a_host_that_never_answers_costs_each_term_its_timeout_and_no_more() {
 }
 
 #[test]
+fn a_throttled_search_page_slows_the_host_down_and_the_term_still_completes() {
+    let site = FlickrSite::start();
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().to_str().unwrap();
+    let categories = write_categories(dir.path(), json!({"animal": ["Busy"]}));
+    let template = site.url_template();
+    let args = crawl_args(data, &categories, &template, &["--rate", "4", "--max-per-term", "20"]);
+    let out = crate::support::picseek_command().args(&args).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let log = read(&dir.path().join("crawl.json"));
+    assert_eq!(log["animal"]["Busy"]["status"], "complete", "{log}");
+    let loads: Vec<f64> = site.actions().iter().filter(|(_, kind)| kind == "load").map(|(t, _)| *t).collect();
+    assert_eq!(loads.len(), 3, "refused, told to slow down, then served");
+    // At 4 actions/s the period is 250 ms; after each refusal it doubles.
+    assert!(loads[1] - loads[0] >= 500.0 - 20.0, "{loads:?}");
+    assert!(loads[2] - loads[1] >= 1000.0 - 20.0, "{loads:?}");
+}
+
+#[test]
 fn a_missing_chromedriver_names_the_setup_script() {
     let dir = tempfile::tempdir().unwrap();
     let categories = write_categories(dir.path(), json!({"animal": ["Cat"]}));

@@ -15,3 +15,4 @@ mod model_download;
 mod pixel_retrieval;
 mod run;
 mod serve;
+mod throttle;

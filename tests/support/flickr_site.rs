@@ -225,7 +225,16 @@ async fn search_page(
     let mut seen = events.lock().unwrap();
     seen.loads.push(q.text.clone());
     seen.actions.push((now_ms, "load".into()));
+    let loads_of_term = seen.loads.iter().filter(|t| **t == q.text).count();
     drop(seen);
+    // "Busy": refused twice (429, then a page that says so), then served like "Cat".
+    if q.text == "Busy" && loads_of_term == 1 {
+        return (StatusCode::TOO_MANY_REQUESTS, Html("<html><body>Too Many Requests</body></html>".to_owned()));
+    }
+    if q.text == "Busy" && loads_of_term == 2 {
+        let page = "<html><head><title>Flickr</title></head><body><h1>Rate limit exceeded</h1><p>Please slow down.</p></body></html>";
+        return (StatusCode::OK, Html(page.to_owned()));
+    }
     if q.text == "broken" {
         return (StatusCode::INTERNAL_SERVER_ERROR, Html("<html><body><h1>Server error</h1></body></html>".to_owned()));
     }

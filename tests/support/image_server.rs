@@ -29,6 +29,8 @@ pub struct Seen {
     pub requests: Vec<(Instant, String)>,
     /// Requests per path, for routes that change behaviour after the first.
     counts: HashMap<String, usize>,
+    /// The first request to a `refusing/` path.
+    refusing_since: Option<Instant>,
 }
 
 pub type Shared = Arc<Mutex<Seen>>;
@@ -78,17 +80,22 @@ fn image_response(bytes: Vec<u8>) -> Response {
 /// - `page.jpg`: 200 with an HTML page
 /// - `huge.jpg`: 3 MB body with its length; `huge-chunked.jpg`: 3 MB without a length
 /// - `noai.jpg`: a JPEG with `X-Robots-Tag: noai`
+/// - `refusing/<n>.jpg`: 503 (no `Retry-After`) for the first 2 s after the first
+///   request to any of them, then a JPEG: a host that refuses for a while and recovers
 async fn serve(State(seen): State<Shared>, Path(path): Path<String>) -> Response {
-    let count = {
+    let (count, refusing) = {
         let mut seen = seen.lock().unwrap();
         seen.requests.push((Instant::now(), path.clone()));
+        let refusing = path.starts_with("refusing/")
+            && seen.refusing_since.get_or_insert_with(Instant::now).elapsed() < Duration::from_secs(2);
         let count = seen.counts.entry(path.clone()).or_default();
         *count += 1;
-        *count
+        (*count, refusing)
     };
     let seed = path.bytes().map(u32::from).sum::<u32>();
     let colour = [(seed * 37 % 256) as u8, (seed * 91 % 256) as u8, (seed * 53 % 256) as u8];
     match path.as_str() {
+        _ if refusing => StatusCode::SERVICE_UNAVAILABLE.into_response(),
         "missing.jpg" => StatusCode::NOT_FOUND.into_response(),
         "gone.jpg" => StatusCode::GONE.into_response(),
         "flaky.jpg" if count == 1 => StatusCode::INTERNAL_SERVER_ERROR.into_response(),

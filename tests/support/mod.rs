@@ -5,6 +5,7 @@ pub mod flickr_site;
 pub mod image_server;
 pub mod loopback;
 pub mod model_hub;
+pub mod nginx;
 
 use std::path::Path;
 use std::process::Output;

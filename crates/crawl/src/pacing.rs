@@ -1,4 +1,4 @@
-//! Politeness: page actions on one host, evenly paced.
+//! Politeness: page actions on one host, evenly paced, slower while the host throttles.
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -15,16 +15,49 @@ use tokio::time::Instant;
 /// each starts at least one period after the previous one *finished*: every request an
 /// action causes reaches the host before the next action begins, and no two actions
 /// start closer than one period. Only tokio's clock is used, so tests can pause it.
+///
+/// When a host throttles (its page says 429, 503 or "rate limit"), its period doubles,
+/// up to [`MAX_PERIOD`]; each action that goes through takes a tenth of the way back to
+/// the `--rate` period. Page loads are few and each is costly to lose, so the back-off is
+/// steeper than the downloads' (halving, as TCP does) and the way back slow.
 pub(crate) struct HostPacer {
     period: Duration,
     /// Per host: when its last action finished.
     last_done: Mutex<HashMap<String, Arc<tokio::sync::Mutex<Option<Instant>>>>>,
+    /// Per host, while slowed down: its period now.
+    slowed: Mutex<HashMap<String, Duration>>,
 }
+
+/// The slowest a throttling host's actions are paced.
+pub(crate) const MAX_PERIOD: Duration = Duration::from_secs(60);
 
 impl HostPacer {
     /// `rate` must be from 0.001 to 1000 (checked by [`CrawlOptions::validate`](crate::CrawlOptions::validate)).
     pub(crate) fn new(rate: f64) -> Self {
-        Self { period: Duration::from_secs_f64(1.0 / rate), last_done: Mutex::default() }
+        Self { period: Duration::from_secs_f64(1.0 / rate), last_done: Mutex::default(), slowed: Mutex::default() }
+    }
+
+    fn period_of(&self, host: &str) -> Duration {
+        self.slowed.lock().expect("pacer lock").get(host).copied().unwrap_or(self.period)
+    }
+
+    /// The host throttled: halve its pace. Returns the new period.
+    pub(crate) fn slow_down(&self, host: &str) -> Duration {
+        let mut slowed = self.slowed.lock().expect("pacer lock");
+        let period = slowed.get(host).copied().unwrap_or(self.period).saturating_mul(2).min(MAX_PERIOD);
+        slowed.insert(host.to_owned(), period);
+        period
+    }
+
+    /// An action went through: take a tenth of the way back to the normal pace.
+    fn recover(&self, host: &str) {
+        let mut slowed = self.slowed.lock().expect("pacer lock");
+        if let Some(period) = slowed.get_mut(host) {
+            *period = self.period + (*period - self.period).mul_f64(0.9);
+            if *period <= self.period + Duration::from_millis(1) {
+                slowed.remove(host);
+            }
+        }
     }
 
     /// Runs `action` on `host` when the pace allows (`what` names it in debug logs).
@@ -32,12 +65,19 @@ impl HostPacer {
         let slot = self.last_done.lock().expect("pacer lock").entry(host.to_owned()).or_default().clone();
         let mut last_done = slot.lock().await;
         if let Some(done) = *last_done {
-            tokio::time::sleep_until(done + self.period).await;
+            tokio::time::sleep_until(done + self.period_of(host)).await;
         }
         let epoch_ms = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis());
         tracing::debug!(host, action = what, epoch_ms, "page action");
         let result = action.await;
         *last_done = Some(Instant::now());
+        result
+    }
+
+    /// [`act`](Self::act), and the action counts as gone through (the pace recovers).
+    pub(crate) async fn act_and_recover<T>(&self, host: &str, what: &str, action: impl Future<Output = T>) -> T {
+        let result = self.act(host, what, action).await;
+        self.recover(host);
         result
     }
 }
@@ -84,6 +124,27 @@ mod tests {
         // Nine actions of 0.3 s with 0.5 s between them: exactly 8 gaps, no more waiting.
         let span = log[8].1 - log[0].0;
         assert_eq!(span, Duration::from_millis(9 * 300 + 8 * 500));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_throttling_host_is_slowed_down_and_recovers_slowly() {
+        let pacer = HostPacer::new(1.0);
+        assert_eq!(pacer.slow_down("a.example"), Duration::from_secs(2));
+        assert_eq!(pacer.slow_down("a.example"), Duration::from_secs(4));
+        assert_eq!(pacer.period_of("b.example"), Duration::from_secs(1), "other hosts keep their pace");
+        pacer.act("a.example", "first", async {}).await;
+        let before = Instant::now();
+        pacer.act_and_recover("a.example", "second", async {}).await;
+        assert_eq!(Instant::now() - before, Duration::from_secs(4));
+        assert_eq!(pacer.period_of("a.example"), Duration::from_millis(3700));
+        for _ in 0..200 {
+            pacer.recover("a.example");
+        }
+        assert_eq!(pacer.period_of("a.example"), Duration::from_secs(1));
+        for _ in 0..20 {
+            pacer.slow_down("a.example");
+        }
+        assert_eq!(pacer.period_of("a.example"), MAX_PERIOD);
     }
 
     #[tokio::test(start_paused = true)]

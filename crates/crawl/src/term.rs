@@ -97,10 +97,26 @@ async fn crawl_until_done(
 ) -> Result<TermStatus, String> {
     let page = search_page_url(&opts.url_template, term).map_err(|e| format!("bad search URL for {term:?}: {e}"))?;
     let host = page.host_str().unwrap_or_default().to_owned();
-    pacer.act(&host, "load", client.goto(page.as_str())).await.map_err(|e| format!("{page}: {e}"))?;
-    let status = client.execute(NAVIGATION_STATUS_JS, vec![]).await.map_err(|e| e.to_string())?;
-    if let Some(code) = status.as_u64().filter(|&c| c >= 400) {
-        return Err(format!("{page}: HTTP {code}"));
+    // A throttled load is not a failure: the host is slowed down and the page loaded
+    // again, as long as the term's time allows.
+    loop {
+        pacer.act(&host, "load", client.goto(page.as_str())).await.map_err(|e| format!("{page}: {e}"))?;
+        let status = client.execute(NAVIGATION_STATUS_JS, vec![]).await.map_err(|e| e.to_string())?;
+        let code = status.as_u64().unwrap_or(0);
+        let html = client.source().await.map_err(|e| e.to_string())?;
+        let has_photos = image_urls_in_page(&html, &page)
+            .iter()
+            .any(|url| rewrite_size_suffix(url, &opts.size, &opts.photo_hosts).is_some());
+        if code == 429 || code == 503 || (!has_photos && says_rate_limited(&html)) {
+            let period = pacer.slow_down(&host);
+            tracing::warn!("{host} throttles the crawl (HTTP {code}); one page action every {period:?} from now");
+            bar.set_message(format!("{term} ({host} throttled)"));
+            continue;
+        }
+        if code >= 400 {
+            return Err(format!("{page}: HTTP {code}"));
+        }
+        break;
     }
     let mut stale = 0;
     loop {
@@ -127,17 +143,23 @@ async fn crawl_until_done(
         let images_before = image_count(client).await?;
         match visible_load_more_button(client).await? {
             Some(button) => pacer
-                .act(&host, "click", button.click())
+                .act_and_recover(&host, "click", button.click())
                 .await
                 .map_err(|e| format!("clicking 'Load more results': {e}"))?,
             None => pacer
-                .act(&host, "scroll", client.execute("window.scrollTo(0, document.body.scrollHeight);", vec![]))
+                .act_and_recover(&host, "scroll", client.execute("window.scrollTo(0, document.body.scrollHeight);", vec![]))
                 .await
                 .map(drop)
                 .map_err(|e| format!("scrolling: {e}"))?,
         }
         wait_for_more_images(client, images_before).await?;
     }
+}
+
+/// Whether a page without photos says it is a "slow down" page (some hosts answer 200).
+fn says_rate_limited(html: &str) -> bool {
+    let text = html.to_ascii_lowercase();
+    ["rate limit", "too many requests", "slow down"].iter().any(|p| text.contains(p))
 }
 
 async fn image_count(client: &Client) -> Result<u64, String> {
@@ -170,6 +192,13 @@ async fn wait_for_more_images(client: &Client, before: u64) -> Result<(), String
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn slow_down_pages_are_told_from_results() {
+        assert!(says_rate_limited("<h1>Rate limit exceeded</h1>"));
+        assert!(says_rate_limited("<body>Too Many Requests</body>"));
+        assert!(!says_rate_limited("<title>Cat | Flickr</title>"));
+    }
 
     #[test]
     fn terms_are_url_encoded_into_the_template() {

@@ -1,10 +1,9 @@
 //! Fetching one URL: a request, its checks, and retries.
 
 use std::path::Path;
-use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
-use backon::{ExponentialBuilder, Retryable};
+use backon::{BackoffBuilder, ExponentialBuilder};
 use picseek_manifest::{DownloadRecord, DownloadStatus, sha256_hex, write_atomic};
 use reqwest::StatusCode;
 use reqwest::header::{HeaderMap, RETRY_AFTER};
@@ -37,6 +36,16 @@ pub(crate) enum FetchError {
     InvalidUrl,
     #[error("{0}")]
     Write(String),
+    #[error("the host refused every request for {for_secs} s (HTTP 429/503)")]
+    Throttled { for_secs: u64 },
+}
+
+/// The host of an http(s) URL.
+pub(crate) fn host_of(url: &str) -> Option<String> {
+    url::Url::parse(url)
+        .ok()
+        .filter(|u| matches!(u.scheme(), "http" | "https"))
+        .and_then(|u| u.host_str().map(str::to_owned))
 }
 
 impl FetchError {
@@ -52,7 +61,13 @@ impl FetchError {
             Self::NoAi => "noai".into(),
             Self::InvalidUrl => "invalid_url".into(),
             Self::Write(_) => "write".into(),
+            Self::Throttled { .. } => "throttled".into(),
         }
+    }
+
+    /// 429 and 503: the host asks to slow down, which is not a failure of the URL.
+    fn is_refusal(&self) -> bool {
+        matches!(self, Self::Http { status: 429 | 503, .. })
     }
 
     /// Timeouts, resets, truncated bodies, 5xx, 408 and 429 may succeed later; other
@@ -118,6 +133,23 @@ struct Fetched {
     http_status: u16,
 }
 
+impl Fetched {
+    fn record(self, job: &Job, attempts: u32) -> DownloadRecord {
+        DownloadRecord {
+            url: job.url.clone(),
+            category: job.category.clone(),
+            term: job.term.clone(),
+            status: DownloadStatus::Ok,
+            path: Some(job.relative_path.clone()),
+            sha256: Some(self.sha256),
+            bytes: Some(self.bytes),
+            http_status: Some(self.http_status),
+            error: None,
+            attempts,
+        }
+    }
+}
+
 pub(crate) struct Fetcher {
     client: reqwest::Client,
     max_bytes: u64,
@@ -142,55 +174,65 @@ impl Fetcher {
         })
     }
 
-    /// Fetches `job` with retries, waiting on `limiter` (keyed by host) before each
-    /// attempt, and returns its manifest record.
+    /// Fetches `job`, taking turns on its host through `limiter`, and returns its
+    /// manifest record. A refusal (429, 503) is not a failure: the URL waits for the
+    /// host's slower pace and goes again, without using one of the retries, until the
+    /// host has refused for longer than `throttle_timeout` (then it is `throttled`). Real
+    /// errors (other 5xx, 408, resets, timeouts, truncated bodies) use the retries, with
+    /// exponential back-off and jitter.
     pub(crate) async fn fetch_with_retries(
         &self,
         out_dir: &Path,
         job: &Job,
-        limiter: Option<&HostLimiter>,
+        limiter: &HostLimiter,
+        throttle_timeout: Duration,
     ) -> DownloadRecord {
-        let attempts = AtomicU32::new(0);
-        let Some(host) = url::Url::parse(&job.url)
-            .ok()
-            .filter(|u| matches!(u.scheme(), "http" | "https"))
-            .and_then(|u| u.host_str().map(str::to_owned))
-        else {
+        let Some(host) = host_of(&job.url) else {
             return FetchError::InvalidUrl.record(job, 0);
         };
-        let attempt = || async {
-            attempts.fetch_add(1, Ordering::Relaxed);
-            if let Some(limiter) = limiter {
-                limiter.until_ready(&host).await;
-            }
-            self.fetch_once(out_dir, job).await
-        };
-        let policy = ExponentialBuilder::default()
+        let mut attempts = 0;
+        let mut backoff = ExponentialBuilder::default()
             .with_min_delay(self.backoff)
             .with_max_delay(MAX_DELAY)
             .with_max_times(self.retries)
-            .with_jitter();
-        let result = attempt
-            .retry(policy)
-            .when(FetchError::is_retryable)
-            .adjust(|e, delay| e.retry_after().or(delay))
-            .notify(|e, delay| tracing::debug!("{}: {e}; retrying in {delay:?}", job.url))
-            .await;
-        let attempts = attempts.load(Ordering::Relaxed);
-        match result {
-            Ok(fetched) => DownloadRecord {
-                url: job.url.clone(),
-                category: job.category.clone(),
-                term: job.term.clone(),
-                status: DownloadStatus::Ok,
-                path: Some(job.relative_path.clone()),
-                sha256: Some(fetched.sha256),
-                bytes: Some(fetched.bytes),
-                http_status: Some(fetched.http_status),
-                error: None,
-                attempts,
-            },
-            Err(e) => e.record(job, attempts),
+            .with_jitter()
+            .build();
+        loop {
+            let turn = limiter.turn(&host).await;
+            if limiter.has_given_up(&host) {
+                return FetchError::Throttled { for_secs: throttle_timeout.as_secs() }.record(job, attempts);
+            }
+            attempts += 1;
+            let result = self.fetch_once(out_dir, job).await;
+            let started = turn.started;
+            drop(turn);
+            let error = match result {
+                Ok(fetched) => {
+                    limiter.served(&host);
+                    return fetched.record(job, attempts);
+                }
+                Err(e) => e,
+            };
+            if error.is_refusal() {
+                let refusing_for = limiter.refused(&host, started, error.retry_after());
+                tracing::debug!("{}: {error}; the host has refused for {refusing_for:?}", job.url);
+                if refusing_for > throttle_timeout {
+                    limiter.give_up(&host);
+                    return FetchError::Throttled { for_secs: refusing_for.as_secs() }.record(job, attempts);
+                }
+                continue;
+            }
+            if matches!(error, FetchError::Timeout(_) | FetchError::Connection(_)) {
+                limiter.failed(&host, started);
+            }
+            match backoff.next().filter(|_| error.is_retryable()) {
+                Some(delay) => {
+                    let delay = error.retry_after().unwrap_or(delay);
+                    tracing::debug!("{}: {error}; retrying in {delay:?}", job.url);
+                    tokio::time::sleep(delay).await;
+                }
+                None => return error.record(job, attempts),
+            }
         }
     }
 

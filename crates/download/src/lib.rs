@@ -1,8 +1,10 @@
 //! The download stage: fetches every URL of `urls.json` (`{category: {term: [url]}}`)
 //! into `raw/<category>/<term>/` and accounts for each in `raw/manifest.json`.
 //!
-//! Downloads run concurrently (`tokio` + `reqwest`), paced per host (no burst, on
-//! tokio's clock), with exponential back-off and jitter for timeouts, resets, 5xx, 408 and 429
+//! Downloads run concurrently (`tokio` + `reqwest`), at most a few connections per host,
+//! paced per host by an adaptive limit (see [`limiter`](crate::limiter): it backs off
+//! when a host refuses with 429 or 503 and creeps back up to `--rate`; being refused is
+//! not a failure), with exponential back-off and jitter for timeouts, resets, 5xx, 408 and 429
 //! (honouring `Retry-After`). A response is kept only if it is complete and is an image
 //! by its bytes; it is written under a temporary name and renamed, and named after a
 //! hash of its URL, so no two URLs collide and no partial file ever has a final name.
@@ -13,6 +15,7 @@ mod fetch;
 mod limiter;
 mod naming;
 
+pub use limiter::HostReport;
 pub use naming::file_name_for_url;
 
 use std::collections::{BTreeMap, HashMap};
@@ -44,8 +47,13 @@ pub struct DownloadOptions {
     pub out_dir: PathBuf,
     /// Requests in flight at once.
     pub concurrency: usize,
-    /// Requests per second per host; `0` turns pacing off.
+    /// The most requests per second per host; `0`: no ceiling (still adaptive).
     pub rate: f64,
+    /// Requests in flight to one host at once.
+    pub connections_per_host: usize,
+    /// How long a host may refuse every request (429/503) before its remaining URLs are
+    /// recorded as `throttled` (a re-run tries them again).
+    pub throttle_timeout: Duration,
     /// Retries after the first attempt.
     pub retries: usize,
     /// The longest one request (connect to last byte) may take.
@@ -65,6 +73,8 @@ impl Default for DownloadOptions {
             out_dir: PathBuf::from("raw"),
             concurrency: 16,
             rate: 2.0,
+            connections_per_host: 4,
+            throttle_timeout: Duration::from_secs(600),
             retries: 3,
             timeout: Duration::from_secs(30),
             max_bytes: 20_000_000,
@@ -91,6 +101,15 @@ impl DownloadOptions {
         }
         if !(1..=512).contains(&self.concurrency) {
             return Err(InvalidOption::new("concurrency", format!("must be from 1 to 512, not {}", self.concurrency)));
+        }
+        if !(1..=64).contains(&self.connections_per_host) {
+            return Err(InvalidOption::new(
+                "connections_per_host",
+                format!("must be from 1 to 64, not {}", self.connections_per_host),
+            ));
+        }
+        if self.throttle_timeout.is_zero() {
+            return Err(InvalidOption::new("throttle_timeout", "must be at least one second"));
         }
         if self.retries > 100 {
             return Err(InvalidOption::new("retries", format!("must be at most 100, not {}", self.retries)));
@@ -130,6 +149,8 @@ pub struct DownloadReport {
     /// Records by status and, for the others than `ok`, by reason code:
     /// `ok`, `failed: http_404`, `skipped: noai`, ...
     pub summary: BTreeMap<String, usize>,
+    /// What each host contacted in this run saw: requests, refusals, its final rate.
+    pub hosts: Vec<HostReport>,
     /// The whole manifest, in `urls.json` order.
     #[serde(skip)]
     pub records: Vec<DownloadRecord>,
@@ -216,23 +237,52 @@ pub async fn download(opts: &DownloadOptions) -> Result<DownloadReport, Download
     report.attempted = jobs.len();
 
     let fetcher = Arc::new(Fetcher::new(opts).map_err(|e| DownloadError::Client(e.to_string()))?);
-    let limiter = (opts.rate > 0.0).then(|| Arc::new(HostLimiter::new(opts.rate)));
+    let limiter = Arc::new(HostLimiter::new(opts.rate, opts.connections_per_host));
     let progress = ProgressBar::new(jobs.len() as u64).with_message("downloading");
     progress.set_style(
         ProgressStyle::with_template("{msg} {bar:30} {pos}/{len} {per_sec} [{elapsed} < {eta}]")
             .expect("valid template"),
     );
-    let mut results = futures::stream::iter(jobs)
-        .map(|(slot, job)| {
-            let (fetcher, limiter) = (fetcher.clone(), limiter.clone());
-            let out_dir = opts.out_dir.clone();
-            async move { (slot, fetcher.fetch_with_retries(&out_dir, &job, limiter.as_deref()).await) }
-        })
-        .buffer_unordered(opts.concurrency.max(1));
+    // One queue per host, so a slow or throttled host only holds its own connections:
+    // the global `concurrency` spreads over the hosts that are ready.
+    let mut by_host: BTreeMap<String, Vec<(usize, Job)>> = BTreeMap::new();
+    for (slot, job) in jobs {
+        by_host.entry(fetch::host_of(&job.url).unwrap_or_default()).or_default().push((slot, job));
+    }
+    let global = Arc::new(tokio::sync::Semaphore::new(opts.concurrency.max(1)));
+    let per_host = opts.connections_per_host.max(1);
+    let host_streams = by_host.into_values().map(|host_jobs| {
+        let (fetcher, limiter, global) = (fetcher.clone(), limiter.clone(), global.clone());
+        let out_dir = opts.out_dir.clone();
+        let throttle_timeout = opts.throttle_timeout;
+        futures::stream::iter(host_jobs)
+            .map(move |(slot, job)| {
+                let (fetcher, limiter, global, out_dir) = (fetcher.clone(), limiter.clone(), global.clone(), out_dir.clone());
+                async move {
+                    let _global = global.acquire_owned().await.expect("the semaphore is never closed");
+                    let given_up = fetch::host_of(&job.url).is_some_and(|h| limiter.has_given_up(&h));
+                    let record = if given_up {
+                        fetch::FetchError::Throttled { for_secs: throttle_timeout.as_secs() }.record(&job, 0)
+                    } else {
+                        fetcher.fetch_with_retries(&out_dir, &job, &limiter, throttle_timeout).await
+                    };
+                    (slot, record)
+                }
+            })
+            .buffer_unordered(per_host)
+            .boxed()
+    });
+    let mut results = futures::stream::select_all(host_streams);
     let mut last_save = tokio::time::Instant::now();
     while let Some((slot, record)) = results.next().await {
         if let Some(error) = &record.error {
             tracing::warn!("{}: {error}", record.url);
+        }
+        if let Some(host) = fetch::host_of(&record.url) {
+            progress.set_message(match limiter.state(&host) {
+                (Some(rate), true) => format!("downloading ({host} throttled: {rate:.2}/s)"),
+                _ => "downloading".to_owned(),
+            });
         }
         records[slot] = Some(record);
         progress.inc(1);
@@ -241,6 +291,7 @@ pub async fn download(opts: &DownloadOptions) -> Result<DownloadReport, Download
             last_save = tokio::time::Instant::now();
         }
     }
+    report.hosts = limiter.reports();
     progress.finish_and_clear();
     save(&manifest_path, &records)?;
     Ok(report.finish(records.into_iter().flatten().collect()))

@@ -179,10 +179,19 @@ pub struct DownloadArgs {
     /// Requests in flight at once.
     #[arg(long, default_value_t = DownloadOptions::default().concurrency)]
     concurrency: usize,
-    /// Requests per second per host (0 = no pacing).
+    /// The most requests per second per host; each host's pace adapts below it when the
+    /// host refuses (429/503). 0 = no ceiling (still adaptive).
     #[arg(long, default_value_t = DownloadOptions::default().rate)]
     rate: f64,
-    /// Retries after the first attempt (exponential back-off with jitter).
+    /// Requests in flight to one host at once.
+    #[arg(long, default_value_t = DownloadOptions::default().connections_per_host)]
+    connections_per_host: usize,
+    /// Seconds a host may refuse every request before its remaining URLs are recorded
+    /// as `throttled` (a re-run resumes them).
+    #[arg(long, default_value_t = DownloadOptions::default().throttle_timeout.as_secs())]
+    throttle_timeout: u64,
+    /// Retries after the first attempt for real errors (5xx, resets, timeouts), with
+    /// exponential back-off and jitter; refusals (429/503) do not use them.
     #[arg(long, default_value_t = DownloadOptions::default().retries)]
     retries: usize,
     /// Seconds one request may take.
@@ -205,6 +214,8 @@ impl DownloadArgs {
             out_dir: ctx.path_or_default(self.out, "raw"),
             concurrency: self.concurrency,
             rate: self.rate,
+            connections_per_host: self.connections_per_host,
+            throttle_timeout: Duration::from_secs(self.throttle_timeout),
             retries: self.retries,
             timeout,
             max_bytes: self.max_bytes,
@@ -223,6 +234,18 @@ pub fn download(ctx: &Context, args: DownloadArgs) -> anyhow::Result<()> {
 fn write_download_summary(out: &mut dyn Write, report: &DownloadReport) -> std::io::Result<()> {
     writeln!(out, "{} URLs: {} fetched in this run, {} already downloaded", report.urls, report.attempted, report.reused)?;
     write_counts(out, &report.summary)?;
+    if !report.hosts.is_empty() {
+        writeln!(out, "{:<32} {:>8} {:>6} {:>8} {:>11} {:>9}", "host", "requests", "ok", "refused", "final rate", "waited")?;
+        for h in &report.hosts {
+            let rate = h.final_rate.map_or("unpaced".to_owned(), |r| format!("{r:.2}/s"));
+            let note = if h.gave_up { "  gave up: throttled" } else { "" };
+            writeln!(
+                out,
+                "{:<32} {:>8} {:>6} {:>8} {:>11} {:>8.1}s{note}",
+                h.host, h.requests, h.ok, h.refused, rate, h.waited_seconds
+            )?;
+        }
+    }
     writeln!(out, "wrote {}", report.manifest.display())
 }
 
@@ -641,7 +664,7 @@ pub fn eval(ctx: &Context, args: EvalArgs) -> anyhow::Result<()> {
 pub struct RunArgs {
     #[command(flatten)]
     crawl: CrawlArgs,
-    /// Download requests per second per host (0 = no pacing).
+    /// The most download requests per second per host (0 = no ceiling; still adaptive).
     #[arg(long, default_value_t = DownloadOptions::default().rate)]
     download_rate: f64,
     /// `clip` or `pixel`, as for `picseek index`.
