@@ -93,3 +93,34 @@ fn a_host_that_refuses_past_the_bound_is_left_throttled_and_a_rerun_resumes() {
     let second = download(dir.path(), urls, &["--rate", "20", "--throttle-timeout", "1"]);
     assert_eq!(second["summary"]["ok"], 4, "{second}");
 }
+
+/// `scripts/bench/run throttle`: photos per second reached against a host that allows R
+/// requests per second, as a share of R, and refused requests per photo, for R = 1, 5
+/// and 20 and three settings: picseek's defaults (`--rate 2`), pacing off (`--rate 0`)
+/// and a ceiling twice the host's limit. Target: at least 0.8 R (or the ceiling, when
+/// lower) with at most 0.25 refused per photo.
+#[test]
+#[ignore = "benchmark"]
+fn bench_throttled_hosts() {
+    println!("{:<10} {:>4} {:>7} {:>10} {:>9} {:>14}", "setting", "R", "photos", "photos/s", "share", "refused/photo");
+    for limit in [1.0f64, 5.0, 20.0] {
+        for (setting, rate) in [("defaults", 2.0), ("pacing off", 0.0), ("ceiling 2R", 2.0 * limit)] {
+            let expected = if rate > 0.0 { limit.min(rate) } else { limit };
+            let photos = (15.0 * expected).ceil() as usize;
+            let nginx = Nginx::start("127.0.0.2", &format!("{limit}r/s"), photos);
+            let dir = tempfile::tempdir().unwrap();
+            let urls = json!({"animal": {"Owl": (0..photos).map(|i| nginx.url(i)).collect::<Vec<_>>()}});
+            let started = std::time::Instant::now();
+            let report = download(dir.path(), urls, &["--rate", &rate.to_string()]);
+            let seconds = started.elapsed().as_secs_f64();
+            assert_eq!(report["summary"]["ok"], photos, "{report}");
+            let refused = nginx.requests().iter().filter(|(_, status)| *status == 429).count();
+            let per_second = photos as f64 / seconds;
+            println!(
+                "{setting:<10} {limit:>4} {photos:>7} {per_second:>10.2} {:>9.2} {:>14.3}",
+                per_second / expected,
+                refused as f64 / photos as f64
+            );
+        }
+    }
+}

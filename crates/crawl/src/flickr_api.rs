@@ -48,7 +48,8 @@ pub(crate) async fn search_term(
         let host = url::Url::parse(api_url).ok().and_then(|u| u.host_str().map(str::to_owned)).unwrap_or_default();
         let per_page = opts.max_per_term.clamp(1, PER_PAGE).to_string();
         let extras = format!("url_{}", opts.size);
-        for page in 1u64.. {
+        let mut page = 1u64;
+        loop {
             let page_text = page.to_string();
             let query = [
                 ("method", "flickr.photos.search"),
@@ -62,12 +63,24 @@ pub(crate) async fn search_term(
                 ("format", "json"),
                 ("nojsoncallback", "1"),
             ];
-            let request =
-                async { client.get(api_url).query(&query).send().await?.error_for_status()?.json::<Value>().await };
+            let request = async {
+                let response = client.get(api_url).query(&query).send().await?;
+                if matches!(response.status().as_u16(), 429 | 503) {
+                    return Ok(None);
+                }
+                response.error_for_status()?.json::<Value>().await.map(Some)
+            };
             let body = pacer
                 .act(&host, "api page", request)
                 .await
                 .map_err(|e| format!("{api_url} (page {page}): {}", e.without_url()))?;
+            // Throttled: slow the host down and ask for the same page again.
+            let Some(body) = body else {
+                let period = pacer.slow_down(&host);
+                tracing::warn!("{host} throttles the API calls; one call every {period:?} from now");
+                continue;
+            };
+            pacer.recover(&host);
             if body["stat"] != "ok" {
                 return Err(format!(
                     "Flickr API error {}: {}",
@@ -89,8 +102,8 @@ pub(crate) async fn search_term(
             if page >= lenient_u64(&photos["pages"]).unwrap_or(0) {
                 return Ok(TermStatus::Exhausted);
             }
+            page += 1;
         }
-        unreachable!("the page loop only ends by returning")
     })
     .await;
     match result {

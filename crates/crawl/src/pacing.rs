@@ -50,7 +50,7 @@ impl HostPacer {
     }
 
     /// An action went through: take a tenth of the way back to the normal pace.
-    fn recover(&self, host: &str) {
+    pub(crate) fn recover(&self, host: &str) {
         let mut slowed = self.slowed.lock().expect("pacer lock");
         if let Some(period) = slowed.get_mut(host) {
             *period = self.period + (*period - self.period).mul_f64(0.9);
