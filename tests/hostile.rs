@@ -292,19 +292,8 @@ fn the_server_answers_only_its_own_host_and_origin() {
     let dir = tempfile::tempdir().unwrap();
     write_class(&dir.path().join("train"), "red", [200, 40, 40], 3, 1);
     index_pixel(dir.path(), &[]);
-    let mut child = picseek_command()
-        .args(["--data-dir", dir.path().to_str().unwrap(), "serve", "--addr", "127.0.0.1:0"])
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut stderr = std::io::BufReader::new(child.stderr.take().unwrap());
-    let base = loop {
-        let mut line = String::new();
-        assert!(std::io::BufRead::read_line(&mut stderr, &mut line).unwrap() > 0, "serve announces its address");
-        if let Some(url) = line.split(" on ").nth(1).and_then(|r| r.split_whitespace().next()) {
-            break url.trim_end_matches('/').to_owned();
-        }
-    };
+    let server = crate::serve::spawn_server(dir.path(), &[]);
+    let base = server.base.clone();
     let client = reqwest::blocking::Client::new();
     let get = |host: Option<&str>, origin: Option<&str>| {
         let mut request = client.get(format!("{base}/api/info"));
@@ -341,6 +330,5 @@ fn the_server_answers_only_its_own_host_and_origin() {
     let closed_after = Instant::now();
     let _ = first.read_to_end(&mut buffer);
     assert!(closed_after.elapsed() < Duration::from_secs(25), "a stalled client was kept for {:?}", closed_after.elapsed());
-    let _ = child.kill();
-    let _ = child.wait();
+    drop(server);
 }

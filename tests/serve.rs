@@ -12,9 +12,10 @@ use reqwest::blocking::multipart::{Form, Part};
 use serde_json::Value;
 
 /// A `picseek serve` child process, killed when dropped.
-struct Server {
+pub(crate) struct Server {
     child: Child,
-    base: String,
+    /// `http://127.0.0.1:<port>`.
+    pub(crate) base: String,
 }
 
 impl Drop for Server {
@@ -40,7 +41,7 @@ fn write_classes(data: &Path, per_class: usize) {
 }
 
 /// Starts `picseek serve` on a free port of 127.0.0.1 over `data`'s index.
-fn spawn_server(data: &Path, extra: &[&str]) -> Server {
+pub(crate) fn spawn_server(data: &Path, extra: &[&str]) -> Server {
     let mut child = crate::support::picseek_command()
         .args(["--data-dir", data.to_str().unwrap(), "serve", "--addr", "127.0.0.1:0"])
         .args(extra)

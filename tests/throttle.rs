@@ -106,7 +106,7 @@ fn bench_throttled_hosts() {
     for limit in [1.0f64, 5.0, 20.0] {
         for (setting, rate) in [("defaults", 2.0), ("pacing off", 0.0), ("ceiling 2R", 2.0 * limit)] {
             let expected = if rate > 0.0 { limit.min(rate) } else { limit };
-            let photos = (15.0 * expected).ceil() as usize;
+            let photos = (25.0 * expected).ceil() as usize;
             let nginx = Nginx::start("127.0.0.2", &format!("{limit}r/s"), photos);
             let dir = tempfile::tempdir().unwrap();
             let urls = json!({"animal": {"Owl": (0..photos).map(|i| nginx.url(i)).collect::<Vec<_>>()}});

@@ -16,8 +16,11 @@
 //!   follows them until the slower pace allows.
 //!
 //! With no ceiling (`--rate 0`) a host starts unpaced; at its first refusal the rate is
-//! set from what it had just served in the last second, which converges in one step.
-//! `Retry-After` pauses the host for that long (at most [`MAX_PAUSE`]).
+//! set from what it had just served in the last second. That first guess can be far too
+//! low (a burst at the start is mostly refused), so until the next refusal the rate grows
+//! by [`SLOW_START`] per success, as TCP's slow start doubles its window, and only then
+//! turns to the additive climb. `Retry-After` pauses the host for that long (at most
+//! [`MAX_PAUSE`]).
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
@@ -30,6 +33,9 @@ use tokio::time::Instant;
 pub(crate) const DECREASE: f64 = 0.8;
 /// The share of the rate before the last cut added after each success.
 pub(crate) const INCREASE: f64 = 0.02;
+/// The factor each success raises the rate by after the first cut of an unpaced host,
+/// until its next refusal: it doubles in about seven successes.
+pub(crate) const SLOW_START: f64 = 1.1;
 /// The slowest a host is ever paced: one request a minute.
 pub(crate) const MIN_RATE: f64 = 1.0 / 60.0;
 /// The longest pause a `Retry-After` is honoured for.
@@ -64,6 +70,9 @@ struct HostPace {
     rate: Option<f64>,
     /// The rate before the last cut: the step of each increase is a share of it.
     rate_before_cut: f64,
+    /// Between an unpaced host's first cut and its next refusal: the rate grows by
+    /// [`SLOW_START`] per success instead of by the additive step.
+    slow_start: bool,
     /// The earliest start of the next request.
     next_slot: Instant,
     /// When the last cut happened: refusals of requests sent before it do not cut again.
@@ -111,6 +120,7 @@ impl HostLimiter {
         let pace = hosts.entry(host.to_owned()).or_insert_with(|| HostPace {
             rate: self.ceiling,
             rate_before_cut: self.ceiling.unwrap_or(1.0),
+            slow_start: false,
             next_slot: Instant::now(),
             last_cut: None,
             refusing_since: None,
@@ -163,7 +173,7 @@ impl HostLimiter {
                 pace.recent_successes.pop_front();
             }
             if let Some(rate) = pace.rate {
-                let raised = rate + INCREASE * pace.rate_before_cut;
+                let raised = if pace.slow_start { rate * SLOW_START } else { rate + INCREASE * pace.rate_before_cut };
                 pace.rate = Some(ceiling.map_or(raised, |c| raised.min(c)));
             }
         });
@@ -231,6 +241,8 @@ impl HostLimiter {
 /// Cuts `pace`'s rate: by [`DECREASE`], or, for a host not paced yet, to what it served
 /// in the last second.
 fn cut(pace: &mut HostPace, now: Instant) {
+    // The first cut of an unpaced host starts the slow start; any later one ends it.
+    pace.slow_start = pace.rate.is_none();
     let current = pace.rate.unwrap_or(pace.recent_successes.len().max(1) as f64);
     pace.rate_before_cut = current;
     let rate = (current * DECREASE).max(MIN_RATE);
@@ -340,6 +352,17 @@ mod tests {
         }
         limiter.refused("a.example", started, None);
         assert_eq!(limiter.state("a.example").0, Some(8.0));
+        // Slow start: a guess from a refused burst may be far too low, so it grows fast...
+        limiter.served("a.example");
+        assert!((limiter.state("a.example").0.unwrap() - 8.8).abs() < 1e-9);
+        // ...until the next refusal, which turns it to the additive climb.
+        let later = limiter.turn("a.example").await.started;
+        limiter.refused("a.example", later, None);
+        let cut = limiter.state("a.example").0.unwrap();
+        assert!((cut - 8.8 * DECREASE).abs() < 1e-9, "{cut}");
+        limiter.served("a.example");
+        let raised = limiter.state("a.example").0.unwrap();
+        assert!((raised - (cut + INCREASE * 8.8)).abs() < 1e-9, "{raised}");
     }
 
     #[tokio::test(start_paused = true)]
