@@ -16,11 +16,11 @@
 //!   follows them until the slower pace allows.
 //!
 //! With no ceiling (`--rate 0`) a host starts unpaced; at its first refusal the rate is
-//! set from what it had just served in the last second. That first guess can be far too
-//! low (a burst at the start is mostly refused), so until the next refusal the rate grows
-//! by [`SLOW_START`] per success, as TCP's slow start doubles its window, and only then
-//! turns to the additive climb. `Retry-After` pauses the host for that long (at most
-//! [`MAX_PAUSE`]).
+//! set from what it served over the last second (or since its first request, when that
+//! is more recent, but over no less than [`FIRST_ESTIMATE_WINDOW`]). That guess errs
+//! high, never low: a guess from below would take many seconds to climb back, one from
+//! above costs a few refusals, one cut per round trip. `Retry-After` pauses the host for
+//! that long (at most [`MAX_PAUSE`]).
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
@@ -33,9 +33,8 @@ use tokio::time::Instant;
 pub(crate) const DECREASE: f64 = 0.8;
 /// The share of the rate before the last cut added after each success.
 pub(crate) const INCREASE: f64 = 0.02;
-/// The factor each success raises the rate by after the first cut of an unpaced host,
-/// until its next refusal: it doubles in about seven successes.
-pub(crate) const SLOW_START: f64 = 1.1;
+/// The shortest span the first rate of an unpaced host is measured over.
+pub(crate) const FIRST_ESTIMATE_WINDOW: Duration = Duration::from_millis(50);
 /// The slowest a host is ever paced: one request a minute.
 pub(crate) const MIN_RATE: f64 = 1.0 / 60.0;
 /// The longest pause a `Retry-After` is honoured for.
@@ -70,9 +69,8 @@ struct HostPace {
     rate: Option<f64>,
     /// The rate before the last cut: the step of each increase is a share of it.
     rate_before_cut: f64,
-    /// Between an unpaced host's first cut and its next refusal: the rate grows by
-    /// [`SLOW_START`] per success instead of by the additive step.
-    slow_start: bool,
+    /// When its first request started.
+    first_request: Option<Instant>,
     /// The earliest start of the next request.
     next_slot: Instant,
     /// When the last cut happened: refusals of requests sent before it do not cut again.
@@ -120,7 +118,7 @@ impl HostLimiter {
         let pace = hosts.entry(host.to_owned()).or_insert_with(|| HostPace {
             rate: self.ceiling,
             rate_before_cut: self.ceiling.unwrap_or(1.0),
-            slow_start: false,
+            first_request: None,
             next_slot: Instant::now(),
             last_cut: None,
             refusing_since: None,
@@ -149,6 +147,7 @@ impl HostLimiter {
                     pace.next_slot = now + Duration::from_secs_f64(1.0 / rate);
                 }
                 pace.report.requests += 1;
+                pace.first_request.get_or_insert(now);
                 None
             });
             match slot {
@@ -173,7 +172,7 @@ impl HostLimiter {
                 pace.recent_successes.pop_front();
             }
             if let Some(rate) = pace.rate {
-                let raised = if pace.slow_start { rate * SLOW_START } else { rate + INCREASE * pace.rate_before_cut };
+                let raised = rate + INCREASE * pace.rate_before_cut;
                 pace.rate = Some(ceiling.map_or(raised, |c| raised.min(c)));
             }
         });
@@ -241,9 +240,11 @@ impl HostLimiter {
 /// Cuts `pace`'s rate: by [`DECREASE`], or, for a host not paced yet, to what it served
 /// in the last second.
 fn cut(pace: &mut HostPace, now: Instant) {
-    // The first cut of an unpaced host starts the slow start; any later one ends it.
-    pace.slow_start = pace.rate.is_none();
-    let current = pace.rate.unwrap_or(pace.recent_successes.len().max(1) as f64);
+    let current = pace.rate.unwrap_or_else(|| {
+        let since_first = pace.first_request.map_or(Duration::ZERO, |t| now - t);
+        let window = since_first.clamp(FIRST_ESTIMATE_WINDOW, Duration::from_secs(1));
+        pace.recent_successes.len().max(1) as f64 / window.as_secs_f64()
+    });
     pace.rate_before_cut = current;
     let rate = (current * DECREASE).max(MIN_RATE);
     pace.rate = Some(rate);
@@ -347,22 +348,22 @@ mod tests {
         let limiter = HostLimiter::new(0.0, 16);
         assert_eq!(limiter.state("a.example").0, None);
         let started = limiter.turn("a.example").await.started;
+        tokio::time::sleep(Duration::from_secs(2)).await;
         for _ in 0..10 {
             limiter.served("a.example");
         }
         limiter.refused("a.example", started, None);
-        assert_eq!(limiter.state("a.example").0, Some(8.0));
-        // Slow start: a guess from a refused burst may be far too low, so it grows fast...
+        assert_eq!(limiter.state("a.example").0, Some(8.0), "10 served in the last second");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_refusal_right_at_the_start_guesses_high_not_low() {
+        let limiter = HostLimiter::new(0.0, 16);
+        let started = limiter.turn("a.example").await.started;
         limiter.served("a.example");
-        assert!((limiter.state("a.example").0.unwrap() - 8.8).abs() < 1e-9);
-        // ...until the next refusal, which turns it to the additive climb.
-        let later = limiter.turn("a.example").await.started;
-        limiter.refused("a.example", later, None);
-        let cut = limiter.state("a.example").0.unwrap();
-        assert!((cut - 8.8 * DECREASE).abs() < 1e-9, "{cut}");
-        limiter.served("a.example");
-        let raised = limiter.state("a.example").0.unwrap();
-        assert!((raised - (cut + INCREASE * 8.8)).abs() < 1e-9, "{raised}");
+        limiter.refused("a.example", started, None);
+        // One served within the shortest window of 50 ms: 20/s, cut to 16/s.
+        assert_eq!(limiter.state("a.example").0, Some(16.0));
     }
 
     #[tokio::test(start_paused = true)]
