@@ -11,6 +11,9 @@
 //!   rest. Sitting just below the limit is the goal, and a refusal costs only a re-queued
 //!   URL, so a gentle cut and a slow climb give about nine tenths of the limit with few
 //!   refusals.
+//! - Two cuts with no success between them are a descent from a rate far too high (the
+//!   first guess for an unpaced host, say): the second and later ones halve the rate
+//!   ([`STEEP_DECREASE`]), so the pace reaches the limit in a few refusals, not a dozen.
 //! - One cut per round trip: refusals of requests that were sent before the last cut say
 //!   nothing new (they left at the old rate), so they do not cut again, and no request
 //!   follows them until the slower pace allows.
@@ -31,6 +34,8 @@ use tokio::time::Instant;
 
 /// The factor a refusal cuts the rate by.
 pub(crate) const DECREASE: f64 = 0.8;
+/// The factor of a cut that follows another with no success between.
+pub(crate) const STEEP_DECREASE: f64 = 0.5;
 /// The share of the rate before the last cut added after each success.
 pub(crate) const INCREASE: f64 = 0.02;
 /// The shortest span the first rate of an unpaced host is measured over.
@@ -71,6 +76,8 @@ struct HostPace {
     rate_before_cut: f64,
     /// When its first request started.
     first_request: Option<Instant>,
+    /// Whether the host served a request since the last cut.
+    served_since_cut: bool,
     /// The earliest start of the next request.
     next_slot: Instant,
     /// When the last cut happened: refusals of requests sent before it do not cut again.
@@ -119,6 +126,7 @@ impl HostLimiter {
             rate: self.ceiling,
             rate_before_cut: self.ceiling.unwrap_or(1.0),
             first_request: None,
+            served_since_cut: true,
             next_slot: Instant::now(),
             last_cut: None,
             refusing_since: None,
@@ -167,6 +175,7 @@ impl HostLimiter {
             let now = Instant::now();
             pace.report.ok += 1;
             pace.refusing_since = None;
+            pace.served_since_cut = true;
             pace.recent_successes.push_back(now);
             while pace.recent_successes.front().is_some_and(|t| now - *t > Duration::from_secs(1)) {
                 pace.recent_successes.pop_front();
@@ -246,7 +255,9 @@ fn cut(pace: &mut HostPace, now: Instant) {
         pace.recent_successes.len().max(1) as f64 / window.as_secs_f64()
     });
     pace.rate_before_cut = current;
-    let rate = (current * DECREASE).max(MIN_RATE);
+    let factor = if pace.served_since_cut { DECREASE } else { STEEP_DECREASE };
+    pace.served_since_cut = false;
+    let rate = (current * factor).max(MIN_RATE);
     pace.rate = Some(rate);
     pace.last_cut = Some(now);
     pace.next_slot = pace.next_slot.max(now + Duration::from_secs_f64(1.0 / rate));
@@ -364,6 +375,22 @@ mod tests {
         limiter.refused("a.example", started, None);
         // One served within the shortest window of 50 ms: 20/s, cut to 16/s.
         assert_eq!(limiter.state("a.example").0, Some(16.0));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn refusals_with_no_success_between_halve_the_rate() {
+        let limiter = HostLimiter::new(16.0, 16);
+        let first = limiter.turn("a.example").await.started;
+        limiter.refused("a.example", first, None);
+        assert_eq!(limiter.state("a.example").0, Some(12.8));
+        let second = limiter.turn("a.example").await.started;
+        limiter.refused("a.example", second, None);
+        assert_eq!(limiter.state("a.example").0, Some(6.4), "still refused: a steep cut");
+        limiter.served("a.example");
+        let third = limiter.turn("a.example").await.started;
+        limiter.refused("a.example", third, None);
+        let rate = limiter.state("a.example").0.unwrap();
+        assert!((rate - (6.4 + INCREASE * 12.8) * DECREASE).abs() < 1e-9, "served in between: a gentle cut, {rate}");
     }
 
     #[tokio::test(start_paused = true)]
