@@ -250,13 +250,14 @@ fn a_host_that_never_answers_costs_each_term_its_timeout_and_no_more() {
     let data = dir.path().to_str().unwrap();
     let mut args = crawl_args(data, &categories, &template, &["--concurrency", "2", "--rate", "5"]);
     let timeout_value = args.iter().position(|a| *a == "--term-timeout").unwrap() + 1;
-    args[timeout_value] = "8";
+    args[timeout_value] = "20";
     let started = std::time::Instant::now();
     let out = crate::support::picseek_command().args(&args).output().unwrap();
     let took = started.elapsed();
     assert!(!out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     assert!(String::from_utf8_lossy(&out.stderr).contains("2 term(s) failed"), "{}", String::from_utf8_lossy(&out.stderr));
-    assert!(took < Duration::from_secs(30), "two hung terms took {took:?}");
+    // Each term at most its 20 s (a loaded machine may need seconds to open a browser).
+    assert!(took < Duration::from_secs(50), "two hung terms took {took:?}");
     let log = read(&dir.path().join("crawl.json"));
     for term in ["Cat", "Owl"] {
         assert_eq!(log["a"][term]["status"], "failed", "{log}");

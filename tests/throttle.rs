@@ -63,10 +63,14 @@ fn a_healthy_host_runs_at_full_speed_beside_a_throttled_one() {
     assert_eq!(report["summary"]["ok"], 32, "{report}");
     let times = healthy.all_request_times();
     let healthy_span = *times.last().unwrap() - times[0];
-    assert!(healthy_span < Duration::from_secs(3), "the healthy host took {healthy_span:?} for 20 photos at 20/s");
     let seen = nginx.requests();
     let throttled_span = seen.last().unwrap().0 - seen[0].0;
-    assert!(throttled_span > 4.0, "the throttled host was not paced: {throttled_span} s");
+    // 12 photos at 2/s take over 5 s; 20 at 20/s take 1 s, with room for a loaded machine.
+    assert!(throttled_span > 4.5, "the throttled host was not paced: {throttled_span} s");
+    assert!(
+        healthy_span.as_secs_f64() < throttled_span / 2.0,
+        "the healthy host took {healthy_span:?} for 20 photos at 20/s, the throttled one {throttled_span} s"
+    );
 }
 
 #[test]

@@ -91,17 +91,30 @@ impl Drop for ChromeDriver {
 
 /// The prefix of the browser profile folders in the temporary folder.
 const PROFILE_PREFIX: &str = "picseek-chromium-";
-/// The file in a profile folder that names the picseek process it belongs to.
+/// The file in a profile folder that names the process it belongs to: its pid and start
+/// time, which together name one process even after the pid is reused.
 const PROFILE_OWNER: &str = "picseek-owner";
 
-/// Whether process `pid` is a running picseek.
-fn is_running_picseek(pid: &str) -> bool {
-    std::fs::read(format!("/proc/{pid}/cmdline")).is_ok_and(|c| String::from_utf8_lossy(&c).contains("picseek"))
+/// `<pid> <start time>` of process `pid`, if it runs (the start time is field 22 of
+/// `/proc/<pid>/stat`, in clock ticks since boot).
+fn process_identity(pid: u32) -> Option<String> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The command name (field 2) is in parentheses and may hold spaces: count after it.
+    let after_name = &stat[stat.rfind(')')? + 1..];
+    let start_time = after_name.split_whitespace().nth(19)?;
+    Some(format!("{pid} {start_time}"))
+}
+
+/// Whether the owner recorded in a profile still runs.
+fn owner_runs(owner: &str) -> bool {
+    let pid = owner.split_whitespace().next().and_then(|p| p.parse().ok());
+    pid.and_then(process_identity).is_some_and(|identity| identity == owner.trim())
 }
 
 /// Stops the browsers of picseek runs that were killed (SIGKILL leaves no chance to
 /// stop them) and removes their profile folders: every `picseek-chromium-*` folder of
-/// the temporary folder whose owner is no longer running. Returns how many it removed.
+/// the temporary folder whose owner process (by pid and start time) no longer runs.
+/// Returns how many it removed.
 pub fn reap_stale_profiles() -> usize {
     let Ok(entries) = std::fs::read_dir(std::env::temp_dir()) else { return 0 };
     let mut reaped = 0;
@@ -111,7 +124,7 @@ pub fn reap_stale_profiles() -> usize {
             continue;
         }
         let owner = std::fs::read_to_string(profile.join(PROFILE_OWNER)).unwrap_or_default();
-        if is_running_picseek(owner.trim()) {
+        if owner_runs(&owner) {
             continue;
         }
         let needle = format!("--user-data-dir={}", profile.display());
@@ -160,8 +173,8 @@ impl BrowserSession {
     ) -> Result<Self, CrawlError> {
         let profile =
             tempfile::Builder::new().prefix(PROFILE_PREFIX).tempdir().map_err(CrawlError::WebDriverStart)?;
-        std::fs::write(profile.path().join(PROFILE_OWNER), std::process::id().to_string())
-            .map_err(CrawlError::WebDriverStart)?;
+        let owner = process_identity(std::process::id()).unwrap_or_default();
+        std::fs::write(profile.path().join(PROFILE_OWNER), owner).map_err(CrawlError::WebDriverStart)?;
         let mut args = vec![
             "--disable-gpu".to_owned(),
             "--disable-dev-shm-usage".into(),
@@ -208,5 +221,20 @@ impl BrowserSession {
             Ok(Err(e)) => tracing::debug!("closing the browser session: {e}"),
             Err(_) => tracing::debug!("the browser session did not close in {within:?}; chromedriver will end it"),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_profile_is_owned_by_a_running_process_only() {
+        let me = process_identity(std::process::id()).unwrap();
+        assert!(owner_runs(&me));
+        let pid = me.split_whitespace().next().unwrap();
+        assert!(!owner_runs(&format!("{pid} 1")), "the same pid, started at another time");
+        assert!(!owner_runs(""));
+        assert!(!owner_runs("4194305 1"), "no such process");
     }
 }
