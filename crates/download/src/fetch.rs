@@ -185,6 +185,7 @@ impl Fetcher {
         out_dir: &Path,
         job: &Job,
         limiter: &HostLimiter,
+        in_flight: &tokio::sync::Semaphore,
         throttle_timeout: Duration,
     ) -> DownloadRecord {
         let Some(host) = host_of(&job.url) else {
@@ -202,10 +203,13 @@ impl Fetcher {
             if limiter.has_given_up(&host) {
                 return FetchError::Throttled { for_secs: throttle_timeout.as_secs() }.record(job, attempts);
             }
+            // Taken only once the host's pace allows: a request waiting for a slow host
+            // holds none of the global places in flight.
+            let place = in_flight.acquire().await.expect("the semaphore is never closed");
             attempts += 1;
             let result = self.fetch_once(out_dir, job).await;
             let started = turn.started;
-            drop(turn);
+            drop((place, turn));
             let error = match result {
                 Ok(fetched) => {
                     limiter.served(&host);

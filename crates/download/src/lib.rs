@@ -259,12 +259,11 @@ pub async fn download(opts: &DownloadOptions) -> Result<DownloadReport, Download
             .map(move |(slot, job)| {
                 let (fetcher, limiter, global, out_dir) = (fetcher.clone(), limiter.clone(), global.clone(), out_dir.clone());
                 async move {
-                    let _global = global.acquire_owned().await.expect("the semaphore is never closed");
                     let given_up = fetch::host_of(&job.url).is_some_and(|h| limiter.has_given_up(&h));
                     let record = if given_up {
                         fetch::FetchError::Throttled { for_secs: throttle_timeout.as_secs() }.record(&job, 0)
                     } else {
-                        fetcher.fetch_with_retries(&out_dir, &job, &limiter, throttle_timeout).await
+                        fetcher.fetch_with_retries(&out_dir, &job, &limiter, &global, throttle_timeout).await
                     };
                     (slot, record)
                 }
