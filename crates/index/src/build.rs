@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use indicatif::{ProgressBar, ProgressStyle};
 use picseek_imaging::{ImageError, list_class_images, read_image_file};
 use picseek_manifest::{
-    Dtype, EmbedderKind, IndexItem, IndexManifest, InvalidOption, Metric, ModelIdentity, SkippedFile, VectorFile,
+    Dtype, EmbedderKind, IndexItem, TEMPORARY_PREFIX, IndexManifest, InvalidOption, Metric, ModelIdentity, SkippedFile, VectorFile,
     sha256_hex, staging_file_in, write_json_atomic,
 };
 use serde::Serialize;
@@ -253,7 +253,7 @@ pub fn build_index(opts: &IndexOptions) -> Result<IndexReport, IndexError> {
 
     std::fs::create_dir_all(&opts.index_dir).map_err(io_error(&opts.index_dir))?;
     let root = std::path::absolute(data_root(&opts.index_dir)).map_err(io_error(&opts.index_dir))?;
-    let mut vectors = staging_file_in(&opts.index_dir, ".picseek-tmp-vectors-").map_err(io_error(&opts.index_dir))?;
+    let mut vectors = staging_file_in(&opts.index_dir, &format!("{TEMPORARY_PREFIX}vectors-")).map_err(io_error(&opts.index_dir))?;
     let vectors_tmp_path = vectors.path().to_owned();
     let mut writer = std::io::BufWriter::new(vectors.as_file_mut());
     let mut items = Vec::new();
@@ -437,7 +437,7 @@ fn build_graph_file(
 ) -> Result<(), IndexError> {
     let spinner = ProgressBar::new_spinner().with_message(format!("building the {space} graph"));
     spinner.enable_steady_tick(std::time::Duration::from_millis(200));
-    let tmp = staging_file_in(&opts.index_dir, ".picseek-tmp-ann-").map_err(io_error(&opts.index_dir))?;
+    let tmp = staging_file_in(&opts.index_dir, &format!("{TEMPORARY_PREFIX}ann-")).map_err(io_error(&opts.index_dir))?;
     build_graph(space, &opts.ann, dimension, rows, tmp.path())?;
     tmp.persist(path).map_err(|e| IndexError::Io { path: path.to_owned(), source: e.error })?;
     spinner.finish_and_clear();
@@ -463,14 +463,14 @@ fn rows_digest(identity: &str, items: &[IndexItem]) -> Vec<u8> {
     identity.bytes().chain(std::iter::once(b'\n')).chain(rows).collect()
 }
 
-/// Deletes vector and graph files of earlier runs (and of runs killed before they
-/// committed), keeping those named in `keep`.
+/// Deletes vector and graph files of earlier runs, keeping those named in `keep`
+/// (temporaries of killed runs went at the start, with `remove_stale_temporaries`).
 fn remove_replaced_files(index_dir: &Path, keep: &[&str]) {
     let Ok(entries) = std::fs::read_dir(index_dir) else { return };
     for path in entries.filter_map(|e| e.ok().map(|e| e.path())) {
         let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
         let ours =
-            ["vectors-", "ann-", ".picseek-tmp-vectors-", ".picseek-tmp-ann-"].iter().any(|p| name.starts_with(p));
+            ["vectors-", "ann-"].iter().any(|p| name.starts_with(p));
         if ours
             && !keep.contains(&name.as_str())
             && let Err(e) = std::fs::remove_file(&path)

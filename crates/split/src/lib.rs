@@ -276,7 +276,7 @@ fn is_same_file(a: &Path, b: &Path) -> bool {
 /// name, so `dest` is never a partial file.
 fn place_file(src: &Path, dest: &Path) -> Result<(), SplitError> {
     let name = dest.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-    let tmp = dest.with_file_name(format!(".picseek-tmp-{name}"));
+    let tmp = dest.with_file_name(format!("{}{name}", picseek_manifest::TEMPORARY_PREFIX));
     let _ = std::fs::remove_file(&tmp);
     if std::fs::hard_link(src, &tmp).is_err() {
         std::fs::copy(src, &tmp).map_err(io_error(src))?;
