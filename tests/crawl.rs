@@ -255,7 +255,11 @@ fn a_host_that_never_answers_costs_each_term_its_timeout_and_no_more() {
     let out = crate::support::picseek_command().args(&args).output().unwrap();
     let took = started.elapsed();
     assert!(!out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("2 term(s) failed"), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("2 term(s) failed"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     // Each term at most its 20 s (a loaded machine may need seconds to open a browser).
     assert!(took < Duration::from_secs(50), "two hung terms took {took:?}");
     let log = read(&dir.path().join("crawl.json"));

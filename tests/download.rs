@@ -186,11 +186,8 @@ fn a_run_killed_half_way_resumes_to_the_same_result() {
     let killed = tempfile::tempdir().unwrap();
     write_urls(killed.path(), urls);
     let killed_args = args(killed.path().to_str().unwrap());
-    let mut child = crate::support::picseek_command()
-        .args(&killed_args)
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut child =
+        crate::support::picseek_command().args(&killed_args).stderr(std::process::Stdio::null()).spawn().unwrap();
     let raw = killed.path().join("raw/things");
     let deadline = std::time::Instant::now() + Duration::from_secs(30);
     while files_under_if_exists(&raw) < 6 {

@@ -250,7 +250,18 @@ fn clip_survives_thin_images_damaged_graphs_and_keeps_telemetry_off() {
     assert!(!out.status.success());
     assert_one_line(&String::from_utf8_lossy(&out.stderr), "would be resized to");
     let query = dir.path().join("train/red/red_0.jpg");
-    let out = run(&["--data-dir", data, "--json", "search", "--model", model, "--image", query.to_str().unwrap(), "-k", "1000000000"]);
+    let out = run(&[
+        "--data-dir",
+        data,
+        "--json",
+        "search",
+        "--model",
+        model,
+        "--image",
+        query.to_str().unwrap(),
+        "-k",
+        "1000000000",
+    ]);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
 
     // A graph damaged in place keeps its name; a rebuild must replace it all the same.
@@ -329,6 +340,10 @@ fn the_server_answers_only_its_own_host_and_origin() {
     let mut buffer = Vec::new();
     let closed_after = Instant::now();
     let _ = first.read_to_end(&mut buffer);
-    assert!(closed_after.elapsed() < Duration::from_secs(25), "a stalled client was kept for {:?}", closed_after.elapsed());
+    assert!(
+        closed_after.elapsed() < Duration::from_secs(25),
+        "a stalled client was kept for {:?}",
+        closed_after.elapsed()
+    );
     drop(server);
 }

@@ -148,7 +148,69 @@ fn the_api_answers_searches_and_refuses_bad_requests() {
 }
 
 #[test]
-fn the_page_searches_by_upload_and_filters_by_class_in_chromium() {
+fn the_api_pages_finds_more_like_an_item_browses_and_serves_thumbnails() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = start(dir.path(), &[]);
+    let items: Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.path().join("index/index.json")).unwrap()).unwrap();
+    let red_key =
+        items["items"].as_array().unwrap().iter().find(|i| i["class"] == "red").unwrap()["key"].as_u64().unwrap();
+
+    // "More like this": the item's stored vector, the item itself left out by default.
+    let (status, answer) = post(&server, Form::new().text("key", red_key.to_string()).text("k", "3"));
+    assert_eq!(status, 200, "{answer}");
+    let results = answer["results"].as_array().unwrap();
+    assert!(results.iter().all(|r| r["class"] == "red" && r["key"] != red_key), "{answer}");
+    assert_eq!(answer["total"], 17, "{answer}");
+    assert!(results[0]["file"].as_str().unwrap().starts_with("red_"), "{answer}");
+    let (_, with_self) = post(&server, Form::new().text("key", red_key.to_string()).text("exclude_query", "0"));
+    assert_eq!(with_self["results"][0]["key"], red_key, "{with_self}");
+    assert_eq!(with_self["larger_is_closer"], true);
+
+    // Pages continue the ranking.
+    let (_, first) = post(&server, Form::new().text("key", red_key.to_string()).text("k", "4"));
+    let (_, second) = post(&server, Form::new().text("key", red_key.to_string()).text("k", "2").text("offset", "2"));
+    assert_eq!(second["results"][0]["rank"], 3, "{second}");
+    assert_eq!(second["results"][0]["key"], first["results"][2]["key"]);
+    let (status, past_the_end) = post(&server, Form::new().text("key", "0").text("offset", "17"));
+    assert_eq!((status, past_the_end["results"].as_array().map(Vec::len)), (200, Some(0)), "{past_the_end}");
+
+    let (status, answer) = post(&server, Form::new().text("key", "999"));
+    assert!(status == 400 && answer["error"].as_str().unwrap().contains("no item 999"), "{answer}");
+    let (status, answer) = post(&server, Form::new().text("key", "0").text("k", "101"));
+    assert!(status == 400 && answer["error"].as_str().unwrap().contains("1 to 100"), "{answer}");
+    let (status, answer) =
+        post(&server, Form::new().text("key", "0").part("image", image_part(&query_image(dir.path()))));
+    assert!(
+        status == 400 && answer["error"].as_str().unwrap().contains("CLIP"),
+        "a pixel index takes one term: {answer}"
+    );
+
+    let browse: Value =
+        reqwest::blocking::get(format!("{}/api/browse?class=blue&k=4&offset=4", server.base)).unwrap().json().unwrap();
+    assert_eq!((browse["total"].as_u64(), browse["results"].as_array().unwrap().len()), (Some(6), 2), "{browse}");
+    assert!(browse["results"].as_array().unwrap().iter().all(|r| r["class"] == "blue"));
+    let unknown = reqwest::blocking::get(format!("{}/api/browse?class=nope", server.base)).unwrap();
+    assert_eq!(unknown.status().as_u16(), 400);
+
+    let thumb = reqwest::blocking::get(format!("{}/thumb/{red_key}", server.base)).unwrap();
+    assert_eq!(thumb.headers()["content-type"], "image/jpeg");
+    let small = image::load_from_memory(&thumb.bytes().unwrap()).unwrap();
+    assert!(small.width().max(small.height()) <= 256, "{}x{}", small.width(), small.height());
+    let cached = std::fs::read_dir(dir.path().join("index/thumbnails")).unwrap().count();
+    assert_eq!(cached, 1, "the thumbnail is cached");
+    assert_ne!(reqwest::blocking::get(format!("{}/thumb/99", server.base)).unwrap().status().as_u16(), 200);
+}
+
+/// Where the page tests keep their screenshots.
+fn screenshot_path(name: &str) -> PathBuf {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("screenshots");
+    std::fs::create_dir_all(&dir).unwrap();
+    dir.join(format!("{name}.png"))
+}
+
+#[test]
+fn the_page_searches_pages_explores_and_exports_in_chromium() {
     let dir = tempfile::tempdir().unwrap();
     let server = start(dir.path(), &[]);
     let query = query_image(dir.path());
@@ -159,25 +221,73 @@ fn the_page_searches_by_upload_and_filters_by_class_in_chromium() {
         wait_for(c, "return document.querySelectorAll('#class option').length", |v| v.as_u64() == Some(4)).await;
         assert_eq!(c.execute(TEXT_FIELD_DISPLAY, vec![]).await.unwrap(), "none", "no text queries on a pixel index");
 
+        // By upload, three per page.
         c.find(Locator::Id("image")).await.unwrap().send_keys(query.to_str().unwrap()).await.unwrap();
         let k = c.find(Locator::Id("k")).await.unwrap();
         k.clear().await.unwrap();
         k.send_keys("3").await.unwrap();
         c.find(Locator::Id("go")).await.unwrap().click().await.unwrap();
-        let classes = result_classes(c, 3).await;
-        assert_eq!(classes, ["red", "red", "red"]);
+        assert_eq!(result_classes(c, 3).await, ["red", "red", "red"]);
         let loaded =
             "return [...document.querySelectorAll('.result img')].every(i => i.complete && i.naturalWidth > 0)";
         wait_for(c, loaded, |v| v.as_bool() == Some(true)).await;
-        let link = c.find(Locator::Css(".result a")).await.unwrap().attr("href").await.unwrap().unwrap();
-        assert!(link.starts_with("/image/"), "a click opens the full image: {link}");
+        let thumb = c.find(Locator::Css(".result img")).await.unwrap().attr("src").await.unwrap().unwrap();
+        assert!(thumb.starts_with("/thumb/"), "cards show thumbnails: {thumb}");
+        let open = c.find(Locator::Css(".result a.open")).await.unwrap().attr("href").await.unwrap().unwrap();
+        assert!(open.starts_with("/image/"), "a click opens the full image: {open}");
+        let card = c.find(Locator::Css(".result")).await.unwrap().text().await.unwrap();
+        assert!(card.contains("red_") && card.contains("red") && card.contains("cosine"), "{card}");
+        let status = c.find(Locator::Id("status")).await.unwrap().text().await.unwrap();
+        assert!(status.contains("larger is closer") && status.contains("of 18"), "{status}");
+        std::fs::write(screenshot_path("serve-upload"), c.screenshot().await.unwrap()).unwrap();
 
+        // The next page continues the ranking and is in the URL; Back returns.
+        c.find(Locator::Id("next")).await.unwrap().click().await.unwrap();
+        wait_for(c, "return [...document.querySelectorAll('.result .score')].map(s => s.textContent)[0] || ''", |v| {
+            v.as_str().is_some_and(|s| s.starts_with("#4 "))
+        })
+        .await;
+        assert!(c.current_url().await.unwrap().as_str().contains("page=1"));
+        c.back().await.unwrap();
+        wait_for(c, "return location.search", |v| !v.as_str().unwrap_or("").contains("page=1")).await;
+
+        // Export of what is on show.
+        let csv = wait_for(c, "return exportText('csv')", |v| v.as_str().is_some_and(|s| s.lines().count() == 4)).await;
+        let csv = csv.as_str().unwrap();
+        assert!(csv.starts_with("rank,key,class,file,score,url\n"), "{csv}");
+        assert!(csv.lines().skip(1).all(|l| l.contains(",red,")), "{csv}");
+        let json: Value =
+            serde_json::from_str(c.execute("return exportText('json')", vec![]).await.unwrap().as_str().unwrap())
+                .unwrap();
+        assert_eq!(json["results"].as_array().unwrap().len(), 3);
+
+        // "More like this" on the first result: its key in the URL, the upload gone, itself hidden.
+        let first_key = c.execute("return document.querySelector('.result').dataset.key", vec![]).await.unwrap();
+        c.find(Locator::Css(".result button.more")).await.unwrap().click().await.unwrap();
+        let url = wait_for(c, "return location.search", |v| v.as_str().unwrap_or("").contains("key=")).await;
+        assert!(url.as_str().unwrap().contains(&format!("key={}", first_key.as_str().unwrap())), "{url}");
+        let chips = "return [...document.querySelectorAll('#summary .chip')].map(c => c.dataset.kind).join()";
+        wait_for(c, chips, |v| v == "item").await;
+        let keys = wait_for(c, "return [...document.querySelectorAll('.result')].map(r => r.dataset.key)", |v| {
+            v.as_array().is_some_and(|a| a.len() == 3)
+        })
+        .await;
+        assert!(!keys.as_array().unwrap().contains(&first_key), "the query's own image is hidden: {keys}");
+
+        // A link opened afresh restores the query.
+        let link = c.current_url().await.unwrap();
+        c.goto(link.as_str()).await.unwrap();
+        assert_eq!(result_classes(c, 3).await, ["red", "red", "red"]);
+
+        // Browsing a class.
         c.find(Locator::Css("#class option[value='blue']")).await.unwrap().click().await.unwrap();
-        c.find(Locator::Id("go")).await.unwrap().click().await.unwrap();
+        c.find(Locator::Id("browse")).await.unwrap().click().await.unwrap();
         wait_for(c, "return [...document.querySelectorAll('.result')].map(r => r.dataset.class).join()", |v| {
             v == "blue,blue,blue"
         })
         .await;
+        assert!(c.current_url().await.unwrap().as_str().contains("browse=1"));
+        std::fs::write(screenshot_path("serve-browse"), c.screenshot().await.unwrap()).unwrap();
 
         session.close(Duration::from_secs(10)).await;
         drop(driver);
@@ -191,7 +301,8 @@ fn a_clip_index_answers_text_and_image_queries() {
     let model = crate::support::clip_test_model();
     let model = model.to_str().unwrap();
     picseek_json(&["--data-dir", dir.path().to_str().unwrap(), "--json", "index", "--model", model]);
-    let server = spawn_server(dir.path(), &["--model", model]);
+    // No --model: the server finds the one the index records.
+    let server = spawn_server(dir.path(), &[]);
 
     let info: Value = reqwest::blocking::get(format!("{}/api/info", server.base)).unwrap().json().unwrap();
     assert_eq!((info["embedder"].as_str(), info["text_queries"].as_bool()), (Some("clip"), Some(true)));
@@ -202,13 +313,18 @@ fn a_clip_index_answers_text_and_image_queries() {
     let (status, answer) = post(&server, Form::new().text("text", "a red car").text("class", "blue").text("k", "3"));
     assert_eq!(status, 200, "{answer}");
     assert!(answer["results"].as_array().unwrap().iter().all(|r| r["class"] == "blue"), "{answer}");
+    let (status, answer) = post(&server, Form::new().text("text", "a red car").text("class", "nope"));
+    assert!(status == 400 && answer["error"].as_str().unwrap().contains("no class"), "{answer}");
 
     let query = query_image(dir.path());
     let (status, answer) = post(&server, Form::new().part("image", image_part(&query)).text("k", "3"));
     assert_eq!(status, 200, "{answer}");
     assert!(answer["results"].as_array().unwrap().iter().all(|r| r["class"] == "red"), "{answer}");
+    let (status, both) = post(&server, Form::new().part("image", image_part(&query)).text("text", "a red car"));
+    assert_eq!(status, 200, "{both}");
+    assert_eq!(both["query"], "upload + \"a red car\"", "both terms count: {both}");
 
-    // The page offers the text field and searches by text in Chromium.
+    // The page takes a text, an image or both, shows which, and lets each be cleared.
     let runtime = tokio::runtime::Runtime::new().unwrap();
     runtime.block_on(async {
         let (driver, session) = open_page(&server).await;
@@ -218,6 +334,23 @@ fn a_clip_index_answers_text_and_image_queries() {
         c.find(Locator::Css("#class option[value='green']")).await.unwrap().click().await.unwrap();
         c.find(Locator::Id("go")).await.unwrap().click().await.unwrap();
         assert!(result_classes(c, 4).await.iter().all(|class| class == "green"));
+        assert!(c.current_url().await.unwrap().as_str().contains("text=a+red+car"));
+
+        c.find(Locator::Id("image")).await.unwrap().send_keys(query.to_str().unwrap()).await.unwrap();
+        let chips = "return [...document.querySelectorAll('#summary .chip')].map(c => c.dataset.kind).join()";
+        wait_for(c, chips, |v| v == "image,text").await;
+        c.find(Locator::Css("#class option[value='all']")).await.unwrap().click().await.unwrap();
+        c.find(Locator::Id("go")).await.unwrap().click().await.unwrap();
+        wait_for(c, "return document.getElementById('status').textContent", |v| {
+            v.as_str()
+                .is_some_and(|s| s.contains("upload is not part of the page link") || s.contains("uploaded image"))
+        })
+        .await;
+        std::fs::write(screenshot_path("serve-image-and-text"), c.screenshot().await.unwrap()).unwrap();
+        c.find(Locator::Id("clear-image")).await.unwrap().click().await.unwrap();
+        wait_for(c, chips, |v| v == "text").await;
+        c.find(Locator::Id("clear-text")).await.unwrap().click().await.unwrap();
+        wait_for(c, chips, |v| v == "").await;
         session.close(Duration::from_secs(10)).await;
         drop(driver);
     });
@@ -232,7 +365,10 @@ async fn open_page(server: &Server) -> (picseek_crawl::ChromeDriver, picseek_cra
     let chromedriver = picseek_crawl::find_program(&["chromedriver"]).expect("chromedriver (scripts/setup.sh)");
     let driver = picseek_crawl::ChromeDriver::start(&chromedriver).await.unwrap();
     let chromium = picseek_crawl::find_program(&["chromium", "chromium-browser"]);
-    let session = picseek_crawl::BrowserSession::open(driver.url(), chromium.as_deref(), false, Duration::from_secs(60)).await.unwrap();
+    let session =
+        picseek_crawl::BrowserSession::open(driver.url(), chromium.as_deref(), false, Duration::from_secs(60))
+            .await
+            .unwrap();
     session.client.goto(&format!("{}/", server.base)).await.unwrap();
     (driver, session)
 }

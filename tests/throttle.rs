@@ -80,7 +80,8 @@ fn a_host_that_refuses_for_a_while_is_waited_for_without_using_retries() {
     let urls = json!({"animal": {"Owl": (0..6).map(|i| server.url(&format!("refusing/{i}.jpg"))).collect::<Vec<_>>()}});
     let report = download(dir.path(), urls, &["--rate", "20", "--retries", "0"]);
     assert_eq!(report["summary"]["ok"], 6, "{report}");
-    let manifest: Value = serde_json::from_slice(&std::fs::read(dir.path().join("raw/manifest.json")).unwrap()).unwrap();
+    let manifest: Value =
+        serde_json::from_slice(&std::fs::read(dir.path().join("raw/manifest.json")).unwrap()).unwrap();
     assert!(manifest.as_array().unwrap().iter().any(|r| r["attempts"].as_u64() > Some(1)), "{manifest}");
     assert!(host_row(&report, "127.0.0.1")["refused"].as_u64() > Some(0), "{report}");
 }

@@ -4,8 +4,8 @@
 //! the tests assert on. Started in its own process group, stopped by pid when dropped.
 
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
 use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command};
 use std::time::{Duration, Instant};
 
@@ -27,7 +27,11 @@ impl Nginx {
         let www = dir.path().join("www/img");
         std::fs::create_dir_all(&www).unwrap();
         for i in 0..photos {
-            std::fs::write(www.join(format!("{i}.jpg")), jpeg([(i * 7 % 256) as u8, 90, (i * 13 % 256) as u8], i as u32)).unwrap();
+            std::fs::write(
+                www.join(format!("{i}.jpg")),
+                jpeg([(i * 7 % 256) as u8, 90, (i * 13 % 256) as u8], i as u32),
+            )
+            .unwrap();
         }
         let port = std::net::TcpListener::bind((ip, 0)).unwrap().local_addr().unwrap().port();
         let d = dir.path().display();
@@ -54,7 +58,11 @@ impl Nginx {
         let addr: SocketAddr = format!("{ip}:{port}").parse().unwrap();
         let deadline = Instant::now() + Duration::from_secs(10);
         while std::net::TcpStream::connect(addr).is_err() {
-            assert!(Instant::now() < deadline, "nginx did not start: {}", std::fs::read_to_string(dir.path().join("error.log")).unwrap_or_default());
+            assert!(
+                Instant::now() < deadline,
+                "nginx did not start: {}",
+                std::fs::read_to_string(dir.path().join("error.log")).unwrap_or_default()
+            );
             std::thread::sleep(Duration::from_millis(20));
         }
         Self { addr, dir, child }
@@ -78,12 +86,21 @@ impl Nginx {
     /// The most requests that reached nginx in any window of one second.
     pub fn peak_per_second(&self) -> usize {
         let times: Vec<f64> = self.requests().iter().map(|(t, _)| *t).collect();
-        times.iter().enumerate().map(|(i, t)| times[i..].iter().take_while(|u| **u < t + 1.0).count()).max().unwrap_or(0)
+        times
+            .iter()
+            .enumerate()
+            .map(|(i, t)| times[i..].iter().take_while(|u| **u < t + 1.0).count())
+            .max()
+            .unwrap_or(0)
     }
 }
 
 fn nginx_program() -> PathBuf {
-    ["/usr/sbin/nginx", "/usr/bin/nginx"].iter().map(PathBuf::from).find(|p| p.is_file()).unwrap_or_else(|| Path::new("nginx").to_owned())
+    ["/usr/sbin/nginx", "/usr/bin/nginx"]
+        .iter()
+        .map(PathBuf::from)
+        .find(|p| p.is_file())
+        .unwrap_or_else(|| Path::new("nginx").to_owned())
 }
 
 impl Drop for Nginx {

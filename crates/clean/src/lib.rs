@@ -84,10 +84,16 @@ impl CleanOptions {
     /// Refuses options the stage cannot work with, naming the option.
     pub fn validate(&self) -> Result<(), InvalidOption> {
         if self.near_distance > 64 {
-            return Err(InvalidOption::new("near_distance", format!("must be from 0 to 64 bits, not {}", self.near_distance)));
+            return Err(InvalidOption::new(
+                "near_distance",
+                format!("must be from 0 to 64 bits, not {}", self.near_distance),
+            ));
         }
         if !(1..=100).contains(&self.jpeg_quality) {
-            return Err(InvalidOption::new("jpeg_quality", format!("must be from 1 to 100, not {}", self.jpeg_quality)));
+            return Err(InvalidOption::new(
+                "jpeg_quality",
+                format!("must be from 1 to 100, not {}", self.jpeg_quality),
+            ));
         }
         if self.max_decode_bytes == 0 {
             return Err(InvalidOption::new("max_decode_bytes", "must be at least 1"));

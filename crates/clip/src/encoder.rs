@@ -188,6 +188,16 @@ impl TextEncoder {
     pub fn tokenize(&self, text: &str) -> Result<(Vec<i64>, Vec<i64>), ClipError> {
         let encoding =
             self.tokenizer.encode(text, true).map_err(|e| bad_model(&self.path, format!("cannot tokenise: {e}")))?;
+        if !encoding.get_overflowing().is_empty() {
+            // Offsets are in bytes of `text`; the special tokens' are empty.
+            let last_kept = encoding.get_offsets().iter().map(|&(_, end)| end).max().unwrap_or(0);
+            tracing::warn!(
+                "the text is longer than the model's {} tokens: only {:?} is searched for, without {:?}",
+                encoding.get_ids().len(),
+                text.get(..last_kept).unwrap_or_default(),
+                text.get(last_kept..).unwrap_or_default().trim()
+            );
+        }
         let ids = encoding.get_ids().iter().map(|&id| i64::from(id)).collect();
         let mask = encoding.get_attention_mask().iter().map(|&m| i64::from(m)).collect();
         Ok((ids, mask))

@@ -39,7 +39,9 @@ pub enum ClipError {
         /// What went wrong loading it.
         reason: String,
     },
-    #[error("{path} is missing: the CLIP model is not installed (scripts/download-clip.sh installs it where the network allows)")]
+    #[error(
+        "{path} is missing: the CLIP model is not installed (scripts/download-clip.sh installs it where the network allows)"
+    )]
     /// A file of the model folder is missing.
     ModelMissing {
         /// The missing file.

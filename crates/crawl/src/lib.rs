@@ -98,19 +98,31 @@ impl CrawlOptions {
             ));
         }
         if !(0.001..=1000.0).contains(&self.rate) {
-            return Err(InvalidOption::new("rate", format!("must be from 0.001 to 1000 actions per second, not {}", self.rate)));
+            return Err(InvalidOption::new(
+                "rate",
+                format!("must be from 0.001 to 1000 actions per second, not {}", self.rate),
+            ));
         }
         if !(1..=64).contains(&self.concurrency) {
             return Err(InvalidOption::new("concurrency", format!("must be from 1 to 64, not {}", self.concurrency)));
         }
         if !(1..=100_000).contains(&self.max_per_term) {
-            return Err(InvalidOption::new("max_per_term", format!("must be from 1 to 100000, not {}", self.max_per_term)));
+            return Err(InvalidOption::new(
+                "max_per_term",
+                format!("must be from 1 to 100000, not {}", self.max_per_term),
+            ));
         }
         if !SIZE_SUFFIXES.contains(&self.size.as_str()) {
-            return Err(InvalidOption::new("size", format!("{:?} is not a Flickr size suffix ({})", self.size, SIZE_SUFFIXES.join(", "))));
+            return Err(InvalidOption::new(
+                "size",
+                format!("{:?} is not a Flickr size suffix ({})", self.size, SIZE_SUFFIXES.join(", ")),
+            ));
         }
         if self.term_timeout.is_zero() || self.term_timeout > Duration::from_secs(86_400) {
-            return Err(InvalidOption::new("term_timeout", format!("must be from 1 to 86400 seconds, not {}", self.term_timeout.as_secs())));
+            return Err(InvalidOption::new(
+                "term_timeout",
+                format!("must be from 1 to 86400 seconds, not {}", self.term_timeout.as_secs()),
+            ));
         }
         if self.photo_hosts.iter().any(|h| h.trim().is_empty()) || self.photo_hosts.is_empty() {
             return Err(InvalidOption::new("photo_hosts", "must name at least one host, none empty"));
@@ -361,12 +373,12 @@ pub async fn crawl(opts: &CrawlOptions) -> Result<CrawlReport, CrawlError> {
                         // session, which waits on a page that never loads otherwise.
                         let close_within = (opts.term_timeout / 5).min(Duration::from_secs(5));
                         let crawl_within = opts.term_timeout - close_within;
-                        let open = BrowserSession::open(&webdriver_url, chromium.as_deref(), opts.headful, crawl_within);
+                        let open =
+                            BrowserSession::open(&webdriver_url, chromium.as_deref(), opts.headful, crawl_within);
                         match tokio::time::timeout(crawl_within, open).await {
                             Ok(Ok(session)) => {
                                 let term_opts = CrawlOptions { term_timeout: crawl_within, ..opts.clone() };
-                                let outcome =
-                                    term::crawl_term(&session.client, &term_opts, &term, &pacer, &bar).await;
+                                let outcome = term::crawl_term(&session.client, &term_opts, &term, &pacer, &bar).await;
                                 session.close(close_within).await;
                                 outcome
                             }

@@ -87,7 +87,12 @@ mod tests {
     use super::*;
 
     /// Starts and ends of actions that each take `busy`, run from `tasks` tasks at once.
-    async fn run_actions(pacer: Arc<HostPacer>, host: &'static str, tasks: usize, busy: Duration) -> Vec<(Instant, Instant)> {
+    async fn run_actions(
+        pacer: Arc<HostPacer>,
+        host: &'static str,
+        tasks: usize,
+        busy: Duration,
+    ) -> Vec<(Instant, Instant)> {
         let log = Arc::new(Mutex::new(Vec::new()));
         let mut handles = Vec::new();
         for _ in 0..tasks {

@@ -73,7 +73,10 @@ pub(crate) async fn crawl_term(
                 .unwrap_or_default();
             TermOutcome::failed(
                 Vec::new(),
-                format!("the search page on {host} did not load within {}s (the host hangs?)", opts.term_timeout.as_secs()),
+                format!(
+                    "the search page on {host} did not load within {}s (the host hangs?)",
+                    opts.term_timeout.as_secs()
+                ),
             )
         }
         Err(_) => TermOutcome::failed(found.urls, format!("timed out after {}s", opts.term_timeout.as_secs())),
@@ -147,7 +150,11 @@ async fn crawl_until_done(
                 .await
                 .map_err(|e| format!("clicking 'Load more results': {e}"))?,
             None => pacer
-                .act_and_recover(&host, "scroll", client.execute("window.scrollTo(0, document.body.scrollHeight);", vec![]))
+                .act_and_recover(
+                    &host,
+                    "scroll",
+                    client.execute("window.scrollTo(0, document.body.scrollHeight);", vec![]),
+                )
                 .await
                 .map(drop)
                 .map_err(|e| format!("scrolling: {e}"))?,

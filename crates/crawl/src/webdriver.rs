@@ -48,9 +48,8 @@ impl ChromeDriver {
                 Ok(())
             });
         }
-        let mut child = child
-            .spawn()
-            .map_err(|e| CrawlError::BrowserMissing { what: format!("{} ({e})", program.display()) })?;
+        let mut child =
+            child.spawn().map_err(|e| CrawlError::BrowserMissing { what: format!("{} ({e})", program.display()) })?;
         let deadline = tokio::time::Instant::now() + STARTUP_TIMEOUT;
         loop {
             if tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_ok() {
@@ -171,8 +170,7 @@ impl BrowserSession {
         headful: bool,
         page_load_timeout: Duration,
     ) -> Result<Self, CrawlError> {
-        let profile =
-            tempfile::Builder::new().prefix(PROFILE_PREFIX).tempdir().map_err(CrawlError::WebDriverStart)?;
+        let profile = tempfile::Builder::new().prefix(PROFILE_PREFIX).tempdir().map_err(CrawlError::WebDriverStart)?;
         let owner = process_identity(std::process::id()).unwrap_or_default();
         std::fs::write(profile.path().join(PROFILE_OWNER), owner).map_err(CrawlError::WebDriverStart)?;
         let mut args = vec![

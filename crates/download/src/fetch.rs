@@ -241,7 +241,24 @@ impl Fetcher {
     }
 
     async fn fetch_once(&self, out_dir: &Path, job: &Job) -> Result<Fetched, FetchError> {
-        let mut response = self.client.get(&job.url).send().await.map_err(FetchError::from_reqwest)?;
+        let (body, status) = self.fetch_image(&job.url).await?;
+        let sha256 = sha256_hex(&body);
+        let path = out_dir.join(&job.relative_path);
+        let bytes = body.len() as u64;
+        tokio::task::spawn_blocking(move || write_atomic(&path, &body))
+            .await
+            .map_err(|e| FetchError::Write(e.to_string()))?
+            .map_err(|e| FetchError::Write(e.to_string()))?;
+        Ok(Fetched { sha256, bytes, http_status: status })
+    }
+
+    /// One GET of `url`, kept only if it is complete, within the size limit, allowed
+    /// for AI use (unless told otherwise) and an image by its bytes: the body and status.
+    pub(crate) async fn fetch_image(&self, url: &str) -> Result<(Vec<u8>, u16), FetchError> {
+        if host_of(url).is_none() {
+            return Err(FetchError::InvalidUrl);
+        }
+        let mut response = self.client.get(url).send().await.map_err(FetchError::from_reqwest)?;
         let status = response.status();
         if status != StatusCode::OK {
             return Err(FetchError::Http {
@@ -283,14 +300,7 @@ impl Fetcher {
         if image::guess_format(&body).is_err() {
             return Err(FetchError::NotAnImage(content_type));
         }
-        let sha256 = sha256_hex(&body);
-        let path = out_dir.join(&job.relative_path);
-        let bytes = body.len() as u64;
-        tokio::task::spawn_blocking(move || write_atomic(&path, &body))
-            .await
-            .map_err(|e| FetchError::Write(e.to_string()))?
-            .map_err(|e| FetchError::Write(e.to_string()))?;
-        Ok(Fetched { sha256, bytes, http_status: status.as_u16() })
+        Ok((body, status.as_u16()))
     }
 }
 

@@ -133,6 +133,28 @@ pub enum DownloadError {
     /// The HTTP client could not be built.
     #[error("could not build the HTTP client: {0}")]
     Client(String),
+    /// One image URL could not be fetched ([`fetch_image`]).
+    #[error("{url}: {reason}")]
+    Fetch {
+        /// The URL.
+        url: String,
+        /// What went wrong, as a download record's error says it.
+        reason: String,
+    },
+}
+
+/// Fetches one image URL (a query image, say) with the same checks as a download: http(s)
+/// only, `timeout`, `max_bytes`, a complete body that is an image by its bytes, and
+/// `X-Robots-Tag: noai` honoured unless `honour_noai` is off. One attempt, no retries:
+/// the caller is a person waiting.
+pub async fn fetch_image(url: &str, opts: &DownloadOptions) -> Result<Vec<u8>, DownloadError> {
+    opts.validate()?;
+    let fetcher = fetch::Fetcher::new(opts).map_err(|e| DownloadError::Client(e.to_string()))?;
+    fetcher
+        .fetch_image(url)
+        .await
+        .map(|(body, _)| body)
+        .map_err(|e| DownloadError::Fetch { url: url.to_owned(), reason: format!("{}: {e}", e.code()) })
 }
 
 /// What a download run did.
@@ -257,7 +279,8 @@ pub async fn download(opts: &DownloadOptions) -> Result<DownloadReport, Download
         let throttle_timeout = opts.throttle_timeout;
         futures::stream::iter(host_jobs)
             .map(move |(slot, job)| {
-                let (fetcher, limiter, global, out_dir) = (fetcher.clone(), limiter.clone(), global.clone(), out_dir.clone());
+                let (fetcher, limiter, global, out_dir) =
+                    (fetcher.clone(), limiter.clone(), global.clone(), out_dir.clone());
                 async move {
                     let given_up = fetch::host_of(&job.url).is_some_and(|h| limiter.has_given_up(&h));
                     let record = if given_up {

@@ -139,9 +139,13 @@ impl HostLimiter {
 
     /// Waits for a connection to `host` and for its pace, then returns the turn.
     pub(crate) async fn turn(&self, host: &str) -> Turn {
-        let slots = self.slots.lock().expect("limiter lock").entry(host.to_owned()).or_insert_with(|| {
-            Arc::new(tokio::sync::Semaphore::new(self.connections))
-        }).clone();
+        let slots = self
+            .slots
+            .lock()
+            .expect("limiter lock")
+            .entry(host.to_owned())
+            .or_insert_with(|| Arc::new(tokio::sync::Semaphore::new(self.connections)))
+            .clone();
         let asked = Instant::now();
         let connection = slots.acquire_owned().await.expect("the semaphore is never closed");
         // A cut while this request waited moves its slot: take the slot only when due.
@@ -237,10 +241,8 @@ impl HostLimiter {
     /// What each host saw, by host name.
     pub(crate) fn reports(&self) -> Vec<HostReport> {
         let hosts = self.hosts.lock().expect("limiter lock");
-        let mut reports: Vec<HostReport> = hosts
-            .values()
-            .map(|pace| HostReport { final_rate: pace.rate, ..pace.report.clone() })
-            .collect();
+        let mut reports: Vec<HostReport> =
+            hosts.values().map(|pace| HostReport { final_rate: pace.rate, ..pace.report.clone() }).collect();
         reports.sort_by(|a, b| a.host.cmp(&b.host));
         reports
     }

@@ -70,10 +70,7 @@ impl AnnSettings {
     pub(crate) fn describe(&self, space: Metric) -> String {
         format!(
             "{space};{};m{};ea{};es{}",
-            self.quantization,
-            self.connectivity,
-            self.expansion_add,
-            self.expansion_search
+            self.quantization, self.connectivity, self.expansion_add, self.expansion_search
         )
     }
 

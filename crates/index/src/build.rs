@@ -5,17 +5,19 @@ use std::path::{Path, PathBuf};
 use indicatif::{ProgressBar, ProgressStyle};
 use picseek_imaging::{ImageError, list_class_images, read_image_file};
 use picseek_manifest::{
-    Dtype, EmbedderKind, IndexItem, TEMPORARY_PREFIX, IndexManifest, InvalidOption, Metric, ModelIdentity, SkippedFile, VectorFile,
-    sha256_hex, staging_file_in, write_json_atomic,
+    Dtype, EmbedderKind, IndexItem, IndexManifest, InvalidOption, Metric, ModelIdentity, SkippedFile, TEMPORARY_PREFIX,
+    VectorFile, sha256_hex, staging_file_in, write_json_atomic,
 };
-use serde::Serialize;
 use rayon::prelude::*;
+use serde::Serialize;
 
 use crate::ann::build_graph;
 use crate::cache::open_cache;
-use crate::store::{Index, MANIFEST_FILE, data_root};
 use crate::identity::IndexIdentity;
-use crate::{AnnSettings, ClipEmbedder, ClipOptions, EmbedderChoice, FORMAT_VERSION, IndexError, PixelEmbedder, io_error};
+use crate::store::{Index, MANIFEST_FILE, data_root};
+use crate::{
+    AnnSettings, ClipEmbedder, ClipOptions, EmbedderChoice, FORMAT_VERSION, IndexError, PixelEmbedder, io_error,
+};
 
 /// Pixel images decoded at once: enough to keep every core busy, few enough to bound
 /// memory (a 448 px row is 600 KB).
@@ -179,7 +181,6 @@ impl Embedder {
         }
     }
 
-
     fn batch(&self) -> usize {
         match self {
             Embedder::Pixel(_) => PIXEL_BATCH,
@@ -253,7 +254,8 @@ pub fn build_index(opts: &IndexOptions) -> Result<IndexReport, IndexError> {
 
     std::fs::create_dir_all(&opts.index_dir).map_err(io_error(&opts.index_dir))?;
     let root = std::path::absolute(data_root(&opts.index_dir)).map_err(io_error(&opts.index_dir))?;
-    let mut vectors = staging_file_in(&opts.index_dir, &format!("{TEMPORARY_PREFIX}vectors-")).map_err(io_error(&opts.index_dir))?;
+    let mut vectors =
+        staging_file_in(&opts.index_dir, &format!("{TEMPORARY_PREFIX}vectors-")).map_err(io_error(&opts.index_dir))?;
     let vectors_tmp_path = vectors.path().to_owned();
     let mut writer = std::io::BufWriter::new(vectors.as_file_mut());
     let mut items = Vec::new();
@@ -437,7 +439,8 @@ fn build_graph_file(
 ) -> Result<(), IndexError> {
     let spinner = ProgressBar::new_spinner().with_message(format!("building the {space} graph"));
     spinner.enable_steady_tick(std::time::Duration::from_millis(200));
-    let tmp = staging_file_in(&opts.index_dir, &format!("{TEMPORARY_PREFIX}ann-")).map_err(io_error(&opts.index_dir))?;
+    let tmp =
+        staging_file_in(&opts.index_dir, &format!("{TEMPORARY_PREFIX}ann-")).map_err(io_error(&opts.index_dir))?;
     build_graph(space, &opts.ann, dimension, rows, tmp.path())?;
     tmp.persist(path).map_err(|e| IndexError::Io { path: path.to_owned(), source: e.error })?;
     spinner.finish_and_clear();
@@ -469,8 +472,7 @@ fn remove_replaced_files(index_dir: &Path, keep: &[&str]) {
     let Ok(entries) = std::fs::read_dir(index_dir) else { return };
     for path in entries.filter_map(|e| e.ok().map(|e| e.path())) {
         let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-        let ours =
-            ["vectors-", "ann-"].iter().any(|p| name.starts_with(p));
+        let ours = ["vectors-", "ann-"].iter().any(|p| name.starts_with(p));
         if ours
             && !keep.contains(&name.as_str())
             && let Err(e) = std::fs::remove_file(&path)

@@ -32,7 +32,9 @@ impl Default for ClipOptions {
 pub(crate) fn clip_identity(model_dir: &Path) -> Result<(ModelIdentity, String), IndexError> {
     let files = ModelFiles::new(model_dir);
     let preprocessing = Preprocessing::from_file(&files.require(ModelFiles::PREPROCESSOR)?)?;
-    let model = ModelIdentity { name: model_dir.display().to_string(), sha256: files.vision_sha256()? };
+    // Recorded absolute, so that later commands run from elsewhere find it again.
+    let name = std::path::absolute(model_dir).unwrap_or_else(|_| model_dir.to_owned()).display().to_string();
+    let model = ModelIdentity { name, sha256: files.vision_sha256()? };
     Ok((model, preprocessing.describe()))
 }
 

@@ -52,11 +52,7 @@ impl IndexIdentity {
 
     /// The identity of vectors made by `embedder` with `model` and `preprocessing`.
     pub fn new(embedder: EmbedderKind, model: Option<&ModelIdentity>, preprocessing: &str) -> Self {
-        Self {
-            embedder,
-            model_sha256: model.map(|m| m.sha256.clone()),
-            preprocessing: preprocessing.to_owned(),
-        }
+        Self { embedder, model_sha256: model.map(|m| m.sha256.clone()), preprocessing: preprocessing.to_owned() }
     }
 
     /// The first setting in which `wanted` differs from this identity, if any.
@@ -116,11 +112,8 @@ mod tests {
 
     #[test]
     fn the_difference_names_one_setting() {
-        let clip = IndexIdentity {
-            embedder: EmbedderKind::Clip,
-            model_sha256: Some("aa".into()),
-            preprocessing: "x".into(),
-        };
+        let clip =
+            IndexIdentity { embedder: EmbedderKind::Clip, model_sha256: Some("aa".into()), preprocessing: "x".into() };
         assert_eq!(pixel("x").difference(&pixel("x")), None);
         assert_eq!(
             pixel("x").difference(&clip),
@@ -135,11 +128,8 @@ mod tests {
 
     #[test]
     fn the_canonical_text_is_stable() {
-        let clip = IndexIdentity::new(
-            EmbedderKind::Clip,
-            Some(&ModelIdentity { name: "m".into(), sha256: "ab".into() }),
-            "p",
-        );
+        let clip =
+            IndexIdentity::new(EmbedderKind::Clip, Some(&ModelIdentity { name: "m".into(), sha256: "ab".into() }), "p");
         assert_eq!(clip.canonical(), "clip embedder, model sha256 ab, p");
         assert_eq!(pixel("p").canonical(), "pixel embedder, p");
     }

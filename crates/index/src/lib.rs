@@ -27,6 +27,7 @@ mod clip;
 mod identity;
 mod pixel;
 mod query;
+mod recorded;
 mod store;
 
 pub use ann::{AnnSettings, build_graph, candidate_count, clip_like_vectors, open_graph};
@@ -36,13 +37,14 @@ pub use identity::{IdentityDifference, IndexIdentity};
 pub use picseek_manifest::{EmbedderKind, Metric, Quantization};
 pub use pixel::PixelEmbedder;
 pub use query::{ClipQueries, QueryEmbedder, QueryVector};
+pub use recorded::{RecordedBuild, locate_model};
 pub use store::Index;
 
 use std::path::PathBuf;
 
 use picseek_clip::ClipError;
 use picseek_imaging::ImageError;
-use picseek_manifest::{InvalidOption, ManifestError};
+use picseek_manifest::{InvalidOption, ManifestError, ModelIdentity};
 
 /// The layout version of `index/` this code reads and writes.
 pub const FORMAT_VERSION: u32 = 1;
@@ -146,6 +148,14 @@ pub enum IndexError {
         path: PathBuf,
         /// usearch's message.
         reason: String,
+    },
+    /// The CLIP model an index was built with is neither where it was nor beside it.
+    #[error("{path}: the CLIP model it was built with (vision_model.onnx of SHA-256 {}) is no longer in {} or beside it, nor in models/clip", model.sha256, model.name)]
+    ModelNotFound {
+        /// The index folder.
+        path: PathBuf,
+        /// The model the index records.
+        model: ModelIdentity,
     },
     /// A text query for an index of an embedder that has no text encoder.
     #[error("text queries need a CLIP index; this one uses the {embedder} embedder")]

@@ -8,6 +8,7 @@ use crate::ann::{candidate_count, open_graph};
 use crate::clip::clip_identity;
 use crate::identity::IndexIdentity;
 use crate::query::QueryEmbedder;
+use crate::recorded::locate_model;
 use crate::{FORMAT_VERSION, IndexError, PixelEmbedder, io_error};
 
 /// The manifest's file name in an index folder.
@@ -46,7 +47,8 @@ impl Index {
         let element_size = manifest.vectors.dtype.size();
         if manifest.embedder == EmbedderKind::Pixel {
             let side = u64::from(manifest.image_size);
-            if !(1..=u64::from(PixelEmbedder::MAX_SIZE)).contains(&side) || manifest.dimension as u64 != 3 * side * side {
+            if !(1..=u64::from(PixelEmbedder::MAX_SIZE)).contains(&side) || manifest.dimension as u64 != 3 * side * side
+            {
                 return Err(damaged(format!(
                     "a pixel index of image size {} and dimension {} (the size must be 1 to {}, the dimension 3 x size x size)",
                     manifest.image_size,
@@ -193,18 +195,37 @@ impl Index {
     }
 
     /// The embedder that makes query vectors comparable with this index's rows. For a
-    /// CLIP index it checks that the model in `model_dir` is the one the index was built
-    /// with; the model itself is loaded by the first query that needs it.
-    pub fn query_embedder(&self, model_dir: &Path, threads: usize) -> Result<QueryEmbedder, IndexError> {
+    /// CLIP index it uses the model in `model_dir`, checking that it is the one the index
+    /// was built with, or without `model_dir` finds that model ([`locate_model`]); the
+    /// model itself is loaded by the first query that needs it.
+    pub fn query_embedder(&self, model_dir: Option<&Path>, threads: usize) -> Result<QueryEmbedder, IndexError> {
         if self.manifest.embedder == EmbedderKind::Pixel {
             return Ok(QueryEmbedder::Pixel(PixelEmbedder::new(self.manifest.image_size, DEFAULT_MAX_DECODE_BYTES)));
         }
+        let located;
+        let model_dir = match (model_dir, &self.manifest.model) {
+            (Some(dir), _) => dir,
+            (None, Some(model)) => {
+                located = locate_model(&self.dir, model)?;
+                &located
+            }
+            (None, None) => {
+                return Err(IndexError::Damaged {
+                    path: self.dir.clone(),
+                    reason: "a CLIP index that names no model".into(),
+                });
+            }
+        };
         // Only the identity is checked here; each encoder loads when a query needs it, so a
         // text search never loads the image model.
         let (model, preprocessing) = clip_identity(model_dir)?;
         let wanted = IndexIdentity::new(EmbedderKind::Clip, Some(&model), &preprocessing);
         if let Some(difference) = self.identity().difference(&wanted) {
-            return Err(IndexError::ModelMismatch { path: self.dir.clone(), model_dir: model_dir.to_owned(), difference });
+            return Err(IndexError::ModelMismatch {
+                path: self.dir.clone(),
+                model_dir: model_dir.to_owned(),
+                difference,
+            });
         }
         Ok(QueryEmbedder::clip(model, model_dir, threads, self.manifest.dimension))
     }

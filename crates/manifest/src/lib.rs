@@ -15,9 +15,9 @@ mod split;
 pub use clean::{CleanManifest, CleanRecord, CleanStatus};
 pub use crawl::{Categories, CrawlManifest, TermRecord, TermStatus, UrlsManifest};
 pub use download::{DownloadManifest, DownloadRecord, DownloadStatus};
-pub use lock::{DataDirLock, LOCK_FILE, LockError, TEMPORARY_PREFIX, remove_stale_temporaries};
-pub use kinds::{Dtype, EmbedderKind, Metric, Quantization, UnknownName};
 pub use index::{AnnFile, IndexItem, IndexManifest, ModelIdentity, SkippedFile, VectorFile};
+pub use kinds::{Dtype, EmbedderKind, Metric, Quantization, UnknownName};
+pub use lock::{DataDirLock, LOCK_FILE, LockError, TEMPORARY_PREFIX, remove_stale_temporaries};
 pub use split::{ClassSplit, SplitManifest};
 
 use std::io::Write;

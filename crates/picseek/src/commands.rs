@@ -11,7 +11,9 @@ use clap::Args;
 use picseek_clean::{CleanOptions, CleanReport, Dedup};
 use picseek_crawl::{CrawlOptions, CrawlReport, SIZE_SUFFIXES, Source, SourceKind};
 use picseek_download::{DownloadOptions, DownloadReport};
-use picseek_index::{AnnSettings, ClipOptions, EmbedderChoice, EmbedderKind, Index, IndexOptions, IndexReport};
+use picseek_index::{
+    AnnSettings, ClipOptions, EmbedderChoice, EmbedderKind, Index, IndexOptions, IndexReport, RecordedBuild,
+};
 use picseek_manifest::{Metric, Quantization, TermStatus};
 use picseek_pipeline::{RunOptions, RunReport, Stage};
 use picseek_search::{SearchRequest, Searcher, SheetQuery, evaluate};
@@ -107,7 +109,9 @@ impl CrawlArgs {
         let source = match self.source {
             SourceKind::FlickrApi => {
                 let key = std::env::var("FLICKR_API_KEY").ok().filter(|k| !k.trim().is_empty());
-                let Some(key) = key else { bail!("--source flickr-api needs an API key in the FLICKR_API_KEY variable") };
+                let Some(key) = key else {
+                    bail!("--source flickr-api needs an API key in the FLICKR_API_KEY variable")
+                };
                 Source::FlickrApi { api_url: self.api_url, key }
             }
             SourceKind::Browser => Source::Browser,
@@ -232,10 +236,18 @@ pub fn download(ctx: &Context, args: DownloadArgs) -> anyhow::Result<()> {
 }
 
 fn write_download_summary(out: &mut dyn Write, report: &DownloadReport) -> std::io::Result<()> {
-    writeln!(out, "{} URLs: {} fetched in this run, {} already downloaded", report.urls, report.attempted, report.reused)?;
+    writeln!(
+        out,
+        "{} URLs: {} fetched in this run, {} already downloaded",
+        report.urls, report.attempted, report.reused
+    )?;
     write_counts(out, &report.summary)?;
     if !report.hosts.is_empty() {
-        writeln!(out, "{:<32} {:>8} {:>6} {:>8} {:>11} {:>9}", "host", "requests", "ok", "refused", "final rate", "waited")?;
+        writeln!(
+            out,
+            "{:<32} {:>8} {:>6} {:>8} {:>11} {:>9}",
+            "host", "requests", "ok", "refused", "final rate", "waited"
+        )?;
         for h in &report.hosts {
             let rate = h.final_rate.map_or("unpaced".to_owned(), |r| format!("{r:.2}/s"));
             let note = if h.gave_up { "  gave up: throttled" } else { "" };
@@ -298,7 +310,11 @@ pub fn clean(ctx: &Context, args: CleanArgs) -> anyhow::Result<()> {
 }
 
 fn write_clean_summary(out: &mut dyn Write, report: &CleanReport) -> std::io::Result<()> {
-    writeln!(out, "{} files: {} examined in this run, {} unchanged since the last", report.files, report.examined, report.reused)?;
+    writeln!(
+        out,
+        "{} files: {} examined in this run, {} unchanged since the last",
+        report.files, report.examined, report.reused
+    )?;
     write_counts(out, &report.summary)?;
     writeln!(out, "wrote {}", report.manifest.display())
 }
@@ -374,9 +390,10 @@ fn write_split_summary(out: &mut dyn Write, report: &SplitReport) -> std::io::Re
 #[derive(Args, Clone)]
 pub struct ModelArgs {
     /// The CLIP model directory (vision_model.onnx, text_model.onnx, tokenizer.json,
-    /// preprocessor_config.json).
-    #[arg(long, default_value_os_t = ClipOptions::default().model_dir)]
-    model: PathBuf,
+    /// preprocessor_config.json) [default: the one the index was built with, found by
+    /// its SHA-256 where it was, in models/clip or beside either; else models/clip].
+    #[arg(long)]
+    model: Option<PathBuf>,
     /// Cores the model may use [default: all].
     #[arg(long)]
     threads: Option<usize>,
@@ -396,26 +413,37 @@ pub struct IndexArgs {
     /// The index folder [default: <data-dir>/index].
     #[arg(long)]
     index: Option<PathBuf>,
-    /// `clip` (a CLIP image encoder through ONNX Runtime) or `pixel` (raw pixels).
-    #[arg(long, value_enum, default_value_t = IndexOptions::default().embedder.kind())]
-    embedder: EmbedderKind,
     #[command(flatten)]
-    model: ModelArgs,
+    build: BuildArgs,
     /// Images per model run (CLIP).
     #[arg(long, default_value_t = ClipOptions::default().batch)]
     batch: usize,
     /// Metrics to build an approximate (usearch) index for: cosine, l2, correlation;
-    /// repeat or separate with commas (CLIP; l1 is always searched exactly).
-    #[arg(long = "metric", value_enum, default_value = "cosine", value_delimiter = ',')]
+    /// repeat or separate with commas (CLIP; l1 is always searched exactly) [default:
+    /// those the index has, else cosine].
+    #[arg(long = "metric", value_enum, value_delimiter = ',')]
     metrics: Vec<Metric>,
     #[command(flatten)]
     ann: AnnArgs,
-    /// Side of the square the pixel embedder resizes to.
-    #[arg(long, default_value_t = IndexOptions::DEFAULT_PIXEL_SIZE)]
-    pixel_size: u32,
     /// Images bigger than this when decoded (bytes) are skipped as too large.
     #[arg(long, default_value_t = IndexOptions::default().max_decode_bytes)]
     max_decode_bytes: u64,
+}
+
+/// How an index is built, for `index` and `run`: each left out continues as the
+/// existing index was built (unless `--rebuild`), else takes the library's default.
+#[derive(Args)]
+pub struct BuildArgs {
+    /// `clip` (a CLIP image encoder through ONNX Runtime) or `pixel` (raw pixels)
+    /// [default: the existing index's, else clip].
+    #[arg(long, value_enum)]
+    embedder: Option<EmbedderKind>,
+    #[command(flatten)]
+    model: ModelArgs,
+    /// Side of the square the pixel embedder resizes to [default: the existing index's,
+    /// else 448].
+    #[arg(long)]
+    pixel_size: Option<u32>,
     /// Discard an existing index instead of extending it.
     #[arg(long)]
     rebuild: bool,
@@ -423,59 +451,96 @@ pub struct IndexArgs {
 
 /// How the approximate-search graphs are built. The defaults keep recall@10 at 0.99 or
 /// better on CLIP-like data; `--quantization i8 --expansion-add 32 --expansion-search
-/// 128` builds about three times faster at about 0.984.
+/// 128` builds about three times faster at about 0.984. Each left out continues as the
+/// existing index's graphs were built.
 #[derive(Args)]
 pub struct AnnArgs {
-    /// How graphs store vectors: f32, f16 or i8 (scores are always exact).
-    #[arg(long, value_enum, default_value_t = AnnSettings::default().quantization)]
-    quantization: Quantization,
-    /// Links per node in the graphs.
-    #[arg(long, default_value_t = AnnSettings::default().connectivity)]
-    connectivity: usize,
-    /// Candidates considered while adding a vector (higher: better graph, slower build).
-    #[arg(long, default_value_t = AnnSettings::default().expansion_add)]
-    expansion_add: usize,
-    /// Candidates considered while searching (higher: better recall, slower search).
-    #[arg(long, default_value_t = AnnSettings::default().expansion_search)]
-    expansion_search: usize,
+    /// How graphs store vectors: f32, f16 or i8 (scores are always exact) [default: f16].
+    #[arg(long, value_enum)]
+    quantization: Option<Quantization>,
+    /// Links per node in the graphs [default: 16].
+    #[arg(long)]
+    connectivity: Option<usize>,
+    /// Candidates considered while adding a vector (higher: better graph, slower build)
+    /// [default: 64].
+    #[arg(long)]
+    expansion_add: Option<usize>,
+    /// Candidates considered while searching (higher: better recall, slower search)
+    /// [default: 64].
+    #[arg(long)]
+    expansion_search: Option<usize>,
 }
 
 impl AnnArgs {
-    fn settings(&self) -> AnnSettings {
+    /// The flags given, the rest from `base`.
+    fn settings(&self, base: AnnSettings) -> AnnSettings {
         AnnSettings {
-            quantization: self.quantization,
-            connectivity: self.connectivity,
-            expansion_add: self.expansion_add,
-            expansion_search: self.expansion_search,
+            quantization: self.quantization.unwrap_or(base.quantization),
+            connectivity: self.connectivity.unwrap_or(base.connectivity),
+            expansion_add: self.expansion_add.unwrap_or(base.expansion_add),
+            expansion_search: self.expansion_search.unwrap_or(base.expansion_search),
         }
     }
 }
 
-fn embedder_choice(kind: EmbedderKind, model: &ModelArgs, batch: usize, metrics: Vec<Metric>, pixel_size: u32) -> EmbedderChoice {
-    match kind {
-        EmbedderKind::Pixel => EmbedderChoice::Pixel { size: pixel_size },
-        EmbedderKind::Clip => EmbedderChoice::Clip {
-            options: ClipOptions { model_dir: model.model.clone(), batch, threads: model.threads() },
-            spaces: metrics,
+/// The embedder and graph settings of a build: the flags given; where one is left out,
+/// the existing index's (so a re-run continues it), else the defaults.
+fn build_settings(
+    index_dir: &std::path::Path,
+    build: &BuildArgs,
+    batch: usize,
+    metrics: Vec<Metric>,
+    ann: &AnnArgs,
+) -> anyhow::Result<(EmbedderChoice, AnnSettings)> {
+    let recorded = if build.rebuild { None } else { RecordedBuild::read(index_dir) };
+    let recorded = recorded.filter(|r| build.embedder.is_none_or(|kind| kind == r.embedder));
+    let kind =
+        build.embedder.or(recorded.as_ref().map(|r| r.embedder)).unwrap_or(IndexOptions::default().embedder.kind());
+    let ann_base = recorded.as_ref().and_then(|r| r.ann).unwrap_or_default();
+    let choice = match kind {
+        EmbedderKind::Pixel => EmbedderChoice::Pixel {
+            size: build
+                .pixel_size
+                .or(recorded.as_ref().map(|r| r.image_size))
+                .unwrap_or(IndexOptions::DEFAULT_PIXEL_SIZE),
         },
-    }
+        EmbedderKind::Clip => {
+            let model_dir = match (&build.model.model, recorded.as_ref().and_then(|r| r.model.as_ref())) {
+                (Some(dir), _) => dir.clone(),
+                (None, Some(model)) => picseek_index::locate_model(index_dir, model)?,
+                (None, None) => ClipOptions::default().model_dir,
+            };
+            let metrics = match (metrics.is_empty(), recorded) {
+                (false, _) => metrics,
+                (true, Some(r)) if !r.metrics.is_empty() => r.metrics,
+                (true, _) => vec![Metric::Cosine],
+            };
+            EmbedderChoice::Clip {
+                options: ClipOptions { model_dir, batch, threads: build.model.threads() },
+                spaces: metrics,
+            }
+        }
+    };
+    Ok((choice, ann.settings(ann_base)))
 }
 
 impl IndexArgs {
-    fn options(self, ctx: &Context) -> IndexOptions {
-        IndexOptions {
+    fn options(self, ctx: &Context) -> anyhow::Result<IndexOptions> {
+        let index_dir = ctx.path_or_default(self.index, "index");
+        let (embedder, ann) = build_settings(&index_dir, &self.build, self.batch, self.metrics, &self.ann)?;
+        Ok(IndexOptions {
             train: ctx.path_or_default(self.train, "train"),
-            index_dir: ctx.path_or_default(self.index, "index"),
-            embedder: embedder_choice(self.embedder, &self.model, self.batch, self.metrics, self.pixel_size),
+            index_dir,
+            embedder,
             max_decode_bytes: self.max_decode_bytes,
-            rebuild: self.rebuild,
-            ann: self.ann.settings(),
-        }
+            rebuild: self.build.rebuild,
+            ann,
+        })
     }
 }
 
 pub fn index(ctx: &Context, args: IndexArgs) -> anyhow::Result<()> {
-    let report = picseek_index::build_index(&args.options(ctx))?;
+    let report = picseek_index::build_index(&args.options(ctx)?)?;
     ctx.print(&report, |out| write_index_summary(out, &report))
 }
 
@@ -501,21 +566,30 @@ fn open_index(ctx: &Context, flag: Option<PathBuf>) -> anyhow::Result<Index> {
 }
 
 #[derive(Args)]
+#[command(group = clap::ArgGroup::new("query").required(true).multiple(true).args(["image", "text", "queries"]))]
 pub struct SearchArgs {
-    /// The query image.
-    #[arg(long, required_unless_present = "text", conflicts_with = "text")]
-    image: Option<PathBuf>,
-    /// A text query (needs a CLIP index).
-    #[arg(long)]
-    text: Option<String>,
+    /// A query image: a file or an http(s) URL (fetched with download's checks and
+    /// limits). Repeat, and mix with --text, to combine terms; `WEIGHT:` in front weighs
+    /// one (`2:fox.jpg`, `-:snow.jpg` steers away; CLIP indexes).
+    #[arg(long, allow_hyphen_values = true)]
+    image: Vec<String>,
+    /// A text query (CLIP indexes); repeat and weigh as for --image (`-0.5:snow`). Texts
+    /// longer than the model's 77 tokens are cut, with a warning.
+    #[arg(long, allow_hyphen_values = true)]
+    text: Vec<String>,
+    /// A file of queries, one JSON object per line (`{"text": "a fox", "k": 3}`, `{"image":
+    /// ["a.jpg", "-:b.jpg"]}`, `"class"`, `"id"`); `-` reads standard input. Prints one
+    /// JSON result per line.
+    #[arg(long, conflicts_with_all = ["image", "text", "plot"])]
+    queries: Option<PathBuf>,
     /// The index folder [default: <data-dir>/index].
     #[arg(long)]
     index: Option<PathBuf>,
-    /// How many results (at most the index's size).
-    #[arg(short, default_value_t = 5)]
+    /// How many results (at least 1; at most the index's size are returned).
+    #[arg(short, default_value_t = SearchRequest::default().k)]
     k: usize,
     /// l1, l2, cosine or correlation.
-    #[arg(long, value_enum, default_value_t = Metric::Cosine)]
+    #[arg(long, value_enum, default_value_t = SearchRequest::default().metric)]
     metric: Metric,
     /// Brute force over every vector instead of the approximate index (pixel indexes,
     /// and metrics without an approximate index, are always searched this way).
@@ -524,60 +598,169 @@ pub struct SearchArgs {
     /// Only results of this class.
     #[arg(long)]
     class: Option<String>,
+    /// Leave out index images that are the query image itself (the same bytes).
+    #[arg(long)]
+    exclude_query: bool,
+    /// Print the result paths only, one per line (for scripts: `| xargs feh`).
+    #[arg(long, conflicts_with = "queries")]
+    paths: bool,
     #[command(flatten)]
     model: ModelArgs,
-    /// Also draw the query beside its results, labelled, into this PNG file.
+    /// Also draw the query and its results as a labelled grid into this file (.png or
+    /// .jpg/.jpeg).
     #[arg(long)]
     plot: Option<PathBuf>,
 }
 
-/// `search --json`.
+/// `search --json`, and each line of `--queries`.
 #[derive(Serialize)]
 struct SearchReport<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    id: Option<&'a serde_json::Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    line: Option<usize>,
     query: &'a str,
     metric: Metric,
     search: picseek_search::SearchMethod,
     results: &'a [picseek_search::Hit],
 }
 
+/// A search's answer, and the query it answered.
+struct Answer {
+    query: picseek_search::ComposedQuery,
+    hits: Vec<picseek_search::Hit>,
+}
+
+fn answer(
+    index: &Index,
+    embedder: &picseek_index::QueryEmbedder,
+    searcher: &Searcher,
+    terms: &[picseek_search::QueryTerm],
+    request: SearchRequest,
+    exclude_query: bool,
+) -> anyhow::Result<Answer> {
+    let query = picseek_search::compose(index, embedder, terms)?;
+    let exclude = if exclude_query { query.own_items.clone() } else { Vec::new() };
+    let hits = searcher.search(&query.vector, &SearchRequest { exclude: &exclude, ..request })?;
+    Ok(Answer { query, hits })
+}
+
 pub fn search(ctx: &Context, args: SearchArgs) -> anyhow::Result<()> {
-    let index = open_index(ctx, args.index)?;
-    let embedder = index.query_embedder(&args.model.model, args.model.threads())?;
-    let (query, label) = match (&args.image, &args.text) {
-        (Some(image), _) => (embedder.embed_image_file(image)?, image.display().to_string()),
-        (None, Some(text)) if text.trim().is_empty() => bail!("--text is empty: say what to look for"),
-        (None, Some(text)) => (embedder.embed_text(text)?, text.clone()),
-        (None, None) => bail!("give --image FILE or --text \"...\""),
-    };
+    let index = open_index(ctx, args.index.clone())?;
+    if args.k > index.len() {
+        tracing::warn!("-k {} is more than the {} images in the index: all of them are shown", args.k, index.len());
+    }
+    let embedder = index.query_embedder(args.model.model.as_deref(), args.model.threads())?;
     let searcher = Searcher::new(&index);
-    let request = SearchRequest { metric: args.metric, k: args.k, class: args.class.as_deref(), exact: args.exact };
-    let hits = searcher.search(&query, &request).map_err(|e| match e {
-        picseek_search::SearchError::ZeroK => anyhow::anyhow!("-k must be at least 1"),
-        other => other.into(),
-    })?;
+    let request = SearchRequest {
+        metric: args.metric,
+        k: args.k,
+        class: args.class.as_deref(),
+        exact: args.exact,
+        ..SearchRequest::default()
+    };
+    let method = searcher.method(args.metric, args.exact);
+    if let Some(queries) = &args.queries {
+        return search_batch(queries, &index, &embedder, &searcher, request, args.exclude_query);
+    }
+    let terms = crate::query_terms::terms(&args.image, &args.text)?;
+    let Answer { query, hits } = answer(&index, &embedder, &searcher, &terms, request, args.exclude_query)?;
     if let Some(plot) = &args.plot {
-        let sheet_query = match &args.image {
-            Some(image) => SheetQuery::Image(image),
-            None => SheetQuery::Text(&label),
+        let format = picseek_search::sheet_format(plot)?;
+        let sheet_query = match terms.iter().find_map(|t| match &t.source {
+            picseek_search::TermSource::Image { bytes, .. } if terms.len() == 1 => Some(bytes),
+            _ => None,
+        }) {
+            Some(bytes) => SheetQuery::Image { label: &query.label, bytes },
+            None => SheetQuery::Text(&query.label),
         };
-        let sheet = picseek_search::contact_sheet(sheet_query, &hits)?;
-        let mut png = std::io::Cursor::new(Vec::new());
-        sheet.write_to(&mut png, image::ImageFormat::Png)?;
-        picseek_manifest::write_atomic(plot, png.get_ref())?;
+        let sheet = picseek_search::contact_sheet(sheet_query, query_class(&index, &query).as_deref(), &hits)?;
+        let mut encoded = std::io::Cursor::new(Vec::new());
+        sheet.write_to(&mut encoded, format)?;
+        picseek_manifest::write_atomic(plot, encoded.get_ref())?;
         tracing::info!("wrote {}", plot.display());
     }
-    let report = SearchReport {
-        query: &label,
-        metric: args.metric,
-        search: searcher.method(args.metric, args.exact),
-        results: &hits,
-    };
+    let report =
+        SearchReport { id: None, line: None, query: &query.label, metric: args.metric, search: method, results: &hits };
     ctx.print(&report, |out| {
-        for hit in &hits {
-            writeln!(out, "{:>3}  {:>12.6}  {:<20}  {}", hit.rank, hit.score, hit.class, hit.path)?;
+        if args.paths {
+            for hit in &hits {
+                writeln!(out, "{}", hit.path)?;
+            }
+            return Ok(());
         }
-        Ok(())
+        let closer = if args.metric.larger_is_closer() { "larger" } else { "smaller" };
+        writeln!(out, "{:>4}  {:>12}  {:<20}  path", "rank", format!("{} score", args.metric), "class")?;
+        for hit in &hits {
+            writeln!(out, "{:>4}  {:>12.6}  {:<20}  {}", hit.rank, hit.score, hit.class, hit.path)?;
+        }
+        writeln!(
+            out,
+            "({closer} {} scores are closer; {} search)",
+            args.metric,
+            match method {
+                picseek_search::SearchMethod::Approximate => "approximate",
+                picseek_search::SearchMethod::Exact => "exact",
+            }
+        )
     })
+}
+
+/// The class of the query's own image, when it is an item of the index.
+fn query_class(index: &Index, query: &picseek_search::ComposedQuery) -> Option<String> {
+    let items = &index.manifest().items;
+    query.own_items.first().and_then(|&key| items.iter().find(|i| i.key == key)).map(|i| i.class.clone())
+}
+
+/// `--queries`: one JSON line per query, in order; a query that fails is a line with
+/// its error, and the exit status says some failed.
+fn search_batch(
+    path: &std::path::Path,
+    index: &Index,
+    embedder: &picseek_index::QueryEmbedder,
+    searcher: &Searcher,
+    request: SearchRequest,
+    exclude_query: bool,
+) -> anyhow::Result<()> {
+    let batch = crate::query_terms::read_batch(path)?;
+    let mut out = std::io::stdout().lock();
+    let mut failed = 0;
+    for (line, query) in &batch {
+        let result = query.as_ref().map_err(|e| anyhow::anyhow!("{e}")).and_then(|q| {
+            let request =
+                SearchRequest { k: q.k.unwrap_or(request.k), class: q.class.as_deref().or(request.class), ..request };
+            answer(index, embedder, searcher, &q.terms()?, request, exclude_query).map(|a| (q, a))
+        });
+        let written = match result {
+            Ok((q, a)) => {
+                let report = SearchReport {
+                    id: q.id.as_ref(),
+                    line: Some(*line),
+                    query: &a.query.label,
+                    metric: request.metric,
+                    search: searcher.method(request.metric, request.exact),
+                    results: &a.hits,
+                };
+                serde_json::to_writer(&mut out, &report)
+            }
+            Err(e) => {
+                failed += 1;
+                let id = query.as_ref().ok().and_then(|q| q.id.clone());
+                serde_json::to_writer(
+                    &mut out,
+                    &serde_json::json!({"id": id, "line": line, "error": crate::errors::one_line(&e)}),
+                )
+            }
+        };
+        match written.map_err(std::io::Error::from).and_then(|()| writeln!(out)) {
+            Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => return Ok(()),
+            other => other?,
+        }
+    }
+    if failed > 0 {
+        bail!("{}: {failed} of {} queries failed (their lines say why)", path.display(), batch.len());
+    }
+    Ok(())
 }
 
 #[derive(Args)]
@@ -618,7 +801,7 @@ pub fn eval(ctx: &Context, args: EvalArgs) -> anyhow::Result<()> {
         bail!("-k must be at least 1");
     }
     let index = open_index(ctx, args.index)?;
-    let embedder = index.query_embedder(&args.model.model, args.model.threads())?;
+    let embedder = index.query_embedder(args.model.model.as_deref(), args.model.threads())?;
     let test_dir = ctx.path_or_default(args.test, "test");
     let report = evaluate(&index, &embedder, &test_dir, args.k, &args.metric.0, args.exact)
         .with_context(|| format!("evaluating on {}", test_dir.display()))?;
@@ -667,14 +850,8 @@ pub struct RunArgs {
     /// The most download requests per second per host (0 = no ceiling; still adaptive).
     #[arg(long, default_value_t = DownloadOptions::default().rate)]
     download_rate: f64,
-    /// `clip` or `pixel`, as for `picseek index`.
-    #[arg(long, value_enum, default_value_t = IndexOptions::default().embedder.kind())]
-    embedder: EmbedderKind,
     #[command(flatten)]
-    model: ModelArgs,
-    /// Side of the square the pixel embedder resizes to.
-    #[arg(long, default_value_t = IndexOptions::DEFAULT_PIXEL_SIZE)]
-    pixel_size: u32,
+    build: BuildArgs,
     /// Test images per class.
     #[arg(long, default_value_t = SplitOptions::default().test_per_class)]
     test_per_class: usize,
@@ -696,8 +873,11 @@ pub fn run_flag(stage: Stage, option: &str) -> Option<&'static str> {
 /// non-zero at the end.
 pub fn run(ctx: &Context, args: RunArgs) -> anyhow::Result<()> {
     let crawl = args.crawl.options(ctx)?;
-    let index_defaults = IndexOptions::default();
-    let clip_defaults = ClipOptions::default();
+    let index_dir = ctx.data_dir.join("index");
+    let no_graph_flags =
+        AnnArgs { quantization: None, connectivity: None, expansion_add: None, expansion_search: None };
+    let (embedder, ann) =
+        build_settings(&index_dir, &args.build, ClipOptions::default().batch, Vec::new(), &no_graph_flags)?;
     let opts = RunOptions {
         download: DownloadOptions {
             urls_path: crawl.urls_path.clone(),
@@ -706,13 +886,19 @@ pub fn run(ctx: &Context, args: RunArgs) -> anyhow::Result<()> {
             ..DownloadOptions::default()
         },
         crawl,
-        clean: CleanOptions { input: ctx.data_dir.join("raw"), out: ctx.data_dir.join("clean"), ..CleanOptions::default() },
+        clean: CleanOptions {
+            input: ctx.data_dir.join("raw"),
+            out: ctx.data_dir.join("clean"),
+            ..CleanOptions::default()
+        },
         split: split_options(ctx, None, args.test_per_class, args.train_per_class, SplitOptions::default().seed),
         index: IndexOptions {
             train: ctx.data_dir.join("train"),
-            index_dir: ctx.data_dir.join("index"),
-            embedder: embedder_choice(args.embedder, &args.model, clip_defaults.batch, vec![Metric::Cosine], args.pixel_size),
-            ..index_defaults
+            index_dir,
+            embedder,
+            rebuild: args.build.rebuild,
+            ann,
+            ..IndexOptions::default()
         },
     };
     let announce = |stage: Stage| {
@@ -725,7 +911,9 @@ pub fn run(ctx: &Context, args: RunArgs) -> anyhow::Result<()> {
             if !ctx.json {
                 write_crawl_table(&mut std::io::stderr().lock(), &crawl)?;
             }
-            let cause = if failed.is_empty() { "the crawl found no photo URLs".to_owned() } else {
+            let cause = if failed.is_empty() {
+                "the crawl found no photo URLs".to_owned()
+            } else {
                 format!("{} term(s) failed: {}", failed.len(), failed.join(", "))
             };
             bail!("{cause}: nothing to download, so the run stops here");

@@ -37,7 +37,8 @@ fn invalid_flag(err: &anyhow::Error) -> Option<String> {
     let flag = |option: &str| format!("--{}", option.replace('_', "-"));
     for cause in err.chain() {
         if let Some(RunError::Invalid { stage, source }) = cause.downcast_ref::<RunError>() {
-            let name = crate::commands::run_flag(*stage, source.option).map_or_else(|| flag(source.option), str::to_owned);
+            let name =
+                crate::commands::run_flag(*stage, source.option).map_or_else(|| flag(source.option), str::to_owned);
             return Some(format!("{name} {}", source.problem));
         }
         if let Some(invalid) = cause.downcast_ref::<InvalidOption>() {

@@ -3,6 +3,7 @@
 
 mod commands;
 mod errors;
+mod query_terms;
 
 use std::path::PathBuf;
 

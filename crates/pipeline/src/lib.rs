@@ -194,7 +194,11 @@ pub fn run(opts: &RunOptions, mut on_stage: impl FnMut(Stage)) -> Result<RunRepo
         return Err(RunError::NothingFound { crawl: Box::new(crawl), failed });
     }
     if !crawl.failed.is_empty() {
-        tracing::warn!("{} term(s) failed: {}; going on with the terms that were found", crawl.failed.len(), crawl.failed.join(", "));
+        tracing::warn!(
+            "{} term(s) failed: {}; going on with the terms that were found",
+            crawl.failed.len(),
+            crawl.failed.join(", ")
+        );
     }
     on_stage(Stage::Download);
     let download = runtime.block_on(picseek_download::download(&opts.download))?;

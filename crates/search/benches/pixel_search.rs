@@ -76,7 +76,7 @@ fn main() {
 
     let mut ours = Vec::new();
     for metric in Metric::ALL {
-        let request = SearchRequest { metric, k: K, class: None, exact: true };
+        let request = SearchRequest { metric, k: K, exact: true, ..SearchRequest::default() };
         searcher.search(&queries[0], &request).expect("search"); // warm the page cache and row moments
         let times = queries
             .iter()

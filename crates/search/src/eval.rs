@@ -122,7 +122,7 @@ pub fn evaluate(
         let relevant_total = class_sizes.get(class).copied().unwrap_or(0);
         for (metric, sum) in metrics.iter().zip(sums.iter_mut()) {
             let started = Instant::now();
-            let request = SearchRequest { metric: *metric, k, class: None, exact };
+            let request = SearchRequest { metric: *metric, k, exact, ..SearchRequest::default() };
             let hits = searcher.search(&query, &request)?;
             sum.search_time += started.elapsed();
             let relevant: Vec<bool> = hits.iter().map(|h| h.class == *class).collect();

@@ -18,10 +18,12 @@ mod contact_sheet;
 mod eval;
 mod metric;
 mod pixel_kernels;
+mod query;
 
-pub use contact_sheet::{SheetQuery, contact_sheet};
+pub use contact_sheet::{PlotFormatError, SheetQuery, contact_sheet, sheet_format};
 pub use eval::{EvalReport, MetricEval, evaluate};
 pub use metric::{EPSILON, Metric, score};
+pub use query::{ComposedQuery, QueryTerm, TermSource, compose, split_weight};
 
 use std::sync::OnceLock;
 
@@ -74,6 +76,32 @@ pub enum SearchError {
     /// `k` must be at least 1.
     #[error("k must be at least 1")]
     ZeroK,
+    /// A query without a term.
+    #[error("the query is empty: give an image, a text or an item")]
+    EmptyQuery,
+    /// A term's weight is zero or not a number.
+    #[error("a query term's weight must be a number other than 0, not {weight}")]
+    BadWeight {
+        /// The weight given.
+        weight: f32,
+    },
+    /// Several terms, or a weight, for an index whose rows cannot be combined.
+    #[error("combined or weighted queries need a CLIP index; this one uses the {embedder} embedder (one image only)")]
+    CombinedPixel {
+        /// The index's embedder.
+        embedder: picseek_index::EmbedderKind,
+    },
+    /// The terms' weighted sum is (almost) zero.
+    #[error("the query's terms cancel each other out")]
+    CancelledOut,
+    /// An item key the index does not have.
+    #[error("no item {key} in the index (it has keys 0 to {})", items.saturating_sub(1))]
+    UnknownItem {
+        /// The key asked for.
+        key: u64,
+        /// How many items the index has.
+        items: usize,
+    },
 }
 
 /// What to search for a query.
@@ -87,6 +115,17 @@ pub struct SearchRequest<'c> {
     pub class: Option<&'c str>,
     /// Brute force even where an approximate graph exists.
     pub exact: bool,
+    /// Results to pass over first (paging: the next page starts at rank `offset + 1`).
+    pub offset: usize,
+    /// Items never returned (the query's own image, say).
+    pub exclude: &'c [u64],
+}
+
+impl Default for SearchRequest<'_> {
+    /// The top 5 by cosine, approximately where a graph allows, over every item.
+    fn default() -> Self {
+        Self { metric: Metric::Cosine, k: 5, class: None, exact: false, offset: 0, exclude: &[] }
+    }
 }
 
 /// Searches an opened index. Keep one for many queries: for pixel indexes it caches
@@ -110,9 +149,12 @@ impl<'a> Searcher<'a> {
     pub fn score_all(&self, query: &QueryVector, metric: Metric) -> Vec<f64> {
         match query {
             QueryVector::Pixel(query) => self.score_all_pixels(query, metric),
-            QueryVector::Float(query) => {
-                self.index.f32_vectors().par_chunks_exact(self.dimension()).map(|row| score(metric, query, row)).collect()
-            }
+            QueryVector::Float(query) => self
+                .index
+                .f32_vectors()
+                .par_chunks_exact(self.dimension())
+                .map(|row| score(metric, query, row))
+                .collect(),
         }
     }
 
@@ -154,11 +196,13 @@ impl<'a> Searcher<'a> {
         if let Some(class) = request.class {
             self.check_class(class)?;
         }
-        let k = request.k.min(items.len());
-        let in_class = |i: usize| request.class.is_none_or(|c| items[i].class == c);
+        let k = request.k.saturating_add(request.offset).min(items.len());
+        let in_class =
+            |i: usize| request.class.is_none_or(|c| items[i].class == c) && !request.exclude.contains(&items[i].key);
+        let filtered = request.class.is_some() || !request.exclude.is_empty();
         let candidates = match query {
             QueryVector::Float(q) if !request.exact => {
-                let keep: Option<&dyn Fn(usize) -> bool> = request.class.map(|_| &in_class as &dyn Fn(usize) -> bool);
+                let keep: Option<&dyn Fn(usize) -> bool> = filtered.then_some(&in_class as &dyn Fn(usize) -> bool);
                 self.index.graph_candidates(request.metric, q, k, keep)?
             }
             _ => None,
@@ -173,7 +217,7 @@ impl<'a> Searcher<'a> {
             }
             _ => {
                 let mut scores = self.score_all(query, request.metric);
-                if request.class.is_some() {
+                if filtered {
                     let worst = if request.metric.larger_is_closer() { f64::NEG_INFINITY } else { f64::INFINITY };
                     for (i, score) in scores.iter_mut().enumerate() {
                         if !in_class(i) {
@@ -181,16 +225,13 @@ impl<'a> Searcher<'a> {
                         }
                     }
                 }
-                top_k(&scores, request.metric, k)
-                    .into_iter()
-                    .filter(|&i| in_class(i))
-                    .map(|i| (i, scores[i]))
-                    .collect()
+                top_k(&scores, request.metric, k).into_iter().filter(|&i| in_class(i)).map(|i| (i, scores[i])).collect()
             }
         };
         Ok(scored
             .into_iter()
             .enumerate()
+            .skip(request.offset)
             .map(|(rank, (i, score))| Hit {
                 rank: rank + 1,
                 key: items[i].key,

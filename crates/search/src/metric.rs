@@ -52,5 +52,4 @@ mod tests {
         assert_eq!(score(Metric::Cosine, &[0.0; 3], &[0.0; 3]), 0.0);
         assert_eq!(score(Metric::Correlation, &[1.0; 3], &[2.0; 3]), 0.0);
     }
-
 }

@@ -1,21 +1,33 @@
-//! `picseek serve`: a local web page to search an index by uploaded image (or text, for
-//! CLIP indexes), and the JSON API behind it.
+//! `picseek serve`: a local web page to search an index by uploaded image, text (CLIP
+//! indexes), an item of the index ("more like this"), or several of them at once, and
+//! the JSON API behind it.
 //!
 //! The index is opened once and stays loaded (memory-mapped, with the search's cached
-//! row sums) between queries. Images are served only by index key (`/image/<key>`), so
-//! no request can name a path; uploads are limited in size and a bad one gets a clear
-//! message.
+//! row sums) between queries. Images are served only by index key (`/image/<key>`,
+//! `/thumb/<key>`), so no request can name a path; uploads are limited in size and a
+//! bad one gets a clear message.
 //!
-//! - `GET /`: the page.
-//! - `GET /api/info`: embedder, classes, metrics, upload limit.
-//! - `POST /api/search`: multipart form with `image` (a file) or `text`, and optional
-//!   `k`, `metric` and `class`; answers `{"query", "metric", "results": [{"rank", "key",
-//!   "class", "score", "url"}]}` or, on bad input, status 400/413 with `{"error"}`.
-//! - `GET /image/<key>`: the image of an index item.
+//! - `GET /`: the page (one self-contained file, `page.html`: no build step).
+//! - `GET /api/info`: embedder, classes with their sizes, metrics with the direction of
+//!   their scores, upload and page limits.
+//! - `POST /api/search`: a multipart form with any of `image` (a file), `text` and
+//!   `key` (an item's key: its stored vector is the query, nothing is uploaded), which
+//!   are combined into one query, and optional `k` (page size, 1 to 100), `offset`,
+//!   `metric`, `class` and `exclude_query` (`1`, the default, leaves out the query's
+//!   own image: the item asked by key, or items with the upload's bytes). Answers
+//!   `{"query", "metric", "larger_is_closer", "search", "offset", "k", "total",
+//!   "results": [{"rank", "key", "class", "file", "score", "url", "thumb"}]}` or, on
+//!   bad input, status 400/413 with `{"error"}`.
+//! - `GET /api/browse?class=&offset=&k=`: the items of a class (or all), in key order.
+//! - `GET /image/<key>`: the image of an index item; `GET /thumb/<key>`: a JPEG of at
+//!   most 256 px a side, made once and cached in `<index>/thumbnails/` by the image's
+//!   SHA-256 (so a changed image never gets a stale thumbnail).
 //!
 //! Only requests whose `Host` (and `Origin`, when sent) name this server on this machine
 //! are answered; others get 403, so neither another site's page nor DNS rebinding can
 //! reach the index. At most a few searches run at once.
+
+mod thumbnails;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -28,7 +40,7 @@ use axum::http::{StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post};
 use picseek_index::{Index, IndexError, QueryEmbedder};
-use picseek_search::{Metric, SearchError, SearchRequest, Searcher};
+use picseek_search::{Metric, QueryTerm, SearchError, SearchRequest, Searcher, TermSource};
 use serde_json::json;
 
 const PAGE: &str = include_str!("page.html");
@@ -42,8 +54,9 @@ pub struct ServeOptions {
     pub addr: SocketAddr,
     /// The largest upload accepted, in bytes.
     pub max_upload: usize,
-    /// The CLIP model directory (for CLIP indexes).
-    pub model_dir: PathBuf,
+    /// The CLIP model directory (for CLIP indexes); `None` finds the one the index
+    /// records.
+    pub model_dir: Option<PathBuf>,
     /// Cores the model may use.
     pub threads: usize,
 }
@@ -54,7 +67,7 @@ impl Default for ServeOptions {
             index_dir: PathBuf::from("index"),
             addr: SocketAddr::from(([127, 0, 0, 1], 8080)),
             max_upload: 20_000_000,
-            model_dir: PathBuf::from("models/clip"),
+            model_dir: None,
             threads: std::thread::available_parallelism().map_or(1, |n| n.get()),
         }
     }
@@ -84,8 +97,14 @@ pub enum ServeError {
 /// went wrong here a 500.
 fn search_error_response(e: SearchError) -> ApiError {
     match e {
-        SearchError::UnknownClass { .. } | SearchError::ZeroK => bad_request(e.to_string()),
         SearchError::Index(e) => index_error_response(e),
+        SearchError::UnknownClass { .. }
+        | SearchError::ZeroK
+        | SearchError::EmptyQuery
+        | SearchError::BadWeight { .. }
+        | SearchError::CombinedPixel { .. }
+        | SearchError::CancelledOut
+        | SearchError::UnknownItem { .. } => bad_request(e.to_string()),
     }
 }
 
@@ -106,6 +125,7 @@ struct AppState {
     searches: tokio::sync::Semaphore,
     /// The host names this server answers to (see [`allowed_hosts`]).
     hosts: Vec<String>,
+    thumbnails: thumbnails::Thumbnails,
 }
 
 /// Searches that may run at once; more are answered 503.
@@ -174,7 +194,7 @@ pub async fn serve(opts: &ServeOptions, on_listening: impl FnOnce(SocketAddr)) -
     // The index lives as long as the process serves it; leaking it lets the search
     // borrow it for 'static, which axum's shared state needs.
     let index: &'static Index = Box::leak(Box::new(Index::open(&opts.index_dir)?));
-    let embedder = index.query_embedder(&opts.model_dir, opts.threads)?;
+    let embedder = index.query_embedder(opts.model_dir.as_deref(), opts.threads)?;
     embedder.preload()?;
     if !opts.addr.ip().is_loopback() {
         tracing::warn!(
@@ -189,12 +209,15 @@ pub async fn serve(opts: &ServeOptions, on_listening: impl FnOnce(SocketAddr)) -
         max_upload: opts.max_upload,
         searches: tokio::sync::Semaphore::new(CONCURRENT_SEARCHES),
         hosts: allowed_hosts(opts.addr),
+        thumbnails: thumbnails::Thumbnails::new(opts.index_dir.join("thumbnails")),
     });
     let app = Router::new()
         .route("/", get(|| async { Html(PAGE) }))
         .route("/api/info", get(info))
         .route("/api/search", post(search))
+        .route("/api/browse", get(browse))
         .route("/image/{key}", get(image_file))
+        .route("/thumb/{key}", get(thumbnail))
         .layer(DefaultBodyLimit::max(opts.max_upload))
         .layer(axum::middleware::from_fn_with_state(state.clone(), only_own_origin))
         .with_state(state);
@@ -254,27 +277,38 @@ async fn serve_connections(listener: tokio::net::TcpListener, app: Router) -> Re
 
 async fn info(State(state): State<Arc<AppState>>) -> impl IntoResponse {
     let manifest = state.index.manifest();
-    let mut classes: Vec<&str> = manifest.items.iter().map(|i| i.class.as_str()).collect();
-    classes.sort_unstable();
-    classes.dedup();
+    let mut classes = std::collections::BTreeMap::<&str, usize>::new();
+    for item in &manifest.items {
+        *classes.entry(item.class.as_str()).or_default() += 1;
+    }
+    let metrics: Vec<_> =
+        Metric::ALL.iter().map(|m| json!({"name": m.name(), "larger_is_closer": m.larger_is_closer()})).collect();
     axum::Json(json!({
         "embedder": manifest.embedder,
         "items": manifest.items.len(),
-        "classes": classes,
-        "metrics": Metric::ALL,
+        "classes": classes.keys().collect::<Vec<_>>(),
+        "class_sizes": classes,
+        "metrics": metrics,
         "text_queries": state.embedder.supports_text(),
         "max_upload": state.max_upload,
+        "max_page": MAX_PAGE,
     }))
 }
+
+/// The most results one page (one request) may ask for.
+const MAX_PAGE: usize = 100;
 
 /// The fields of a search form.
 #[derive(Default)]
 struct SearchForm {
     image: Option<Vec<u8>>,
     text: Option<String>,
+    key: Option<String>,
     k: Option<String>,
+    offset: Option<String>,
     metric: Option<String>,
     class: Option<String>,
+    exclude_query: Option<String>,
 }
 
 async fn read_form(mut multipart: Multipart) -> Result<SearchForm, ApiError> {
@@ -288,86 +322,184 @@ async fn read_form(mut multipart: Multipart) -> Result<SearchForm, ApiError> {
     };
     while let Some(field) = multipart.next_field().await.map_err(too_big_or_bad)? {
         let name = field.name().unwrap_or_default().to_owned();
-        match name.as_str() {
-            "image" => {
-                let bytes = field.bytes().await.map_err(too_big_or_bad)?;
-                if !bytes.is_empty() {
-                    form.image = Some(bytes.to_vec());
-                }
+        if name == "image" {
+            let bytes = field.bytes().await.map_err(too_big_or_bad)?;
+            if !bytes.is_empty() {
+                form.image = Some(bytes.to_vec());
             }
-            "text" | "k" | "metric" | "class" => {
-                let value = field.text().await.map_err(too_big_or_bad)?.trim().to_owned();
-                if value.is_empty() {
-                    continue;
-                }
-                let slot = match name.as_str() {
-                    "text" => &mut form.text,
-                    "k" => &mut form.k,
-                    "metric" => &mut form.metric,
-                    _ => &mut form.class,
-                };
-                *slot = Some(value);
-            }
-            _ => {}
+            continue;
+        }
+        let slot = match name.as_str() {
+            "text" => &mut form.text,
+            "key" => &mut form.key,
+            "k" => &mut form.k,
+            "offset" => &mut form.offset,
+            "metric" => &mut form.metric,
+            "class" => &mut form.class,
+            "exclude_query" => &mut form.exclude_query,
+            _ => continue,
+        };
+        let value = field.text().await.map_err(too_big_or_bad)?.trim().to_owned();
+        if !value.is_empty() {
+            *slot = Some(value);
         }
     }
     Ok(form)
 }
 
+/// A whole number in `range` from a form field, or a 400 naming the field.
+fn number_field(
+    value: Option<&str>,
+    name: &str,
+    default: usize,
+    range: std::ops::RangeInclusive<usize>,
+) -> Result<usize, ApiError> {
+    match value {
+        None => Ok(default),
+        Some(v) => v.parse::<usize>().ok().filter(|n| range.contains(n)).ok_or_else(|| {
+            bad_request(format!("{name} must be a whole number from {} to {}, not {v:?}", range.start(), range.end()))
+        }),
+    }
+}
+
+/// The class filter of a form or query string (`all` or nothing: every class).
+fn class_filter(class: Option<String>) -> Option<String> {
+    class.filter(|c| c != "all")
+}
+
 async fn search(State(state): State<Arc<AppState>>, multipart: Multipart) -> Result<impl IntoResponse, ApiError> {
     let form = read_form(multipart).await?;
-    let k = match form.k.as_deref() {
-        None => 5,
-        Some(k) => k
-            .parse::<usize>()
-            .ok()
-            .filter(|k| (1..=100).contains(k))
-            .ok_or_else(|| bad_request("k must be a whole number from 1 to 100"))?,
-    };
-    let metric: Metric =
-        form.metric.as_deref().unwrap_or("cosine").parse().map_err(|e: picseek_manifest::UnknownName| bad_request(e.to_string()))?;
-    let class = form.class.filter(|c| c != "all");
-    if form.image.is_none() && form.text.is_none() {
-        return Err(bad_request("send an image file in the field 'image', or a text in 'text'"));
+    let k = number_field(form.k.as_deref(), "k", 5, 1..=MAX_PAGE)?;
+    let offset = number_field(form.offset.as_deref(), "offset", 0, 0..=state.index.len())?;
+    let metric: Metric = form
+        .metric
+        .as_deref()
+        .unwrap_or("cosine")
+        .parse()
+        .map_err(|e: picseek_manifest::UnknownName| bad_request(e.to_string()))?;
+    let class = class_filter(form.class);
+    let exclude_query = !matches!(form.exclude_query.as_deref(), Some("0" | "false" | "no"));
+    let mut terms = Vec::new();
+    if let Some(key) = &form.key {
+        let key = key.parse::<u64>().map_err(|_| bad_request(format!("key must be an item's number, not {key:?}")))?;
+        terms.push(QueryTerm::new(TermSource::Item(key)));
+    }
+    if let Some(bytes) = form.image {
+        terms.push(QueryTerm::new(TermSource::Image { name: "upload".into(), bytes }));
+    }
+    if let Some(text) = form.text {
+        terms.push(QueryTerm::new(TermSource::Text(text)));
+    }
+    if terms.is_empty() {
+        return Err(bad_request("send an image file in the field 'image', a text in 'text' or an item's 'key'"));
     }
     let Ok(_permit) = state.searches.try_acquire() else {
         return Err(ApiError(StatusCode::SERVICE_UNAVAILABLE, "too many searches at once; try again".into()));
     };
     let state_for_query = state.clone();
-    let (query_label, hits) = tokio::task::spawn_blocking(move || {
+    let (label, hits, total) = tokio::task::spawn_blocking(move || {
         let state = state_for_query;
-        let (query, label) = match (form.image, form.text) {
-            (Some(image), _) => {
-                (state.embedder.embed_image_bytes(std::path::Path::new("upload"), &image), "upload".to_owned())
-            }
-            (None, Some(text)) => (state.embedder.embed_text(&text), text),
-            (None, None) => unreachable!("checked above"),
-        };
-        let query = query.map_err(index_error_response)?;
-        let request = SearchRequest { metric, k, class: class.as_deref(), exact: false };
-        let hits = state.searcher.search(&query, &request).map_err(search_error_response)?;
-        Ok::<_, ApiError>((label, hits))
+        let query = picseek_search::compose(state.index, &state.embedder, &terms).map_err(search_error_response)?;
+        let exclude = if exclude_query { query.own_items.clone() } else { Vec::new() };
+        let request = SearchRequest { metric, k, class: class.as_deref(), offset, exclude: &exclude, exact: false };
+        let hits = state.searcher.search(&query.vector, &request).map_err(search_error_response)?;
+        let total = state
+            .index
+            .manifest()
+            .items
+            .iter()
+            .filter(|i| class.as_deref().is_none_or(|c| i.class == c) && !exclude.contains(&i.key))
+            .count();
+        Ok::<_, ApiError>((query.label, hits, total))
     })
     .await
     .map_err(|e| ApiError(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))??;
     let results: Vec<_> = hits
         .iter()
-        .map(|h| json!({"rank": h.rank, "key": h.key, "class": h.class, "score": h.score, "url": format!("/image/{}", h.key)}))
+        .map(|h| {
+            let mut card = item_card(&state, h.key);
+            card["rank"] = h.rank.into();
+            card["score"] = h.score.into();
+            card
+        })
         .collect();
-    Ok(axum::Json(json!({"query": query_label, "metric": metric.name(), "results": results})))
+    Ok(axum::Json(json!({
+        "query": label,
+        "metric": metric.name(),
+        "larger_is_closer": metric.larger_is_closer(),
+        "search": state.searcher.method(metric, false),
+        "offset": offset,
+        "k": k,
+        "total": total,
+        "results": results,
+    })))
+}
+
+/// What the page shows of an item: key, class, file name and where its pictures are.
+fn item_card(state: &AppState, key: u64) -> serde_json::Value {
+    let item = &state.index.manifest().items[key as usize];
+    let file =
+        std::path::Path::new(&item.path).file_name().map_or(item.path.clone(), |f| f.to_string_lossy().into_owned());
+    json!({"key": key, "class": item.class, "file": file, "url": format!("/image/{key}"), "thumb": format!("/thumb/{key}")})
+}
+
+/// The query string of `GET /api/browse`.
+#[derive(serde::Deserialize)]
+struct BrowseQuery {
+    class: Option<String>,
+    offset: Option<String>,
+    k: Option<String>,
+}
+
+async fn browse(
+    State(state): State<Arc<AppState>>,
+    axum::extract::Query(query): axum::extract::Query<BrowseQuery>,
+) -> Result<impl IntoResponse, ApiError> {
+    let k = number_field(query.k.as_deref(), "k", 50, 1..=MAX_PAGE)?;
+    let offset = number_field(query.offset.as_deref(), "offset", 0, 0..=state.index.len())?;
+    let class = class_filter(query.class);
+    let items = &state.index.manifest().items;
+    if let Some(class) = &class
+        && !items.iter().any(|i| &i.class == class)
+    {
+        return Err(bad_request(format!("no class {class:?} in the index")));
+    }
+    let in_class: Vec<u64> =
+        items.iter().filter(|i| class.as_deref().is_none_or(|c| i.class == c)).map(|i| i.key).collect();
+    let results: Vec<_> = in_class.iter().skip(offset).take(k).map(|&key| item_card(&state, key)).collect();
+    Ok(axum::Json(json!({"class": class, "offset": offset, "k": k, "total": in_class.len(), "results": results})))
+}
+
+/// The item of a `/image/<key>` or `/thumb/<key>` path, or a 404.
+fn item_of(state: &AppState, key: &str) -> Result<usize, ApiError> {
+    key.parse::<usize>()
+        .ok()
+        .filter(|&k| k < state.index.len())
+        .ok_or_else(|| ApiError(StatusCode::NOT_FOUND, "no such image".into()))
 }
 
 async fn image_file(State(state): State<Arc<AppState>>, Path(key): Path<String>) -> Result<Response, ApiError> {
-    let not_found = || ApiError(StatusCode::NOT_FOUND, "no such image".into());
-    let key: usize = key.parse().map_err(|_| not_found())?;
-    if key >= state.index.len() {
-        return Err(not_found());
-    }
+    let key = item_of(&state, &key)?;
     let path = state.index.item_path(key);
     let bytes = tokio::fs::read(&path).await.map_err(|e| {
         tracing::warn!("{}: {e}", path.display());
-        not_found()
+        ApiError(StatusCode::NOT_FOUND, "no such image".into())
     })?;
     let mime = image::guess_format(&bytes).map(|f| f.to_mime_type()).unwrap_or("application/octet-stream");
     Ok(([(header::CONTENT_TYPE, mime)], bytes).into_response())
+}
+
+async fn thumbnail(State(state): State<Arc<AppState>>, Path(key): Path<String>) -> Result<Response, ApiError> {
+    let key = item_of(&state, &key)?;
+    let path = state.index.item_path(key);
+    let sha256 = state.index.manifest().items[key].sha256.clone();
+    let state_for_thumb = state.clone();
+    let jpeg = tokio::task::spawn_blocking(move || state_for_thumb.thumbnails.get(&path, &sha256))
+        .await
+        .map_err(|e| ApiError(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?
+        .map_err(|e| {
+            tracing::warn!("{e}");
+            ApiError(StatusCode::NOT_FOUND, "no such image".into())
+        })?;
+    Ok(([(header::CONTENT_TYPE, "image/jpeg"), (header::CACHE_CONTROL, "max-age=3600")], jpeg).into_response())
 }

@@ -110,7 +110,10 @@ fn check_folders(opts: &SplitOptions) -> Result<(), SplitError> {
         if input.starts_with(&side_real) || side_real.starts_with(&input) {
             return Err(unsafe_folder(
                 &opts.input,
-                &format!("overlaps {}, which the split rewrites: split another folder (normally clean/)", side.display()),
+                &format!(
+                    "overlaps {}, which the split rewrites: split another folder (normally clean/)",
+                    side.display()
+                ),
             ));
         }
     }
