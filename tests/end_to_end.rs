@@ -14,5 +14,6 @@ mod hostile;
 mod model_download;
 mod pixel_retrieval;
 mod run;
+mod search_cli;
 mod serve;
 mod throttle;

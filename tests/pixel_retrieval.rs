@@ -212,26 +212,3 @@ fn classes_with_too_few_images_are_reported_not_dropped_silently() {
     let out = crate::support::picseek(&["--data-dir", s(data), "split"]);
     assert!(String::from_utf8_lossy(&out.stdout).contains("left out class single"));
 }
-
-#[test]
-fn plot_draws_the_query_beside_its_labelled_results() {
-    let dir = tempfile::tempdir().unwrap();
-    let data = dir.path();
-    make_clean(data, 6);
-    index_pixel(data, &["--train", s(&data.join("clean"))]);
-    let query = data.join("clean/blue/blue_0.jpg");
-    let plot = data.join("out/results.png");
-    let out = search_json(data, &query, &["-k", "4", "--plot", s(&plot)]);
-    assert_eq!(out["results"].as_array().unwrap().len(), 4);
-    let sheet = image::open(&plot).unwrap().into_rgb8();
-    // Five cells of 224 px with 8 px margins, and a 40 px label strip.
-    assert_eq!(sheet.dimensions(), (8 + 5 * (224 + 8), 8 + 224 + 40 + 8));
-    for cell in 0..5u32 {
-        let centre = sheet.get_pixel(8 + cell * 232 + 112, 8 + 112).0;
-        assert!(centre[2] > centre[0] + 60, "cell {cell} shows a blue image: {centre:?}");
-        let label_ink = (0..224)
-            .flat_map(|x| (236..272).map(move |y| (x, y)))
-            .filter(|&(x, y)| sheet.get_pixel(8 + cell * 232 + x, y).0 == [20, 20, 20]);
-        assert!(label_ink.count() > 50, "cell {cell} has a label");
-    }
-}

@@ -73,6 +73,9 @@ fn hint(err: &anyhow::Error) -> Option<&'static str> {
                 IndexError::Missing { .. } => Some("run `picseek index` first"),
                 IndexError::Damaged { .. } => Some("rebuild it with `picseek index --rebuild`"),
                 IndexError::Mismatch { .. } => Some("pass --rebuild to rebuild it"),
+                IndexError::ModelNotFound { .. } => {
+                    Some("pass --model DIR to name where it is now, or re-index with --rebuild")
+                }
                 IndexError::ModelMismatch { .. } => {
                     Some("search with the model it was built with (--model DIR), or re-index with --rebuild")
                 }
