@@ -35,9 +35,15 @@ fn a_pixel_index_is_continued_without_restating_how_it_was_built() {
     write_train(data, 3);
     index_pixel(data, &[]);
     write_class(&data.join("train"), "yellow", [230, 220, 30], 2, 9);
+    write_class(&data.join("train/red"), "nested", [220, 40, 40], 1, 5);
     // No --embedder, no --pixel-size: the index's own (pixel, 32 px) are used.
     let again = picseek_json(&["--data-dir", s(data), "--json", "index"]);
     assert_eq!((again["embedded"].as_u64(), again["reused"].as_u64()), (Some(2), Some(9)), "{again}");
+    let skipped = again["skipped"].as_array().unwrap();
+    assert!(
+        skipped.iter().any(|s| s["path"].as_str().unwrap().ends_with("red/nested")),
+        "a nested folder is listed: {again}"
+    );
     let manifest: Value =
         serde_json::from_str(&std::fs::read_to_string(data.join("index/index.json")).unwrap()).unwrap();
     assert_eq!((manifest["embedder"].as_str(), manifest["image_size"].as_u64()), (Some("pixel"), Some(32)));

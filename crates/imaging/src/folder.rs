@@ -27,7 +27,8 @@ fn is_hidden(path: &Path) -> bool {
 /// Lists `dir` as `<class>/<image>`: every non-hidden sub-folder is a class and every
 /// non-hidden file in it a candidate image (decoding decides whether it is one). A stage's
 /// `*.json` manifest directly in `dir` is expected and ignored; other files directly in
-/// `dir` and unreadable class folders are reported in `problems`.
+/// `dir`, folders inside class folders (their images are not used: a class is one level
+/// deep) and unreadable class folders are reported in `problems`.
 pub fn list_class_images(dir: &Path) -> Result<ClassListing, ImageError> {
     let unreadable = |path: &Path, source| ImageError::Unreadable { path: path.to_owned(), source };
     let mut listing = ClassListing::default();
@@ -48,9 +49,16 @@ pub fn list_class_images(dir: &Path) -> Result<ClassListing, ImageError> {
         let class = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
         match std::fs::read_dir(&path) {
             Ok(files) => {
-                let mut files: Vec<PathBuf> =
-                    files.filter_map(|e| e.ok().map(|e| e.path())).filter(|p| !is_hidden(p) && !p.is_dir()).collect();
+                let (mut nested, mut files): (Vec<PathBuf>, Vec<PathBuf>) =
+                    files.filter_map(|e| e.ok().map(|e| e.path())).filter(|p| !is_hidden(p)).partition(|p| p.is_dir());
                 files.sort();
+                nested.sort();
+                for folder in nested {
+                    let reason = format!(
+                        "a folder inside class {class}: its images are not used (a class is one folder deep; move them up or make it a class of its own)"
+                    );
+                    listing.problems.push((folder, reason));
+                }
                 listing.classes.push(ClassImages { class, files });
             }
             Err(e) => listing.problems.push((path, format!("cannot read class folder: {e}"))),
@@ -71,6 +79,7 @@ mod tests {
             std::fs::write(dir.path().join(class).join(file), b"x").unwrap();
         }
         std::fs::create_dir_all(dir.path().join("empty")).unwrap();
+        std::fs::create_dir_all(dir.path().join("a/nested")).unwrap();
         std::fs::write(dir.path().join("stray.jpg"), b"x").unwrap();
         std::fs::write(dir.path().join("manifest.json"), b"{}").unwrap();
         let listing = list_class_images(dir.path()).unwrap();
@@ -88,8 +97,9 @@ mod tests {
             names,
             vec![("a", vec!["x.jpg".into()]), ("b", vec!["1.png".into(), "2.png".into()]), ("empty", vec![])]
         );
-        assert_eq!(listing.problems.len(), 1);
-        assert!(listing.problems[0].0.ends_with("stray.jpg"));
+        assert_eq!(listing.problems.len(), 2);
+        assert!(listing.problems[0].0.ends_with("a/nested") && listing.problems[0].1.contains("not used"));
+        assert!(listing.problems[1].0.ends_with("stray.jpg"));
     }
 
     #[test]
