@@ -97,10 +97,41 @@ fn a_failing_term_is_reported_and_the_others_go_on() {
     let report: Value = serde_json::from_slice(&out.stdout).unwrap();
     let by_term = |term: &str| report["terms"].as_array().unwrap().iter().find(|t| t["term"] == term).unwrap().clone();
     assert!(by_term("broken")["record"]["error"].as_str().unwrap().contains("HTTP 500"));
-    assert_eq!(by_term("Empty")["record"]["error"], "no results");
+    assert_eq!(by_term("Empty")["record"]["error"], "no results: the page shows no photos");
+    assert_eq!(by_term("Empty")["failure"]["kind"], "no_photos");
     let urls = read(&dir.path().join("urls.json"));
     assert_eq!(urls["things"]["Tulip"].as_array().unwrap().len(), 12);
     assert_eq!(read(&dir.path().join("crawl.json"))["things"]["broken"]["status"], "failed");
+}
+
+#[test]
+fn an_unreachable_host_and_photos_on_other_hosts_are_named_with_the_fix() {
+    let site = FlickrSite::start();
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().to_str().unwrap();
+    let categories = write_categories(dir.path(), json!({"plants": ["Tulip"]}));
+    // A port nothing listens on: the connection is refused.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
+    let nowhere = format!("http://{closed}/search/?text={{term}}");
+    let mut args = crawl_args(data, &categories, &nowhere, &["--rate", "20"]);
+    let out = picseek(&args);
+    assert!(!out.status.success());
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let row = stdout.lines().find(|l| l.contains("Tulip")).unwrap();
+    assert!(row.contains("cannot reach 127.0.0.1") && row.contains("net::ERR_"), "{stdout}");
+    assert!(!stdout.contains("Session info"), "the table keeps one line per term: {stdout}");
+    assert!(stdout.contains("--source flickr-api") && stdout.contains("picseek split"), "{stdout}");
+    assert!(stdout.contains("no photo URLs found"), "{stdout}");
+
+    // The fixture's photos are all on 127.0.0.1: with another photo host, none qualify.
+    let template = site.url_template();
+    args = crawl_args(data, &categories, &template, &["--rate", "20", "--force"]);
+    let host = args.iter().position(|a| *a == "127.0.0.1").unwrap();
+    args[host] = "staticflickr.com";
+    let out = picseek(&args);
+    assert!(!out.status.success());
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("none on the photo hosts") && stdout.contains("add --photo-host 127.0.0.1"), "{stdout}");
 }
 
 #[test]

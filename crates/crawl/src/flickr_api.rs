@@ -8,8 +8,9 @@ use picseek_manifest::TermStatus;
 use serde_json::Value;
 
 use crate::CrawlOptions;
+use crate::TermFailure;
 use crate::pacing::HostPacer;
-use crate::term::TermOutcome;
+use crate::term::{Failure, TermOutcome};
 
 /// Photos per API page (the API's maximum is 500).
 const PER_PAGE: usize = 100;
@@ -70,10 +71,26 @@ pub(crate) async fn search_term(
                 }
                 response.error_for_status()?.json::<Value>().await.map(Some)
             };
-            let body = pacer
-                .act(&host, "api page", request)
-                .await
-                .map_err(|e| format!("{api_url} (page {page}): {}", e.without_url()))?;
+            let body = pacer.act(&host, "api page", request).await.map_err(|e| {
+                let unreachable = e.is_connect() || e.is_timeout();
+                let e = e.without_url();
+                // reqwest's own text hides the cause ("error sending request").
+                let mut text = e.to_string();
+                let mut cause = std::error::Error::source(&e);
+                while let Some(c) = cause {
+                    text = format!("{text}: {c}");
+                    cause = c.source();
+                }
+                let message = format!("{api_url} (page {page}): {text}");
+                if unreachable {
+                    Failure {
+                        message: format!("cannot reach {host}: {message}"),
+                        kind: TermFailure::Unreachable { host: host.clone() },
+                    }
+                } else {
+                    Failure::from(message)
+                }
+            })?;
             // Throttled: slow the host down and ask for the same page again.
             let Some(body) = body else {
                 let period = pacer.slow_down(&host);
@@ -82,11 +99,11 @@ pub(crate) async fn search_term(
             };
             pacer.recover(&host);
             if body["stat"] != "ok" {
-                return Err(format!(
+                return Err(Failure::from(format!(
                     "Flickr API error {}: {}",
                     body["code"],
                     body["message"].as_str().unwrap_or("no message")
-                ));
+                )));
             }
             let photos = &body["photos"];
             for photo in photos["photo"].as_array().into_iter().flatten() {
@@ -107,7 +124,9 @@ pub(crate) async fn search_term(
     })
     .await;
     match result {
-        Ok(Ok(TermStatus::Exhausted)) if urls.is_empty() => TermOutcome::failed(Vec::new(), "no results".into()),
+        Ok(Ok(TermStatus::Exhausted)) if urls.is_empty() => {
+            TermOutcome::failed(Vec::new(), Failure { message: "no results".into(), kind: TermFailure::NoPhotos })
+        }
         Ok(Ok(status)) => TermOutcome::finished(urls, status),
         Ok(Err(error)) => TermOutcome::failed(urls, error),
         Err(_) => TermOutcome::failed(urls, format!("timed out after {}s", opts.term_timeout.as_secs())),

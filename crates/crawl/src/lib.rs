@@ -205,6 +205,30 @@ pub struct TermReport {
     pub skipped: bool,
     /// How it ended, as `crawl.json` records it.
     pub record: TermRecord,
+    /// Why it failed, for callers that suggest what to do (`None` unless it failed).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub failure: Option<TermFailure>,
+}
+
+/// Why a term failed, by kind: what a caller decides on to suggest the usual fix.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case", tag = "kind")]
+pub enum TermFailure {
+    /// The search page's (or API's) host could not be reached: offline, a name that does
+    /// not resolve, a refused connection, a page that never loads.
+    Unreachable {
+        /// The host.
+        host: String,
+    },
+    /// The search page was searched to its end and showed no photo.
+    NoPhotos,
+    /// The page shows images, but none on the photo hosts.
+    OtherHostsOnly {
+        /// The hosts most of them are on, most first.
+        hosts: Vec<String>,
+    },
+    /// Anything else (an HTTP error page, an API error, a timeout mid-way).
+    Other,
 }
 
 /// What a crawl did, term by term.
@@ -310,7 +334,7 @@ pub async fn crawl(opts: &CrawlOptions) -> Result<CrawlReport, CrawlError> {
                 Some(record) => {
                     tracing::info!("{category}/{term}: already crawled ({} URLs), skipped", record.found);
                     let (category, term) = (category.clone(), term.clone());
-                    report.terms.push(TermReport { category, term, record, skipped: true });
+                    report.terms.push(TermReport { category, term, record, skipped: true, failure: None });
                 }
                 None => todo.push((category.clone(), term.clone())),
             }
@@ -415,7 +439,7 @@ pub async fn crawl(opts: &CrawlOptions) -> Result<CrawlReport, CrawlError> {
             write_json_atomic(&opts.urls_path, &urls)?;
             write_json_atomic(&log_path, &log)?;
             overall.inc(1);
-            report.terms.push(TermReport { category, term, record, skipped: false });
+            report.terms.push(TermReport { category, term, record, skipped: false, failure: outcome.failure });
         }
         Ok::<(), CrawlError>(())
     };

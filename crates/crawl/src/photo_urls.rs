@@ -43,7 +43,7 @@ pub fn image_urls_in_page(html: &str, page_url: &Url) -> Vec<Url> {
 }
 
 /// Whether `host` is `photo_host` or one of its sub-domains.
-fn is_on_photo_host(url: &Url, photo_hosts: &[String]) -> bool {
+pub(crate) fn is_on_photo_host(url: &Url, photo_hosts: &[String]) -> bool {
     let Some(host) = url.host_str() else { return false };
     photo_hosts.iter().any(|p| host == p || host.ends_with(&format!(".{p}")))
 }

@@ -9,9 +9,9 @@ use indicatif::ProgressBar;
 use picseek_manifest::{TermRecord, TermStatus};
 use url::Url;
 
-use crate::CrawlOptions;
 use crate::pacing::HostPacer;
-use crate::photo_urls::{image_urls_in_page, rewrite_size_suffix};
+use crate::photo_urls::{image_urls_in_page, is_on_photo_host, rewrite_size_suffix};
+use crate::{CrawlOptions, TermFailure};
 
 /// Actions in a row that bring no new photo before the search counts as exhausted.
 const STALE_ACTIONS: usize = 3;
@@ -29,15 +29,29 @@ pub(crate) struct TermOutcome {
     pub urls: Vec<String>,
     status: TermStatus,
     error: Option<String>,
+    pub failure: Option<TermFailure>,
+}
+
+/// Why a term failed, with its message.
+pub(crate) struct Failure {
+    pub message: String,
+    pub kind: TermFailure,
+}
+
+impl From<String> for Failure {
+    fn from(message: String) -> Self {
+        Self { message, kind: TermFailure::Other }
+    }
 }
 
 impl TermOutcome {
-    pub(crate) fn failed(urls: Vec<String>, error: String) -> Self {
-        Self { urls, status: TermStatus::Failed, error: Some(error) }
+    pub(crate) fn failed(urls: Vec<String>, error: impl Into<Failure>) -> Self {
+        let Failure { message, kind } = error.into();
+        Self { urls, status: TermStatus::Failed, error: Some(message), failure: Some(kind) }
     }
 
     pub(crate) fn finished(urls: Vec<String>, status: TermStatus) -> Self {
-        Self { urls, status, error: None }
+        Self { urls, status, error: None, failure: None }
     }
 
     pub(crate) fn record(&self, wanted: usize) -> TermRecord {
@@ -62,7 +76,7 @@ pub(crate) async fn crawl_term(
     let crawl = crawl_until_done(client, opts, term, pacer, bar, &mut found);
     match tokio::time::timeout(opts.term_timeout, crawl).await {
         Ok(Ok(status)) if status == TermStatus::Exhausted && found.urls.is_empty() => {
-            TermOutcome::failed(Vec::new(), "no results".into())
+            TermOutcome::failed(Vec::new(), found.why_no_photos())
         }
         Ok(Ok(status)) => TermOutcome::finished(found.urls, status),
         Ok(Err(error)) => TermOutcome::failed(found.urls, error),
@@ -71,23 +85,59 @@ pub(crate) async fn crawl_term(
                 .ok()
                 .and_then(|u| u.host_str().map(str::to_owned))
                 .unwrap_or_default();
-            TermOutcome::failed(
-                Vec::new(),
-                format!(
-                    "the search page on {host} did not load within {}s (the host hangs?)",
-                    opts.term_timeout.as_secs()
-                ),
-            )
+            let message = format!(
+                "the search page on {host} did not load within {}s (the host hangs?)",
+                opts.term_timeout.as_secs()
+            );
+            TermOutcome::failed(Vec::new(), Failure { message, kind: TermFailure::Unreachable { host } })
         }
         Err(_) => TermOutcome::failed(found.urls, format!("timed out after {}s", opts.term_timeout.as_secs())),
     }
 }
 
-/// Photo URLs in page order, without duplicates.
+/// Photo URLs in page order, without duplicates, and the images seen on other hosts.
 #[derive(Default)]
 struct FoundUrls {
     urls: Vec<String>,
     seen: HashSet<String>,
+    elsewhere: HashSet<Url>,
+}
+
+/// Images on other hosts that make a page one of "photos, but not on the photo hosts"
+/// rather than one of "no results" (which still has a logo or two).
+const PHOTOS_ELSEWHERE: usize = 3;
+
+impl FoundUrls {
+    /// Why a page that was searched to the end gave no photo.
+    fn why_no_photos(&self) -> Failure {
+        if self.elsewhere.len() < PHOTOS_ELSEWHERE {
+            return Failure { message: "no results: the page shows no photos".into(), kind: TermFailure::NoPhotos };
+        }
+        let mut counts = std::collections::BTreeMap::<String, usize>::new();
+        for url in &self.elsewhere {
+            *counts.entry(url.host_str().unwrap_or_default().to_owned()).or_default() += 1;
+        }
+        let mut hosts: Vec<(String, usize)> = counts.into_iter().collect();
+        hosts.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+        let hosts: Vec<String> = hosts.into_iter().take(3).map(|(h, _)| h).collect();
+        Failure {
+            message: format!(
+                "the page shows {} images, none on the photo hosts; they are on {}",
+                self.elsewhere.len(),
+                hosts.join(", ")
+            ),
+            kind: TermFailure::OtherHostsOnly { hosts },
+        }
+    }
+}
+
+/// A browser's network error (`net::ERR_NAME_NOT_RESOLVED` and the like) in a WebDriver
+/// message: the host could not be reached at all.
+fn network_error(message: &str) -> Option<&str> {
+    let start = message.find("net::ERR_")?;
+    let code = &message[start..];
+    let end = code.find(|c: char| !(c.is_ascii_alphanumeric() || c == '_' || c == ':')).unwrap_or(code.len());
+    Some(&code[..end])
 }
 
 async fn crawl_until_done(
@@ -97,13 +147,22 @@ async fn crawl_until_done(
     pacer: &HostPacer,
     bar: &ProgressBar,
     found: &mut FoundUrls,
-) -> Result<TermStatus, String> {
+) -> Result<TermStatus, Failure> {
     let page = search_page_url(&opts.url_template, term).map_err(|e| format!("bad search URL for {term:?}: {e}"))?;
     let host = page.host_str().unwrap_or_default().to_owned();
     // A throttled load is not a failure: the host is slowed down and the page loaded
     // again, as long as the term's time allows.
     loop {
-        pacer.act(&host, "load", client.goto(page.as_str())).await.map_err(|e| format!("{page}: {e}"))?;
+        pacer.act(&host, "load", client.goto(page.as_str())).await.map_err(|e| {
+            let message = e.to_string();
+            match network_error(&message) {
+                Some(code) => Failure {
+                    message: format!("cannot reach {host} ({code}): offline, or the host is down"),
+                    kind: TermFailure::Unreachable { host: host.clone() },
+                },
+                None => Failure::from(format!("{page}: {message}")),
+            }
+        })?;
         let status = client.execute(NAVIGATION_STATUS_JS, vec![]).await.map_err(|e| e.to_string())?;
         let code = status.as_u64().unwrap_or(0);
         let html = client.source().await.map_err(|e| e.to_string())?;
@@ -117,7 +176,7 @@ async fn crawl_until_done(
             continue;
         }
         if code >= 400 {
-            return Err(format!("{page}: HTTP {code}"));
+            return Err(format!("{page}: HTTP {code}").into());
         }
         break;
     }
@@ -126,11 +185,17 @@ async fn crawl_until_done(
         let html = client.source().await.map_err(|e| e.to_string())?;
         let before = found.urls.len();
         for url in image_urls_in_page(&html, &page) {
-            if let Some(photo) = rewrite_size_suffix(&url, &opts.size, &opts.photo_hosts) {
-                let photo = photo.to_string();
-                if found.seen.insert(photo.clone()) {
-                    found.urls.push(photo);
+            match rewrite_size_suffix(&url, &opts.size, &opts.photo_hosts) {
+                Some(photo) => {
+                    let photo = photo.to_string();
+                    if found.seen.insert(photo.clone()) {
+                        found.urls.push(photo);
+                    }
                 }
+                None if matches!(url.scheme(), "http" | "https") && !is_on_photo_host(&url, &opts.photo_hosts) => {
+                    found.elsewhere.insert(url);
+                }
+                None => {}
             }
         }
         if found.urls.len() >= opts.max_per_term {
@@ -205,6 +270,13 @@ mod tests {
         assert!(says_rate_limited("<h1>Rate limit exceeded</h1>"));
         assert!(says_rate_limited("<body>Too Many Requests</body>"));
         assert!(!says_rate_limited("<title>Cat | Flickr</title>"));
+    }
+
+    #[test]
+    fn network_errors_are_found_in_webdriver_messages() {
+        let message = "unknown error: net::ERR_NAME_NOT_RESOLVED\n  (Session info: chrome=120.0)";
+        assert_eq!(network_error(message), Some("net::ERR_NAME_NOT_RESOLVED"));
+        assert_eq!(network_error("no such element"), None);
     }
 
     #[test]
