@@ -9,6 +9,7 @@ mod clean;
 mod cli;
 mod clip;
 mod crawl;
+mod doctor;
 mod download;
 mod hostile;
 mod model_download;

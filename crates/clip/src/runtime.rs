@@ -38,6 +38,11 @@ pub fn library_candidates() -> Vec<PathBuf> {
         .collect()
 }
 
+/// The library [`environment`] would load: the first of [`library_candidates`] that exists.
+pub fn library_path() -> Option<PathBuf> {
+    library_candidates().into_iter().find(|p| p.is_file())
+}
+
 /// The process-wide ONNX Runtime environment, loading the library on first call.
 pub fn environment() -> Result<&'static Environment, ClipError> {
     static ENVIRONMENT: OnceLock<Result<Environment, ClipError>> = OnceLock::new();
@@ -45,13 +50,12 @@ pub fn environment() -> Result<&'static Environment, ClipError> {
 }
 
 fn load() -> Result<Environment, ClipError> {
-    let candidates = library_candidates();
-    let Some(path) = candidates.iter().find(|p| p.is_file()) else {
-        let looked_in = candidates.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", ");
+    let Some(path) = library_path() else {
+        let looked_in = library_candidates().iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", ");
         return Err(ClipError::RuntimeMissing { looked_in });
     };
     let unusable = |reason: String| ClipError::RuntimeUnusable { path: path.clone(), reason };
-    let environment = ort::init_from(path)
+    let environment = ort::init_from(&path)
         .map_err(|e| unusable(e.to_string()))?
         .with_name("picseek")
         // ONNX Runtime would otherwise write a device id and event store under

@@ -10,6 +10,7 @@ use anyhow::{Context as _, bail};
 use clap::Args;
 use picseek_clean::{CleanOptions, CleanReport, Dedup};
 use picseek_crawl::{CrawlOptions, CrawlReport, SIZE_SUFFIXES, Source, SourceKind};
+use picseek_doctor::DoctorOptions;
 use picseek_download::{DownloadOptions, DownloadReport};
 use picseek_index::{
     AnnSettings, ClipOptions, EmbedderChoice, EmbedderKind, Index, IndexOptions, IndexReport, RecordedBuild,
@@ -1000,4 +1001,97 @@ pub fn serve(ctx: &Context, args: ServeArgs) -> anyhow::Result<()> {
     let announce = |addr| eprintln!("picseek: serving {} on http://{addr}/ (Ctrl-C stops)", opts.index_dir.display());
     tokio::runtime::Runtime::new()?.block_on(picseek_serve::serve(&opts, announce))?;
     Ok(())
+}
+
+#[derive(Args)]
+pub struct DoctorArgs {
+    /// The index folder whose model is checked [default: <data-dir>/index].
+    #[arg(long)]
+    index: Option<PathBuf>,
+    /// The CLIP model folder to check [default: the one the index was built with, else
+    /// models/clip].
+    #[arg(long)]
+    model: Option<PathBuf>,
+    /// A host:port the crawl needs, to test the network with; repeat for more.
+    #[arg(long = "network-host", default_values_t = DoctorOptions::default().network_hosts)]
+    network_hosts: Vec<String>,
+    /// Seconds each network attempt may take.
+    #[arg(long, default_value_t = DoctorOptions::default().timeout.as_secs())]
+    timeout: u64,
+}
+
+/// Checks what the stages need and prints each check with its fix; fails when any check
+/// failed.
+pub fn doctor(ctx: &Context, args: DoctorArgs) -> anyhow::Result<()> {
+    let opts = DoctorOptions {
+        data_dir: ctx.data_dir.clone(),
+        index_dir: ctx.path_or_default(args.index, "index"),
+        model_dir: args.model,
+        network_hosts: args.network_hosts,
+        timeout: Duration::from_secs(args.timeout.max(1)),
+        ..DoctorOptions::default()
+    };
+    let report = picseek_doctor::doctor(&opts);
+    #[derive(Serialize)]
+    struct Row<'a> {
+        #[serde(flatten)]
+        check: &'a picseek_doctor::Check,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        fix: Option<String>,
+    }
+    let rows: Vec<Row> =
+        report.checks.iter().map(|check| Row { check, fix: check.problem.as_ref().map(doctor_fix) }).collect();
+    ctx.print(&serde_json::json!({"checks": rows, "failed": report.failed()}), |out| {
+        for row in &rows {
+            let status = match row.check.status {
+                picseek_doctor::Status::Ok => "ok",
+                picseek_doctor::Status::Warn => "warn",
+                picseek_doctor::Status::Fail => "FAIL",
+            };
+            writeln!(out, "{:<13} {:<5} {}", row.check.name, status, row.check.detail)?;
+            if let Some(fix) = &row.fix {
+                writeln!(out, "{:<19} fix: {fix}", "")?;
+            }
+        }
+        Ok(())
+    })?;
+    let failed = report.checks.iter().filter(|c| c.status == picseek_doctor::Status::Fail).count();
+    if failed > 0 {
+        bail!("{failed} check(s) failed; each says how to fix it");
+    }
+    Ok(())
+}
+
+/// The usual fix for a doctor's finding, in flags and commands.
+fn doctor_fix(problem: &picseek_doctor::Problem) -> String {
+    use picseek_doctor::Problem;
+    match problem {
+        Problem::BrowserMissing | Problem::DriverMissing => {
+            "run scripts/setup.sh (Debian: apt install chromium chromium-driver), \
+            or give crawl --webdriver URL; crawl --source flickr-api needs no browser"
+                .into()
+        }
+        Problem::DriverMismatch { browser, .. } => {
+            format!("install the chromedriver made for Chromium {browser} (Debian's chromium-driver matches chromium)")
+        }
+        Problem::ProgramBroken { program } => format!("reinstall {} (scripts/setup.sh)", program.display()),
+        Problem::RuntimeMissing => {
+            "run scripts/setup.sh, or set ORT_DYLIB_PATH to a libonnxruntime.so of 1.31 or newer; \
+            index --embedder pixel needs none"
+                .into()
+        }
+        Problem::ModelMissing { .. } => {
+            "run scripts/download-clip.sh, or pass --model DIR; index --embedder pixel needs no model".into()
+        }
+        Problem::ModelMismatch => {
+            "pass --model DIR with the model the index was built with, or re-index with `picseek index --rebuild`"
+                .into()
+        }
+        Problem::NoIndex => "run `picseek index` (or `picseek run`)".into(),
+        Problem::IndexDamaged => "rebuild it with `picseek index --rebuild`".into(),
+        Problem::LowDisk { .. } => "free some space, or point --data-dir at a bigger disk".into(),
+        Problem::Offline => "check the connection (and any proxy); offline, use images of your own: put them in \
+            <data-dir>/clean/<class>/ and start at `picseek split`"
+            .into(),
+    }
 }

@@ -45,6 +45,8 @@ enum Command {
     Run(commands::RunArgs),
     /// Serve a local web page to search the index.
     Serve(commands::ServeArgs),
+    /// Check Chromium and its driver, ONNX Runtime, the model, disk space and the network.
+    Doctor(commands::DoctorArgs),
 }
 
 fn init_logging(verbose: u8) {
@@ -80,7 +82,7 @@ fn writing_lock(
         Command::Split(_) => "split",
         Command::Index(_) => "index",
         Command::Run(_) => "run",
-        Command::Search(_) | Command::Eval(_) | Command::Serve(_) => return Ok(None),
+        Command::Search(_) | Command::Eval(_) | Command::Serve(_) | Command::Doctor(_) => return Ok(None),
     };
     picseek_manifest::DataDirLock::acquire(&ctx.data_dir, name).map(Some)
 }
@@ -103,6 +105,7 @@ fn main() -> std::process::ExitCode {
         Command::Eval(args) => commands::eval(&ctx, args),
         Command::Run(args) => commands::run(&ctx, args),
         Command::Serve(args) => commands::serve(&ctx, args),
+        Command::Doctor(args) => commands::doctor(&ctx, args),
     });
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,
@@ -110,5 +113,26 @@ fn main() -> std::process::ExitCode {
             eprintln!("picseek: {}", errors::one_line(&e));
             std::process::ExitCode::FAILURE
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_flag_of_every_command_says_what_it_does() {
+        use clap::CommandFactory;
+        let cli = Cli::command();
+        let mut missing = Vec::new();
+        for command in std::iter::once(&cli).chain(cli.get_subcommands()) {
+            for arg in command.get_arguments() {
+                let id = arg.get_id().as_str();
+                if arg.get_help().is_none() && !["help", "version"].contains(&id) {
+                    missing.push(format!("{} --{id}", command.get_name()));
+                }
+            }
+        }
+        assert!(missing.is_empty(), "flags without help: {missing:?}");
     }
 }
