@@ -49,6 +49,7 @@ impl Examiner {
             pixels_xxh3: None,
             phash: None,
             mean_rgb: None,
+            provenance: input.provenance.clone(),
         };
         let bytes = match std::fs::read(&input.path) {
             Ok(bytes) => bytes,

@@ -4,7 +4,7 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use picseek_imaging::ImageError;
-use picseek_manifest::{DownloadManifest, read_json};
+use picseek_manifest::{DownloadManifest, PhotoSource, read_json};
 
 /// One file of `raw/`.
 pub(crate) struct Input {
@@ -14,6 +14,8 @@ pub(crate) struct Input {
     pub category: String,
     /// The term: the image's class.
     pub class: String,
+    /// Where the photo came from, as its download record says.
+    pub provenance: Option<PhotoSource>,
 }
 
 fn is_hidden(name: &str) -> bool {
@@ -31,12 +33,12 @@ fn sorted_entries(dir: &Path) -> Result<Vec<PathBuf>, ImageError> {
 }
 
 /// Every file `raw/<category>/<term>/<file>`, in path order. The names of category and
-/// term come from `raw/manifest.json` where it records the file (folder names are made
-/// safe for the file system), else from the folders.
+/// term, and the photo's provenance, come from `raw/manifest.json` where it records the
+/// file (folder names are made safe for the file system), else from the folders.
 pub(crate) fn list_inputs(raw: &Path) -> Result<Vec<Input>, ImageError> {
     let manifest_path = raw.join("manifest.json");
-    let names: HashMap<String, (String, String)> = match read_json::<DownloadManifest>(&manifest_path) {
-        Ok(records) => records.into_iter().filter_map(|r| Some((r.path?, (r.category, r.term)))).collect(),
+    let names: HashMap<String, (String, String, Option<PhotoSource>)> = match read_json::<DownloadManifest>(&manifest_path) {
+        Ok(records) => records.into_iter().filter_map(|r| Some((r.path?, (r.category, r.term, r.provenance)))).collect(),
         Err(e) => {
             if manifest_path.exists() {
                 tracing::warn!("{e}; taking categories and terms from folder names");
@@ -50,9 +52,9 @@ pub(crate) fn list_inputs(raw: &Path) -> Result<Vec<Input>, ImageError> {
             for path in sorted_entries(&term_dir)?.into_iter().filter(|p| p.is_file()) {
                 let source = path.strip_prefix(raw).unwrap_or(&path).to_string_lossy().replace('\\', "/");
                 let folder = |p: &Path| p.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-                let (category, class) =
-                    names.get(&source).cloned().unwrap_or_else(|| (folder(&category_dir), folder(&term_dir)));
-                inputs.push(Input { source, path, category, class });
+                let (category, class, provenance) =
+                    names.get(&source).cloned().unwrap_or_else(|| (folder(&category_dir), folder(&term_dir), None));
+                inputs.push(Input { source, path, category, class, provenance });
             }
         }
     }

@@ -236,7 +236,7 @@ pub fn clean(opts: &CleanOptions) -> Result<CleanReport, CleanError> {
         let examined: Vec<Examined> =
             batch.par_iter().map(|input| examiner.examine(input, previous.get(&input.source), &opts.out)).collect();
         let mut to_write = Vec::new();
-        for item in examined {
+        for (input, item) in batch.iter().zip(examined) {
             let (mut record, phash, image) = match item {
                 Examined::Unchanged(record) => {
                     report.reused += 1;
@@ -249,6 +249,8 @@ pub fn clean(opts: &CleanOptions) -> Result<CleanReport, CleanError> {
                 }
             };
             previous.remove(&record.source);
+            // Provenance follows the download manifest, also for files unchanged since.
+            record.provenance = input.provenance.clone();
             if record.status == CleanStatus::Kept {
                 if let Some(original) =
                     kept.duplicate_of(&record, phash.as_ref(), opts).filter(|p| Some(p) != record.path.as_ref())

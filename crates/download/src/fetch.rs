@@ -146,6 +146,7 @@ impl Fetched {
             http_status: Some(self.http_status),
             error: None,
             attempts,
+            provenance: None,
         }
     }
 }

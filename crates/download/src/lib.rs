@@ -27,7 +27,7 @@ use futures::StreamExt;
 use indicatif::{ProgressBar, ProgressStyle};
 use picseek_manifest::{
     DownloadManifest, DownloadRecord, DownloadStatus, InvalidOption, ManifestError, UrlsManifest, folder_name,
-    read_json, sha256_hex, write_json_atomic,
+    read_json, sha256_hex, write_json_atomic, SOURCES_FILE, SourcesManifest,
 };
 use serde::Serialize;
 
@@ -228,6 +228,11 @@ pub async fn download(opts: &DownloadOptions) -> Result<DownloadReport, Download
     opts.validate()?;
     picseek_manifest::remove_stale_temporaries(&opts.out_dir, 3);
     let urls: UrlsManifest = read_json(&opts.urls_path)?;
+    let sources = read_sources(&opts.urls_path);
+    let with_provenance = |mut record: DownloadRecord| {
+        record.provenance = sources.get(&record.url).cloned();
+        record
+    };
     let manifest_path = opts.out_dir.join("manifest.json");
     let previous: DownloadManifest = if manifest_path.exists() { read_json(&manifest_path)? } else { Vec::new() };
     let mut previous: HashMap<Key, DownloadRecord> =
@@ -246,7 +251,7 @@ pub async fn download(opts: &DownloadOptions) -> Result<DownloadReport, Download
                 match reuse_earlier_download(&opts.out_dir, &job, earlier) {
                     Some(record) => {
                         report.reused += 1;
-                        records.push(Some(record));
+                        records.push(Some(with_provenance(record)));
                     }
                     None => {
                         jobs.push((records.len(), job));
@@ -306,7 +311,7 @@ pub async fn download(opts: &DownloadOptions) -> Result<DownloadReport, Download
                 _ => "downloading".to_owned(),
             });
         }
-        records[slot] = Some(record);
+        records[slot] = Some(with_provenance(record));
         progress.inc(1);
         if last_save.elapsed() >= SAVE_EVERY {
             save(&manifest_path, &records)?;
@@ -317,6 +322,19 @@ pub async fn download(opts: &DownloadOptions) -> Result<DownloadReport, Download
     progress.finish_and_clear();
     save(&manifest_path, &records)?;
     Ok(report.finish(records.into_iter().flatten().collect()))
+}
+
+/// `sources.json` beside `urls.json`, if crawl wrote one (a `urls.json` made elsewhere
+/// has none: its photos have no known source).
+fn read_sources(urls_path: &Path) -> SourcesManifest {
+    let path = urls_path.with_file_name(SOURCES_FILE);
+    if !path.is_file() {
+        return SourcesManifest::new();
+    }
+    read_json(&path).unwrap_or_else(|e| {
+        tracing::warn!("{e}; the downloads will not know where their photos came from");
+        SourcesManifest::new()
+    })
 }
 
 /// Saves the records known so far (URLs not yet done are left out until they are).
@@ -347,6 +365,7 @@ fn reuse_earlier_download(out_dir: &Path, job: &Job, earlier: Option<DownloadRec
         http_status: Some(200),
         error: None,
         attempts: 1,
+        provenance: None,
     })
 }
 
@@ -363,6 +382,7 @@ impl FetchError {
             http_status: self.http_status(),
             error: Some(format!("{}: {self}", self.code())),
             attempts,
+            provenance: None,
         }
     }
 }

@@ -6,7 +6,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use picseek_imaging::{ImageError, list_class_images, read_image_file};
 use picseek_manifest::{
     Dtype, EmbedderKind, IndexItem, IndexManifest, InvalidOption, Metric, ModelIdentity, SkippedFile, TEMPORARY_PREFIX,
-    VectorFile, sha256_hex, staging_file_in, write_json_atomic,
+    VectorFile, sha256_hex, staging_file_in, write_json_atomic, FolderProvenance, PROVENANCE_FILE, PhotoSource, read_json,
 };
 use rayon::prelude::*;
 use serde::Serialize;
@@ -18,6 +18,31 @@ use crate::store::{Index, MANIFEST_FILE, data_root};
 use crate::{
     AnnSettings, ClipEmbedder, ClipOptions, EmbedderChoice, FORMAT_VERSION, IndexError, PixelEmbedder, io_error,
 };
+
+/// Where the indexed folder's images came from (`provenance.json`, written by split);
+/// nothing for a folder from elsewhere.
+struct Provenance(FolderProvenance);
+
+impl Provenance {
+    fn read(folder: &Path) -> Self {
+        let path = folder.join(PROVENANCE_FILE);
+        if !path.is_file() {
+            return Self(FolderProvenance::new());
+        }
+        match read_json(&path) {
+            Ok(provenance) => Self(provenance),
+            Err(e) => {
+                tracing::warn!("{e}; the index will not know where its images came from");
+                Self(FolderProvenance::new())
+            }
+        }
+    }
+
+    fn sources_of(&self, class: &str, path: &Path) -> Vec<PhotoSource> {
+        let file = path.file_name().map(|f| f.to_string_lossy().into_owned()).unwrap_or_default();
+        self.0.get(&format!("{class}/{file}")).cloned().unwrap_or_default()
+    }
+}
 
 /// Pixel images decoded at once: enough to keep every core busy, few enough to bound
 /// memory (a 448 px row is 600 KB).
@@ -239,6 +264,7 @@ pub fn build_index(opts: &IndexOptions) -> Result<IndexReport, IndexError> {
         .unwrap_or_default();
 
     let listing = list_class_images(&opts.train)?;
+    let provenance = Provenance::read(&opts.train);
     let mut report = IndexReport { index: opts.index_dir.clone(), ..IndexReport::default() };
     for (path, reason) in &listing.problems {
         skip(&mut report, path, "not_an_item", &format!("{}: {reason}", path.display()));
@@ -341,6 +367,7 @@ pub fn build_index(opts: &IndexOptions) -> Result<IndexReport, IndexError> {
                     path: relative_to_root(&root, path)?,
                     class: class.to_string(),
                     sha256,
+                    sources: provenance.sources_of(class, path),
                 });
             }
             progress.inc(batch.len() as u64);

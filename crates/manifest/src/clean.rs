@@ -39,6 +39,9 @@ pub struct CleanRecord {
     /// near duplicates must also have close mean colours.
     #[serde(default)]
     pub mean_rgb: Option<[u8; 3]>,
+    /// The photo's page, owner and licence, from the download record of `source`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub provenance: Option<crate::PhotoSource>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

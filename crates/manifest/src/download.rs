@@ -27,6 +27,9 @@ pub struct DownloadRecord {
     pub error: Option<String>,
     /// Requests made for this URL (in the last run that tried it).
     pub attempts: u32,
+    /// The photo's page, owner and licence, from `sources.json` beside `urls.json`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub provenance: Option<crate::PhotoSource>,
 }
 
 impl DownloadRecord {

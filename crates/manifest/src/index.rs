@@ -78,6 +78,10 @@ pub struct IndexItem {
     pub class: String,
     /// The SHA-256 of the image file's bytes.
     pub sha256: String,
+    /// Where the photo came from: its own source first, then those of the copies clean
+    /// merged into it (from `provenance.json` in the indexed folder); empty when unknown.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub sources: Vec<crate::PhotoSource>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -10,6 +10,7 @@ mod download;
 mod index;
 mod kinds;
 mod lock;
+mod provenance;
 mod split;
 
 pub use clean::{CleanManifest, CleanRecord, CleanStatus};
@@ -18,6 +19,7 @@ pub use download::{DownloadManifest, DownloadRecord, DownloadStatus};
 pub use index::{AnnFile, IndexItem, IndexManifest, ModelIdentity, SkippedFile, VectorFile};
 pub use kinds::{Dtype, EmbedderKind, Metric, Quantization, UnknownName};
 pub use lock::{DataDirLock, LOCK_FILE, LockError, TEMPORARY_PREFIX, remove_stale_temporaries};
+pub use provenance::{FolderProvenance, License, PROVENANCE_FILE, PhotoSource, SOURCES_FILE, SourcesManifest};
 pub use split::{ClassSplit, SplitManifest};
 
 use std::io::Write;

@@ -678,7 +678,10 @@ fn answer(
 ) -> anyhow::Result<Answer> {
     let query = picseek_search::compose(index, embedder, terms)?;
     let exclude = if exclude_query { query.own_items.clone() } else { Vec::new() };
-    let hits = searcher.search(&query.vector, &SearchRequest { exclude: &exclude, ..request })?;
+    let hits = searcher.search(&query.vector, &SearchRequest { exclude: &exclude, ..request }).map_err(|e| match e {
+        picseek_search::SearchError::ZeroK => anyhow::anyhow!("-k must be at least 1"),
+        other => other.into(),
+    })?;
     Ok(Answer { query, hits })
 }
 
