@@ -14,6 +14,7 @@ mod download;
 mod hostile;
 mod model_download;
 mod pixel_retrieval;
+mod provenance;
 mod run;
 mod search_cli;
 mod serve;

@@ -254,7 +254,7 @@ fn the_page_searches_pages_explores_and_exports_in_chromium() {
         // Export of what is on show.
         let csv = wait_for(c, "return exportText('csv')", |v| v.as_str().is_some_and(|s| s.lines().count() == 4)).await;
         let csv = csv.as_str().unwrap();
-        assert!(csv.starts_with("rank,key,class,file,score,url\n"), "{csv}");
+        assert!(csv.starts_with("rank,key,class,file,score,url,owner,license,page\n"), "{csv}");
         assert!(csv.lines().skip(1).all(|l| l.contains(",red,")), "{csv}");
         let json: Value =
             serde_json::from_str(c.execute("return exportText('json')", vec![]).await.unwrap().as_str().unwrap())
@@ -361,7 +361,7 @@ const TEXT_FIELD_DISPLAY: &str = "return getComputedStyle(document.getElementByI
 
 /// Starts chromedriver and headless Chromium on the server's page. Keep the driver
 /// alive as long as the session; dropping it stops chromedriver.
-async fn open_page(server: &Server) -> (picseek_crawl::ChromeDriver, picseek_crawl::BrowserSession) {
+pub(crate) async fn open_page(server: &Server) -> (picseek_crawl::ChromeDriver, picseek_crawl::BrowserSession) {
     let chromedriver = picseek_crawl::find_program(&["chromedriver"]).expect("chromedriver (scripts/setup.sh)");
     let driver = picseek_crawl::ChromeDriver::start(&chromedriver).await.unwrap();
     let chromium = picseek_crawl::find_program(&["chromium", "chromium-browser"]);
@@ -374,7 +374,7 @@ async fn open_page(server: &Server) -> (picseek_crawl::ChromeDriver, picseek_cra
 }
 
 /// Polls `script` until `done` accepts its value (10 s at most).
-async fn wait_for(c: &fantoccini::Client, script: &str, done: impl Fn(&Value) -> bool) -> Value {
+pub(crate) async fn wait_for(c: &fantoccini::Client, script: &str, done: impl Fn(&Value) -> bool) -> Value {
     let deadline = std::time::Instant::now() + Duration::from_secs(10);
     loop {
         let value = c.execute(script, vec![]).await.unwrap();

@@ -95,6 +95,9 @@ async fn flickr_api(
         );
     }
     let (term, page) = (get("text"), get("page").parse::<u64>().unwrap_or(1).max(1));
+    let filter = q.get("license").cloned();
+    let extras = get("extras");
+    let wants = |extra: &str| extras.split(',').any(|e| e == extra);
     let per_page = get("per_page").parse::<usize>().unwrap_or(100).clamp(1, 500);
     let now_ms = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs_f64() * 1e3;
     {
@@ -103,14 +106,31 @@ async fn flickr_api(
         seen.actions.push((now_ms, "api".into()));
     }
     let host = headers.get("host").and_then(|h| h.to_str().ok()).unwrap_or("127.0.0.1").to_owned();
-    let total = total_for(&term);
+    let shown = shown_photos(&term, filter.as_deref());
+    let total = shown.len();
     let start = (page as usize - 1) * per_page;
-    let photos: Vec<serde_json::Value> = (start..total.min(start + per_page))
-        .map(|i| {
+    let photos: Vec<serde_json::Value> = shown
+        .iter()
+        .skip(start)
+        .take(per_page)
+        .map(|&i| {
             let (id, secret) = photo(&term, i);
-            let mut p = serde_json::json!({"id": id, "owner": "1@N00", "secret": secret, "server": "65535", "farm": 66, "title": "", "ispublic": 1});
-            if i % 2 == 0 && get("extras").split(',').any(|e| e == "url_b") {
+            let (owner, owner_name, title, license) = photo_meta(&term, i);
+            let mut p = serde_json::json!({"id": id, "owner": owner, "secret": secret, "server": "65535", "farm": 66, "title": title, "ispublic": 1});
+            if i % 2 == 0 && wants("url_b") {
                 p["url_b"] = format!("http://{host}/65535/{id}_{secret}_b.jpg").into();
+            }
+            if wants("license") {
+                p["license"] = license.to_string().into();
+            }
+            if wants("owner_name") {
+                p["ownername"] = owner_name.into();
+            }
+            if wants("date_taken") {
+                p["datetaken"] = "2024-05-01 10:00:00".into();
+            }
+            if wants("path_alias") {
+                p["pathalias"] = if i % 3 == 1 { format!("alias{i}").into() } else { serde_json::Value::Null };
             }
             p
         })
@@ -119,6 +139,29 @@ async fn flickr_api(
         "photos": {"page": page, "pages": total.div_ceil(per_page), "perpage": per_page, "total": total.to_string(), "photo": photos},
         "stat": "ok",
     }))
+}
+
+/// Who owns photo `i` of `term` and under which licence: `(owner, owner name, title,
+/// licence id)`; the licences cycle through All Rights Reserved, CC BY, CC BY-SA, CC0,
+/// Public Domain Mark and CC BY-NC-SA.
+pub fn photo_meta(term: &str, i: usize) -> (String, String, String, u8) {
+    let owner = i % 3;
+    (
+        format!("{}@N0{owner}", 1000 + owner),
+        format!("Owner {owner}"),
+        format!("{term} no. {i}"),
+        [0, 4, 5, 9, 10, 1][i % 6],
+    )
+}
+
+/// Whether photo `i` of `term` passes a `license` filter (`None`: every photo).
+fn licensed(term: &str, i: usize, filter: Option<&str>) -> bool {
+    filter.is_none_or(|f| f.split(',').any(|id| id.trim().parse() == Ok(photo_meta(term, i).3)))
+}
+
+/// The photos of `term` a search with `filter` shows, in page order.
+pub fn shown_photos(term: &str, filter: Option<&str>) -> Vec<usize> {
+    (0..total_for(term)).filter(|&i| licensed(term, i, filter)).collect()
 }
 
 /// The id and secret of photo `i` of `term`.
@@ -191,6 +234,8 @@ impl FlickrSite {
 #[derive(serde::Deserialize)]
 struct SearchQuery {
     text: String,
+    /// Flickr's web search filter: licence ids separated by commas.
+    license: Option<String>,
 }
 
 #[derive(serde::Deserialize)]
@@ -204,15 +249,19 @@ async fn record_event(State(events): State<Events>, Query(q): Query<EventQuery>)
     StatusCode::NO_CONTENT
 }
 
-/// Thumbnail `i` of `term`, in one of four URL forms.
+/// Thumbnail `i` of `term`, in one of four URL forms, with a link to its photo page
+/// labelled "<title> by <owner name>" as Flickr's result overlays are.
 fn thumbnail_html(host: &str, term: &str, i: usize) -> String {
     let (id, secret) = photo(term, i);
+    let (owner, owner_name, title, _) = photo_meta(term, i);
     let file = format!("65535/{id}_{secret}{}.jpg", SUFFIXES[i % SUFFIXES.len()]);
+    let overlay =
+        format!(r#"<a class="overlay" href="/photos/{owner}/{id}/" aria-label="{title} by {owner_name}"></a>"#);
     match i % 4 {
-        0 => format!(r#"<div class="photo"><img loading="lazy" src="//{host}/{file}"></div>"#),
-        1 => format!(r#"<div class="photo"><img loading="lazy" src="/{file}"></div>"#),
-        2 => format!(r#"<div class="photo"><img loading="lazy" src="http://{host}/{file}"></div>"#),
-        _ => format!(r#"<div class="photo" style="background-image: url(//{host}/{file})"></div>"#),
+        0 => format!(r#"<div class="photo"><img loading="lazy" src="//{host}/{file}">{overlay}</div>"#),
+        1 => format!(r#"<div class="photo"><img loading="lazy" src="/{file}">{overlay}</div>"#),
+        2 => format!(r#"<div class="photo"><img loading="lazy" src="http://{host}/{file}">{overlay}</div>"#),
+        _ => format!(r#"<div class="photo" style="background-image: url(//{host}/{file})">{overlay}</div>"#),
     }
 }
 
@@ -240,11 +289,12 @@ async fn search_page(
     }
     let host = headers.get("host").and_then(|h| h.to_str().ok()).unwrap_or("127.0.0.1").to_owned();
     let port = host.rsplit(':').next().unwrap_or("80");
-    let total = total_for(&q.text);
-    let first: String = (0..FIRST_GRID.min(total)).map(|i| thumbnail_html(&host, &q.text, i)).collect();
-    let rest: Vec<String> = (FIRST_GRID.min(total)..total).map(|i| thumbnail_html(&host, &q.text, i)).collect();
+    let shown = shown_photos(&q.text, q.license.as_deref());
+    let total = shown.len();
+    let first: String = shown[..FIRST_GRID.min(total)].iter().map(|&i| thumbnail_html(&host, &q.text, i)).collect();
+    let rest: Vec<String> = shown[FIRST_GRID.min(total)..].iter().map(|&i| thumbnail_html(&host, &q.text, i)).collect();
     // The same photo as thumbnail 3 again, at another size: must not be reported twice.
-    let duplicate = if total > 3 {
+    let duplicate = if total > 3 && q.license.is_none() {
         let (id, secret) = photo(&q.text, 3);
         format!(r#"<div class="photo"><img loading="lazy" src="//{host}/65535/{id}_{secret}_z.jpg"></div>"#)
     } else {

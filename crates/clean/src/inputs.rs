@@ -37,15 +37,18 @@ fn sorted_entries(dir: &Path) -> Result<Vec<PathBuf>, ImageError> {
 /// file (folder names are made safe for the file system), else from the folders.
 pub(crate) fn list_inputs(raw: &Path) -> Result<Vec<Input>, ImageError> {
     let manifest_path = raw.join("manifest.json");
-    let names: HashMap<String, (String, String, Option<PhotoSource>)> = match read_json::<DownloadManifest>(&manifest_path) {
-        Ok(records) => records.into_iter().filter_map(|r| Some((r.path?, (r.category, r.term, r.provenance)))).collect(),
-        Err(e) => {
-            if manifest_path.exists() {
-                tracing::warn!("{e}; taking categories and terms from folder names");
+    let names: HashMap<String, (String, String, Option<PhotoSource>)> =
+        match read_json::<DownloadManifest>(&manifest_path) {
+            Ok(records) => {
+                records.into_iter().filter_map(|r| Some((r.path?, (r.category, r.term, r.provenance)))).collect()
             }
-            HashMap::new()
-        }
-    };
+            Err(e) => {
+                if manifest_path.exists() {
+                    tracing::warn!("{e}; taking categories and terms from folder names");
+                }
+                HashMap::new()
+            }
+        };
     let mut inputs = Vec::new();
     for category_dir in sorted_entries(raw)?.into_iter().filter(|p| p.is_dir()) {
         for term_dir in sorted_entries(&category_dir)?.into_iter().filter(|p| p.is_dir()) {

@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use indicatif::ProgressBar;
-use picseek_manifest::TermStatus;
+use picseek_manifest::{License, PhotoSource, TermStatus};
 use serde_json::Value;
 
 use crate::CrawlOptions;
@@ -35,6 +35,28 @@ fn photo_url(photo: &Value, size: &str) -> Option<String> {
     Some(format!("https://live.staticflickr.com/{server}/{id}_{secret}_{size}.jpg"))
 }
 
+/// What `flickr.photos.search` says of a photo (with the extras asked for): its page is
+/// `https://www.flickr.com/photos/<path alias or owner>/<id>/`, as Flickr builds it.
+fn photo_source(photo: &Value, url: &str) -> PhotoSource {
+    let text = |key: &str| lenient_str(&photo[key]).filter(|s| !s.trim().is_empty());
+    let (id, owner) = (text("id"), text("owner"));
+    let page = match (&id, text("pathalias").or_else(|| owner.clone())) {
+        (Some(id), Some(who)) => Some(format!("https://www.flickr.com/photos/{who}/{id}/")),
+        _ => None,
+    };
+    PhotoSource {
+        url: url.to_owned(),
+        page,
+        photo_id: id,
+        owner,
+        owner_name: text("ownername"),
+        title: text("title"),
+        date_taken: text("datetaken"),
+        license: lenient_u64(&photo["license"]).and_then(|id| u8::try_from(id).ok()).and_then(License::from_id),
+        license_among: Vec::new(),
+    }
+}
+
 pub(crate) async fn search_term(
     client: &reqwest::Client,
     api_url: &str,
@@ -45,14 +67,16 @@ pub(crate) async fn search_term(
     bar: &ProgressBar,
 ) -> TermOutcome {
     let mut urls: Vec<String> = Vec::new();
+    let mut sources: Vec<PhotoSource> = Vec::new();
+    let license_filter: String = opts.licenses.iter().map(u8::to_string).collect::<Vec<_>>().join(",");
     let result = tokio::time::timeout(opts.term_timeout, async {
         let host = url::Url::parse(api_url).ok().and_then(|u| u.host_str().map(str::to_owned)).unwrap_or_default();
         let per_page = opts.max_per_term.clamp(1, PER_PAGE).to_string();
-        let extras = format!("url_{}", opts.size);
+        let extras = format!("url_{},license,owner_name,date_taken,path_alias", opts.size);
         let mut page = 1u64;
         loop {
             let page_text = page.to_string();
-            let query = [
+            let mut query = vec![
                 ("method", "flickr.photos.search"),
                 ("api_key", key),
                 ("text", term),
@@ -64,6 +88,9 @@ pub(crate) async fn search_term(
                 ("format", "json"),
                 ("nojsoncallback", "1"),
             ];
+            if !license_filter.is_empty() {
+                query.push(("license", license_filter.as_str()));
+            }
             let request = async {
                 let response = client.get(api_url).query(&query).send().await?;
                 if matches!(response.status().as_u16(), 429 | 503) {
@@ -108,12 +135,14 @@ pub(crate) async fn search_term(
             let photos = &body["photos"];
             for photo in photos["photo"].as_array().into_iter().flatten() {
                 if let Some(url) = photo_url(photo, &opts.size).filter(|u| !urls.contains(u)) {
+                    sources.push(photo_source(photo, &url));
                     urls.push(url);
                 }
             }
             bar.set_position(urls.len().min(opts.max_per_term) as u64);
             if urls.len() >= opts.max_per_term {
                 urls.truncate(opts.max_per_term);
+                sources.truncate(opts.max_per_term);
                 return Ok(TermStatus::Complete);
             }
             if page >= lenient_u64(&photos["pages"]).unwrap_or(0) {
@@ -127,9 +156,12 @@ pub(crate) async fn search_term(
         Ok(Ok(TermStatus::Exhausted)) if urls.is_empty() => {
             TermOutcome::failed(Vec::new(), Failure { message: "no results".into(), kind: TermFailure::NoPhotos })
         }
-        Ok(Ok(status)) => TermOutcome::finished(urls, status),
-        Ok(Err(error)) => TermOutcome::failed(urls, error),
-        Err(_) => TermOutcome::failed(urls, format!("timed out after {}s", opts.term_timeout.as_secs())),
+        Ok(Ok(status)) => TermOutcome::finished(urls, status).with_sources(sources),
+        Ok(Err(error)) => TermOutcome::failed(urls, error).with_sources(sources),
+        Err(_) => {
+            let message = format!("timed out after {}s", opts.term_timeout.as_secs());
+            TermOutcome::failed(urls, message).with_sources(sources)
+        }
     }
 }
 
@@ -154,5 +186,17 @@ mod tests {
         let without = json!({"id": 53, "secret": "cd", "server": "65535"});
         assert_eq!(photo_url(&without, "z").unwrap(), "https://live.staticflickr.com/65535/53_cd_z.jpg");
         assert_eq!(photo_url(&json!({"id": "1"}), "b"), None);
+    }
+
+    #[test]
+    fn a_photo_knows_its_page_owner_and_licence() {
+        let photo = json!({"id": "53", "owner": "12@N01", "pathalias": "ann", "ownername": "Ann", "title": "Fox", "license": "4", "datetaken": "2024-05-01 10:00:00"});
+        let source = photo_source(&photo, "u");
+        assert_eq!(source.page.as_deref(), Some("https://www.flickr.com/photos/ann/53/"));
+        assert_eq!((source.owner.as_deref(), source.owner_name.as_deref()), (Some("12@N01"), Some("Ann")));
+        assert_eq!(source.license.unwrap().name, "CC BY 2.0");
+        let bare = photo_source(&json!({"id": 53, "owner": "12@N01", "title": "", "license": 0}), "u");
+        assert_eq!(bare.page.as_deref(), Some("https://www.flickr.com/photos/12@N01/53/"));
+        assert_eq!((bare.title, bare.license.unwrap().id), (None, 0));
     }
 }

@@ -63,6 +63,9 @@ pub struct CrawlOptions {
     pub term_timeout: Duration,
     /// Where photo URLs come from.
     pub source: Source,
+    /// Keep only photos under these licences (Flickr's ids, see
+    /// [`License::parse_filter`](picseek_manifest::License::parse_filter)); empty: all.
+    pub licenses: Vec<u8>,
 }
 
 impl Default for CrawlOptions {
@@ -81,6 +84,7 @@ impl Default for CrawlOptions {
             force: false,
             term_timeout: Duration::from_secs(300),
             source: Source::Browser,
+            licenses: Vec::new(),
         }
     }
 }
@@ -123,6 +127,9 @@ impl CrawlOptions {
                 "term_timeout",
                 format!("must be from 1 to 86400 seconds, not {}", self.term_timeout.as_secs()),
             ));
+        }
+        if let Some(id) = self.licenses.iter().find(|id| picseek_manifest::License::from_id(**id).is_none()) {
+            return Err(InvalidOption::new("licenses", format!("{id} is not a Flickr licence id (0 to 10)")));
         }
         if self.photo_hosts.iter().any(|h| h.trim().is_empty()) || self.photo_hosts.is_empty() {
             return Err(InvalidOption::new("photo_hosts", "must name at least one host, none empty"));
@@ -289,12 +296,24 @@ fn already_done(
     category: &str,
     term: &str,
     wanted: usize,
+    licenses: &[u8],
 ) -> Option<TermRecord> {
     let found = urls.get(category).and_then(|t| t.get(term)).map_or(0, Vec::len);
-    if found >= wanted {
-        return Some(TermRecord { status: TermStatus::Complete, found, wanted, error: None });
+    let record = log.get(category).and_then(|t| t.get(term));
+    // Crawled under another licence filter: its URLs are not the ones wanted now.
+    if record.map_or(!licenses.is_empty(), |r| r.licenses != licenses) {
+        return None;
     }
-    let record = log.get(category)?.get(term)?;
+    if found >= wanted {
+        return Some(TermRecord {
+            status: TermStatus::Complete,
+            found,
+            wanted,
+            error: None,
+            licenses: licenses.to_vec(),
+        });
+    }
+    let record = record?;
     (record.status == TermStatus::Exhausted && record.wanted >= wanted && record.found == found).then(|| record.clone())
 }
 
@@ -325,12 +344,14 @@ pub async fn crawl(opts: &CrawlOptions) -> Result<CrawlReport, CrawlError> {
     let log_path = opts.urls_path.with_file_name("crawl.json");
     let mut urls: UrlsManifest = read_or_default(&opts.urls_path)?;
     let mut log: CrawlManifest = read_or_default(&log_path)?;
+    let sources_path = opts.urls_path.with_file_name(picseek_manifest::SOURCES_FILE);
+    let mut sources: picseek_manifest::SourcesManifest = read_or_default(&sources_path)?;
 
     let mut report = CrawlReport { urls: opts.urls_path.clone(), ..CrawlReport::default() };
     let mut todo = Vec::new();
     for (category, terms) in &categories {
         for term in terms {
-            match already_done(&urls, &log, category, term, opts.max_per_term).filter(|_| !opts.force) {
+            match already_done(&urls, &log, category, term, opts.max_per_term, &opts.licenses).filter(|_| !opts.force) {
                 Some(record) => {
                     tracing::info!("{category}/{term}: already crawled ({} URLs), skipped", record.found);
                     let (category, term) = (category.clone(), term.clone());
@@ -426,7 +447,7 @@ pub async fn crawl(opts: &CrawlOptions) -> Result<CrawlReport, CrawlError> {
 
     let finished = async {
         while let Some((category, term, outcome)) = results.recv().await {
-            let record = outcome.record(opts.max_per_term);
+            let record = outcome.record(opts.max_per_term, &opts.licenses);
             match &record.error {
                 Some(error) => tracing::warn!("{category}/{term}: {error}"),
                 None => tracing::info!("{category}/{term}: {} URLs ({:?})", record.found, record.status),
@@ -436,7 +457,9 @@ pub async fn crawl(opts: &CrawlOptions) -> Result<CrawlReport, CrawlError> {
                 urls.entry(category.clone()).or_default().insert(term.clone(), outcome.urls);
             }
             log.entry(category.clone()).or_default().insert(term.clone(), record.clone());
+            sources.extend(outcome.sources.into_iter().map(|s| (s.url.clone(), s)));
             write_json_atomic(&opts.urls_path, &urls)?;
+            write_json_atomic(&sources_path, &sources)?;
             write_json_atomic(&log_path, &log)?;
             overall.inc(1);
             report.terms.push(TermReport { category, term, record, skipped: false, failure: outcome.failure });
@@ -465,32 +488,41 @@ mod tests {
     }
 
     fn log(status: TermStatus, found: usize, wanted: usize) -> CrawlManifest {
-        let record = TermRecord { status, found, wanted, error: None };
+        let record = TermRecord { status, found, wanted, error: None, licenses: Vec::new() };
         [("animal".to_owned(), [("Owl".to_owned(), record)].into())].into()
     }
 
     #[test]
     fn a_term_with_enough_urls_is_done() {
-        let done = already_done(&urls(5), &CrawlManifest::new(), "animal", "Owl", 5).unwrap();
+        let done = already_done(&urls(5), &CrawlManifest::new(), "animal", "Owl", 5, &[]).unwrap();
         assert_eq!((done.status, done.found), (TermStatus::Complete, 5));
-        assert!(already_done(&urls(4), &CrawlManifest::new(), "animal", "Owl", 5).is_none());
-        assert!(already_done(&urls(5), &CrawlManifest::new(), "animal", "Fox", 1).is_none());
+        assert!(already_done(&urls(4), &CrawlManifest::new(), "animal", "Owl", 5, &[]).is_none());
+        assert!(already_done(&urls(5), &CrawlManifest::new(), "animal", "Fox", 1, &[]).is_none());
     }
 
     #[test]
     fn an_exhausted_search_is_done_only_for_as_many_as_it_was_asked_for() {
         let exhausted = log(TermStatus::Exhausted, 3, 10);
-        assert_eq!(already_done(&urls(3), &exhausted, "animal", "Owl", 10).unwrap().status, TermStatus::Exhausted);
-        assert_eq!(already_done(&urls(3), &exhausted, "animal", "Owl", 8).unwrap().status, TermStatus::Exhausted);
+        assert_eq!(already_done(&urls(3), &exhausted, "animal", "Owl", 10, &[]).unwrap().status, TermStatus::Exhausted);
+        assert_eq!(already_done(&urls(3), &exhausted, "animal", "Owl", 8, &[]).unwrap().status, TermStatus::Exhausted);
         // More wanted than the exhausted run asked for: crawl again.
-        assert!(already_done(&urls(3), &exhausted, "animal", "Owl", 20).is_none());
+        assert!(already_done(&urls(3), &exhausted, "animal", "Owl", 20, &[]).is_none());
         // urls.json changed since (a URL removed by hand): crawl again.
-        assert!(already_done(&urls(2), &exhausted, "animal", "Owl", 10).is_none());
+        assert!(already_done(&urls(2), &exhausted, "animal", "Owl", 10, &[]).is_none());
+    }
+
+    #[test]
+    fn a_term_crawled_under_another_licence_filter_is_not_done() {
+        let mut filtered = log(TermStatus::Complete, 5, 5);
+        filtered.get_mut("animal").unwrap().get_mut("Owl").unwrap().licenses = vec![9, 10];
+        assert!(already_done(&urls(5), &filtered, "animal", "Owl", 5, &[9, 10]).is_some());
+        assert!(already_done(&urls(5), &filtered, "animal", "Owl", 5, &[]).is_none());
+        assert!(already_done(&urls(5), &log(TermStatus::Complete, 5, 5), "animal", "Owl", 5, &[4]).is_none());
     }
 
     #[test]
     fn a_failed_term_is_never_done() {
-        assert!(already_done(&urls(2), &log(TermStatus::Failed, 2, 10), "animal", "Owl", 10).is_none());
+        assert!(already_done(&urls(2), &log(TermStatus::Failed, 2, 10), "animal", "Owl", 10, &[]).is_none());
     }
 
     #[test]

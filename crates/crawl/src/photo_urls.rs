@@ -42,6 +42,65 @@ pub fn image_urls_in_page(html: &str, page_url: &Url) -> Vec<Url> {
     found
 }
 
+/// `/photos/<owner>/<id>`: a link to a photo's page.
+static PHOTO_PAGE: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"^/photos/(?P<owner>[^/]+)/(?P<id>[0-9]+)/?$").expect("valid regex"));
+
+/// What a search page says of one photo through its link to the photo's page.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PhotoPageLink {
+    /// The photo's page.
+    pub page: Url,
+    /// The owner's NSID or path alias, from the link.
+    pub owner: String,
+    /// The title, from the link's label ("<title> by <owner name>").
+    pub title: Option<String>,
+    /// The owner's name, from the link's label.
+    pub owner_name: Option<String>,
+}
+
+/// The links to photo pages on a search page, by photo id. A result links to its page
+/// from an overlay labelled "<title> by <owner name>" (`aria-label` or `title`); where
+/// several links name a photo, the first labelled one is kept.
+pub fn photo_pages_in_page(html: &str, page_url: &Url) -> std::collections::HashMap<String, PhotoPageLink> {
+    let document = Html::parse_document(html);
+    let selector = Selector::parse("a[href]").expect("valid selector");
+    let mut links = std::collections::HashMap::<String, PhotoPageLink>::new();
+    for anchor in document.select(&selector) {
+        let Some(page) = anchor.value().attr("href").and_then(|h| page_url.join(h).ok()) else { continue };
+        let Some(caps) = PHOTO_PAGE.captures(page.path()) else { continue };
+        let label = ["aria-label", "title"]
+            .iter()
+            .filter_map(|a| anchor.value().attr(a))
+            .map(str::trim)
+            .find(|l| !l.is_empty())
+            .map(str::to_owned)
+            .or_else(|| Some(anchor.text().collect::<String>().trim().to_owned()).filter(|t| !t.is_empty()));
+        let (title, owner_name) = match label.as_deref().and_then(|l| l.rsplit_once(" by ")) {
+            Some((title, owner)) => (Some(title.trim().to_owned()), Some(owner.trim().to_owned())),
+            None => (label, None),
+        };
+        let link = PhotoPageLink { page: without_query(&page), owner: caps["owner"].to_owned(), title, owner_name };
+        match links.entry(caps["id"].to_owned()) {
+            std::collections::hash_map::Entry::Vacant(e) => {
+                e.insert(link);
+            }
+            std::collections::hash_map::Entry::Occupied(mut e) if e.get().title.is_none() && link.title.is_some() => {
+                e.insert(link);
+            }
+            std::collections::hash_map::Entry::Occupied(_) => {}
+        }
+    }
+    links
+}
+
+/// The photo id in a Flickr photo URL (`.../<id>_<secret>_b.jpg`).
+pub fn photo_id_of(url: &Url) -> Option<String> {
+    let file = url.path_segments()?.next_back()?;
+    let caps = PHOTO_FILE.captures(file)?;
+    caps["stem"].split('_').next().map(str::to_owned)
+}
+
 /// Whether `host` is `photo_host` or one of its sub-domains.
 pub(crate) fn is_on_photo_host(url: &Url, photo_hosts: &[String]) -> bool {
     let Some(host) = url.host_str() else { return false };
@@ -87,6 +146,23 @@ mod tests {
 
     fn rewrite(url: &str) -> Option<String> {
         rewrite_size_suffix(&Url::parse(url).unwrap(), "b", &hosts()).map(|u| u.to_string())
+    }
+
+    #[test]
+    fn photo_pages_are_found_by_id_with_title_and_owner() {
+        let page = Url::parse("https://www.flickr.com/search/?text=fox").unwrap();
+        let html = r#"<div><a href="/photos/ann/123/"></a><a class="overlay" href="/photos/ann/123/" aria-label="Red fox by Ann Lee"></a>
+            <a href="/photos/bob/456/in/photolist">x</a><a href="/photos/bob/">Bob</a></div>"#;
+        let links = photo_pages_in_page(html, &page);
+        assert_eq!(links.len(), 1);
+        let fox = &links["123"];
+        assert_eq!(fox.page.as_str(), "https://www.flickr.com/photos/ann/123/");
+        assert_eq!(
+            (fox.owner.as_str(), fox.title.as_deref(), fox.owner_name.as_deref()),
+            ("ann", Some("Red fox"), Some("Ann Lee"))
+        );
+        let photo = Url::parse("https://live.staticflickr.com/65535/123_ab12_b.jpg").unwrap();
+        assert_eq!(photo_id_of(&photo).as_deref(), Some("123"));
     }
 
     #[test]

@@ -1,16 +1,18 @@
 //! Crawling one term in one browser session.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::time::Duration;
 
 use fantoccini::elements::Element;
 use fantoccini::{Client, Locator};
 use indicatif::ProgressBar;
-use picseek_manifest::{TermRecord, TermStatus};
+use picseek_manifest::{License, PhotoSource, TermRecord, TermStatus};
 use url::Url;
 
 use crate::pacing::HostPacer;
-use crate::photo_urls::{image_urls_in_page, is_on_photo_host, rewrite_size_suffix};
+use crate::photo_urls::{
+    PhotoPageLink, image_urls_in_page, is_on_photo_host, photo_id_of, photo_pages_in_page, rewrite_size_suffix,
+};
 use crate::{CrawlOptions, TermFailure};
 
 /// Actions in a row that bring no new photo before the search counts as exhausted.
@@ -27,6 +29,8 @@ const NAVIGATION_STATUS_JS: &str =
 
 pub(crate) struct TermOutcome {
     pub urls: Vec<String>,
+    /// What the page or API said of each photo of `urls`.
+    pub sources: Vec<PhotoSource>,
     status: TermStatus,
     error: Option<String>,
     pub failure: Option<TermFailure>,
@@ -47,22 +51,49 @@ impl From<String> for Failure {
 impl TermOutcome {
     pub(crate) fn failed(urls: Vec<String>, error: impl Into<Failure>) -> Self {
         let Failure { message, kind } = error.into();
-        Self { urls, status: TermStatus::Failed, error: Some(message), failure: Some(kind) }
+        Self { urls, sources: Vec::new(), status: TermStatus::Failed, error: Some(message), failure: Some(kind) }
     }
 
     pub(crate) fn finished(urls: Vec<String>, status: TermStatus) -> Self {
-        Self { urls, status, error: None, failure: None }
+        Self { urls, sources: Vec::new(), status, error: None, failure: None }
     }
 
-    pub(crate) fn record(&self, wanted: usize) -> TermRecord {
-        TermRecord { status: self.status, found: self.urls.len(), wanted, error: self.error.clone() }
+    pub(crate) fn with_sources(mut self, sources: Vec<PhotoSource>) -> Self {
+        self.sources = sources;
+        self
+    }
+
+    pub(crate) fn record(&self, wanted: usize, licenses: &[u8]) -> TermRecord {
+        TermRecord {
+            status: self.status,
+            found: self.urls.len(),
+            wanted,
+            error: self.error.clone(),
+            licenses: licenses.to_vec(),
+        }
     }
 }
 
-/// The search page of `term`: the template with `{term}` URL-encoded.
-pub(crate) fn search_page_url(template: &str, term: &str) -> Result<Url, url::ParseError> {
+/// The search page of `term`: the template with `{term}` URL-encoded, and a licence
+/// filter as Flickr's web search takes it (`&license=4%2C5`).
+pub(crate) fn search_page_url(template: &str, term: &str, licenses: &[u8]) -> Result<Url, url::ParseError> {
     let encoded: String = url::form_urlencoded::byte_serialize(term.as_bytes()).collect();
-    Url::parse(&template.replace("{term}", &encoded))
+    let mut url = Url::parse(&template.replace("{term}", &encoded))?;
+    if !licenses.is_empty() {
+        let ids: Vec<String> = licenses.iter().map(u8::to_string).collect();
+        url.query_pairs_mut().append_pair("license", &ids.join(","));
+    }
+    Ok(url)
+}
+
+/// What a licence filter says of every photo it lets through: its licence when it names
+/// one, the set when it names several.
+pub(crate) fn filtered_license(licenses: &[u8]) -> (Option<License>, Vec<License>) {
+    match licenses {
+        [] => (None, Vec::new()),
+        [one] => (License::from_id(*one), Vec::new()),
+        many => (None, many.iter().filter_map(|id| License::from_id(*id)).collect()),
+    }
 }
 
 pub(crate) async fn crawl_term(
@@ -78,10 +109,16 @@ pub(crate) async fn crawl_term(
         Ok(Ok(status)) if status == TermStatus::Exhausted && found.urls.is_empty() => {
             TermOutcome::failed(Vec::new(), found.why_no_photos())
         }
-        Ok(Ok(status)) => TermOutcome::finished(found.urls, status),
-        Ok(Err(error)) => TermOutcome::failed(found.urls, error),
+        Ok(Ok(status)) => {
+            let sources = found.sources(&opts.licenses);
+            TermOutcome::finished(found.urls, status).with_sources(sources)
+        }
+        Ok(Err(error)) => {
+            let sources = found.sources(&opts.licenses);
+            TermOutcome::failed(found.urls, error).with_sources(sources)
+        }
         Err(_) if found.urls.is_empty() => {
-            let host = search_page_url(&opts.url_template, term)
+            let host = search_page_url(&opts.url_template, term, &opts.licenses)
                 .ok()
                 .and_then(|u| u.host_str().map(str::to_owned))
                 .unwrap_or_default();
@@ -101,6 +138,8 @@ struct FoundUrls {
     urls: Vec<String>,
     seen: HashSet<String>,
     elsewhere: HashSet<Url>,
+    /// The page links of the photos found, by photo URL.
+    links: HashMap<String, (Option<String>, Option<PhotoPageLink>)>,
 }
 
 /// Images on other hosts that make a page one of "photos, but not on the photo hosts"
@@ -108,6 +147,28 @@ struct FoundUrls {
 const PHOTOS_ELSEWHERE: usize = 3;
 
 impl FoundUrls {
+    /// What is known of each photo found, in order.
+    fn sources(&self, licenses: &[u8]) -> Vec<PhotoSource> {
+        let (license, license_among) = filtered_license(licenses);
+        self.urls
+            .iter()
+            .map(|url| {
+                let (photo_id, link) = self.links.get(url).cloned().unwrap_or_default();
+                PhotoSource {
+                    url: url.clone(),
+                    page: link.as_ref().map(|l| l.page.to_string()),
+                    photo_id,
+                    owner: link.as_ref().map(|l| l.owner.clone()),
+                    owner_name: link.as_ref().and_then(|l| l.owner_name.clone()),
+                    title: link.and_then(|l| l.title),
+                    date_taken: None,
+                    license: license.clone(),
+                    license_among: license_among.clone(),
+                }
+            })
+            .collect()
+    }
+
     /// Why a page that was searched to the end gave no photo.
     fn why_no_photos(&self) -> Failure {
         if self.elsewhere.len() < PHOTOS_ELSEWHERE {
@@ -148,7 +209,8 @@ async fn crawl_until_done(
     bar: &ProgressBar,
     found: &mut FoundUrls,
 ) -> Result<TermStatus, Failure> {
-    let page = search_page_url(&opts.url_template, term).map_err(|e| format!("bad search URL for {term:?}: {e}"))?;
+    let page = search_page_url(&opts.url_template, term, &opts.licenses)
+        .map_err(|e| format!("bad search URL for {term:?}: {e}"))?;
     let host = page.host_str().unwrap_or_default().to_owned();
     // A throttled load is not a failure: the host is slowed down and the page loaded
     // again, as long as the term's time allows.
@@ -184,11 +246,15 @@ async fn crawl_until_done(
     loop {
         let html = client.source().await.map_err(|e| e.to_string())?;
         let before = found.urls.len();
+        let pages = photo_pages_in_page(&html, &page);
         for url in image_urls_in_page(&html, &page) {
             match rewrite_size_suffix(&url, &opts.size, &opts.photo_hosts) {
                 Some(photo) => {
+                    let id = photo_id_of(&photo);
                     let photo = photo.to_string();
                     if found.seen.insert(photo.clone()) {
+                        let link = id.as_ref().and_then(|id| pages.get(id).cloned());
+                        found.links.insert(photo.clone(), (id, link));
                         found.urls.push(photo);
                     }
                 }
@@ -281,7 +347,9 @@ mod tests {
 
     #[test]
     fn terms_are_url_encoded_into_the_template() {
-        let url = search_page_url("https://www.flickr.com/search/?text={term}", "red car & co/ö").unwrap();
+        let url = search_page_url("https://www.flickr.com/search/?text={term}", "red car & co/ö", &[]).unwrap();
         assert_eq!(url.as_str(), "https://www.flickr.com/search/?text=red+car+%26+co%2F%C3%B6");
+        let filtered = search_page_url("https://www.flickr.com/search/?text={term}", "fox", &[9, 10]).unwrap();
+        assert_eq!(filtered.as_str(), "https://www.flickr.com/search/?text=fox&license=9%2C10");
     }
 }

@@ -26,8 +26,8 @@ use std::time::Duration;
 use futures::StreamExt;
 use indicatif::{ProgressBar, ProgressStyle};
 use picseek_manifest::{
-    DownloadManifest, DownloadRecord, DownloadStatus, InvalidOption, ManifestError, UrlsManifest, folder_name,
-    read_json, sha256_hex, write_json_atomic, SOURCES_FILE, SourcesManifest,
+    DownloadManifest, DownloadRecord, DownloadStatus, InvalidOption, ManifestError, SOURCES_FILE, SourcesManifest,
+    UrlsManifest, folder_name, read_json, sha256_hex, write_json_atomic,
 };
 use serde::Serialize;
 

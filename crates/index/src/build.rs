@@ -5,8 +5,9 @@ use std::path::{Path, PathBuf};
 use indicatif::{ProgressBar, ProgressStyle};
 use picseek_imaging::{ImageError, list_class_images, read_image_file};
 use picseek_manifest::{
-    Dtype, EmbedderKind, IndexItem, IndexManifest, InvalidOption, Metric, ModelIdentity, SkippedFile, TEMPORARY_PREFIX,
-    VectorFile, sha256_hex, staging_file_in, write_json_atomic, FolderProvenance, PROVENANCE_FILE, PhotoSource, read_json,
+    Dtype, EmbedderKind, FolderProvenance, IndexItem, IndexManifest, InvalidOption, Metric, ModelIdentity,
+    PROVENANCE_FILE, PhotoSource, SkippedFile, TEMPORARY_PREFIX, VectorFile, read_json, sha256_hex, staging_file_in,
+    write_json_atomic,
 };
 use rayon::prelude::*;
 use serde::Serialize;

@@ -24,6 +24,10 @@ pub struct TermRecord {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     /// Why it failed, when it did.
     pub error: Option<String>,
+    /// The licence filter the term was crawled with (Flickr's ids; empty: none), so a
+    /// crawl with another filter does it again.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub licenses: Vec<u8>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

@@ -105,17 +105,94 @@ struct LicenseRow {
 
 /// Flickr's licences (`flickr.photos.licenses.getInfo`).
 const LICENSES: [LicenseRow; 11] = [
-    LicenseRow { id: 0, code: "all-rights-reserved", name: "All Rights Reserved", url: None, commercial: false, modifiable: false },
-    LicenseRow { id: 1, code: "cc-by-nc-sa", name: "CC BY-NC-SA 2.0", url: Some("https://creativecommons.org/licenses/by-nc-sa/2.0/"), commercial: false, modifiable: true },
-    LicenseRow { id: 2, code: "cc-by-nc", name: "CC BY-NC 2.0", url: Some("https://creativecommons.org/licenses/by-nc/2.0/"), commercial: false, modifiable: true },
-    LicenseRow { id: 3, code: "cc-by-nc-nd", name: "CC BY-NC-ND 2.0", url: Some("https://creativecommons.org/licenses/by-nc-nd/2.0/"), commercial: false, modifiable: false },
-    LicenseRow { id: 4, code: "cc-by", name: "CC BY 2.0", url: Some("https://creativecommons.org/licenses/by/2.0/"), commercial: true, modifiable: true },
-    LicenseRow { id: 5, code: "cc-by-sa", name: "CC BY-SA 2.0", url: Some("https://creativecommons.org/licenses/by-sa/2.0/"), commercial: true, modifiable: true },
-    LicenseRow { id: 6, code: "cc-by-nd", name: "CC BY-ND 2.0", url: Some("https://creativecommons.org/licenses/by-nd/2.0/"), commercial: true, modifiable: false },
-    LicenseRow { id: 7, code: "no-known-copyright", name: "No known copyright restrictions", url: Some("https://www.flickr.com/commons/usage/"), commercial: true, modifiable: true },
-    LicenseRow { id: 8, code: "us-gov", name: "United States Government Work", url: Some("http://www.usa.gov/copyright.shtml"), commercial: true, modifiable: true },
-    LicenseRow { id: 9, code: "cc0", name: "CC0 1.0", url: Some("https://creativecommons.org/publicdomain/zero/1.0/"), commercial: true, modifiable: true },
-    LicenseRow { id: 10, code: "pdm", name: "Public Domain Mark 1.0", url: Some("https://creativecommons.org/publicdomain/mark/1.0/"), commercial: true, modifiable: true },
+    LicenseRow {
+        id: 0,
+        code: "all-rights-reserved",
+        name: "All Rights Reserved",
+        url: None,
+        commercial: false,
+        modifiable: false,
+    },
+    LicenseRow {
+        id: 1,
+        code: "cc-by-nc-sa",
+        name: "CC BY-NC-SA 2.0",
+        url: Some("https://creativecommons.org/licenses/by-nc-sa/2.0/"),
+        commercial: false,
+        modifiable: true,
+    },
+    LicenseRow {
+        id: 2,
+        code: "cc-by-nc",
+        name: "CC BY-NC 2.0",
+        url: Some("https://creativecommons.org/licenses/by-nc/2.0/"),
+        commercial: false,
+        modifiable: true,
+    },
+    LicenseRow {
+        id: 3,
+        code: "cc-by-nc-nd",
+        name: "CC BY-NC-ND 2.0",
+        url: Some("https://creativecommons.org/licenses/by-nc-nd/2.0/"),
+        commercial: false,
+        modifiable: false,
+    },
+    LicenseRow {
+        id: 4,
+        code: "cc-by",
+        name: "CC BY 2.0",
+        url: Some("https://creativecommons.org/licenses/by/2.0/"),
+        commercial: true,
+        modifiable: true,
+    },
+    LicenseRow {
+        id: 5,
+        code: "cc-by-sa",
+        name: "CC BY-SA 2.0",
+        url: Some("https://creativecommons.org/licenses/by-sa/2.0/"),
+        commercial: true,
+        modifiable: true,
+    },
+    LicenseRow {
+        id: 6,
+        code: "cc-by-nd",
+        name: "CC BY-ND 2.0",
+        url: Some("https://creativecommons.org/licenses/by-nd/2.0/"),
+        commercial: true,
+        modifiable: false,
+    },
+    LicenseRow {
+        id: 7,
+        code: "no-known-copyright",
+        name: "No known copyright restrictions",
+        url: Some("https://www.flickr.com/commons/usage/"),
+        commercial: true,
+        modifiable: true,
+    },
+    LicenseRow {
+        id: 8,
+        code: "us-gov",
+        name: "United States Government Work",
+        url: Some("http://www.usa.gov/copyright.shtml"),
+        commercial: true,
+        modifiable: true,
+    },
+    LicenseRow {
+        id: 9,
+        code: "cc0",
+        name: "CC0 1.0",
+        url: Some("https://creativecommons.org/publicdomain/zero/1.0/"),
+        commercial: true,
+        modifiable: true,
+    },
+    LicenseRow {
+        id: 10,
+        code: "pdm",
+        name: "Public Domain Mark 1.0",
+        url: Some("https://creativecommons.org/publicdomain/mark/1.0/"),
+        commercial: true,
+        modifiable: true,
+    },
 ];
 
 impl License {
@@ -195,7 +272,8 @@ mod tests {
         assert_eq!(source.credit(), "\"Fox\" by Ann (CC BY 2.0)");
         let bare = PhotoSource { url: "u".into(), ..PhotoSource::default() };
         assert_eq!(bare.credit(), "owner unknown (licence unknown)");
-        let among = PhotoSource { license_among: vec![License::from_id(9).unwrap(), License::from_id(10).unwrap()], ..bare };
+        let among =
+            PhotoSource { license_among: vec![License::from_id(9).unwrap(), License::from_id(10).unwrap()], ..bare };
         assert_eq!(among.license_text(), "one of CC0 1.0, Public Domain Mark 1.0");
     }
 }

@@ -103,6 +103,20 @@ pub struct CrawlArgs {
     /// The Flickr REST endpoint, for --source flickr-api.
     #[arg(long, default_value = CrawlOptions::DEFAULT_API_URL)]
     api_url: String,
+    /// Keep only photos under these licences: Flickr's ids (0 to 10) or names
+    /// (all-rights-reserved, cc-by-nc-sa, cc-by-nc, cc-by-nc-nd, cc-by, cc-by-sa, cc-by-nd,
+    /// no-known-copyright, us-gov, cc0, pdm) or groups (commercial, modifiable, open, cc),
+    /// comma-separated [default: every licence].
+    #[arg(long = "license", value_parser = parse_licenses)]
+    licenses: Option<Licenses>,
+}
+
+/// A licence filter's ids.
+#[derive(Clone)]
+struct Licenses(Vec<u8>);
+
+fn parse_licenses(list: &str) -> Result<Licenses, String> {
+    picseek_manifest::License::parse_filter(list).map(Licenses)
 }
 
 impl CrawlArgs {
@@ -131,6 +145,7 @@ impl CrawlArgs {
             force: self.force,
             term_timeout: Duration::from_secs(self.term_timeout),
             source,
+            licenses: self.licenses.map(|l| l.0).unwrap_or_default(),
         })
     }
 }
@@ -678,10 +693,11 @@ fn answer(
 ) -> anyhow::Result<Answer> {
     let query = picseek_search::compose(index, embedder, terms)?;
     let exclude = if exclude_query { query.own_items.clone() } else { Vec::new() };
-    let hits = searcher.search(&query.vector, &SearchRequest { exclude: &exclude, ..request }).map_err(|e| match e {
-        picseek_search::SearchError::ZeroK => anyhow::anyhow!("-k must be at least 1"),
-        other => other.into(),
-    })?;
+    let hits =
+        searcher.search(&query.vector, &SearchRequest { exclude: &exclude, ..request }).map_err(|e| match e {
+            picseek_search::SearchError::ZeroK => anyhow::anyhow!("-k must be at least 1"),
+            other => other.into(),
+        })?;
     Ok(Answer { query, hits })
 }
 

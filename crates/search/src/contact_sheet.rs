@@ -109,6 +109,9 @@ pub fn contact_sheet(query: SheetQuery, query_class: Option<&str>, hits: &[Hit])
         let mut label = wrap(&format!("#{} {:.4}", hit.rank, hit.score));
         label.extend(wrap(&hit.class));
         label.extend(wrap(&file));
+        if let Some(owner) = hit.source.as_ref().and_then(|s| s.owner_name.as_ref().or(s.owner.as_ref())) {
+            label.extend(wrap(&format!("by {owner}")));
+        }
         cells.push(Cell {
             image,
             label,

@@ -28,6 +28,7 @@ pub use query::{ComposedQuery, QueryTerm, TermSource, compose, split_weight};
 use std::sync::OnceLock;
 
 use picseek_index::{Index, IndexError, QueryVector};
+use picseek_manifest::PhotoSource;
 use pixel_kernels::{Moments, Query};
 use rayon::prelude::*;
 use serde::Serialize;
@@ -45,6 +46,12 @@ pub struct Hit {
     pub class: String,
     /// The metric's score (see [`Metric::larger_is_closer`]).
     pub score: f64,
+    /// Where the photo came from (page, owner, licence), when known.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub source: Option<PhotoSource>,
+    /// Where the copies that clean merged into this image came from.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub other_sources: Vec<PhotoSource>,
 }
 
 /// How a search was answered.
@@ -238,6 +245,8 @@ impl<'a> Searcher<'a> {
                 path: self.index.item_path(i).display().to_string(),
                 class: items[i].class.clone(),
                 score,
+                source: items[i].sources.first().cloned(),
+                other_sources: items[i].sources.iter().skip(1).cloned().collect(),
             })
             .collect())
     }

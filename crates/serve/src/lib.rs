@@ -440,7 +440,24 @@ fn item_card(state: &AppState, key: u64) -> serde_json::Value {
     let item = &state.index.manifest().items[key as usize];
     let file =
         std::path::Path::new(&item.path).file_name().map_or(item.path.clone(), |f| f.to_string_lossy().into_owned());
-    json!({"key": key, "class": item.class, "file": file, "url": format!("/image/{key}"), "thumb": format!("/thumb/{key}")})
+    let source = item.sources.first().map(|s| {
+        json!({
+            "page": s.page,
+            "url": s.url,
+            "owner": s.owner_name.as_ref().or(s.owner.as_ref()),
+            "title": s.title,
+            "license": s.license_text(),
+            "license_url": s.license.as_ref().and_then(|l| l.url.clone()),
+        })
+    });
+    json!({
+        "key": key,
+        "class": item.class,
+        "file": file,
+        "url": format!("/image/{key}"),
+        "thumb": format!("/thumb/{key}"),
+        "source": source,
+    })
 }
 
 /// The query string of `GET /api/browse`.

@@ -7,6 +7,13 @@
 //! were. `train/` and `test/` are owned by this stage: they are made to mirror
 //! `split.json` (hard links where possible, copies otherwise), and files in them that the
 //! split no longer names are removed.
+//!
+//! It also writes the dataset's credits (see `credits`): `provenance.json` in `train/`
+//! and `test/`, and `attribution.json` and `CREDITS.md` beside `split.json`.
+
+mod credits;
+
+pub use credits::{AttributedImage, Attribution};
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -139,6 +146,8 @@ pub struct SplitReport {
     /// Paths in the input that are not in a class folder or could not be read.
     #[serde(skip)]
     pub problems: Vec<(PathBuf, String)>,
+    /// Images per licence in `attribution.json`.
+    pub licenses: BTreeMap<String, usize>,
 }
 
 /// The position of a file in its class's split order.
@@ -212,6 +221,9 @@ pub fn split(opts: &SplitOptions) -> Result<SplitReport, SplitError> {
     mirror_side(&opts.input, &opts.train_dir, &train, &mut report)?;
     let test = manifest.classes.iter().map(|(c, s)| (c.as_str(), s.test.as_slice())).collect();
     mirror_side(&opts.input, &opts.test_dir, &test, &mut report)?;
+    let credits_dir = opts.manifest_path.parent().unwrap_or(Path::new(""));
+    let sides = [("train", opts.train_dir.as_path()), ("test", opts.test_dir.as_path())];
+    report.licenses = credits::write_credits(&opts.input, sides, &manifest, credits_dir)?.licenses;
     write_json_atomic(&opts.manifest_path, &manifest)?;
     report.manifest = manifest;
     Ok(report)
@@ -232,6 +244,9 @@ fn mirror_side(
             wanted.get(class.as_str()).map(|v| v.iter().map(String::as_str).collect()).unwrap_or_default();
         // A symbolic link (a folder a user linked in) is removed as a link: what it
         // points to is not the split's to change.
+        if class == picseek_manifest::PROVENANCE_FILE {
+            continue;
+        }
         let is_link = std::fs::symlink_metadata(&path).map_err(io_error(&path))?.file_type().is_symlink();
         if is_link || !path.is_dir() {
             std::fs::remove_file(&path).map_err(io_error(&path))?;
