@@ -15,6 +15,7 @@ mod hostile;
 mod model_download;
 mod pixel_retrieval;
 mod provenance;
+mod quality;
 mod run;
 mod search_cli;
 mod serve;

@@ -8,6 +8,7 @@ use picseek_imaging::{ImageError, decode, resize_exact, to_rgb_on_white};
 use picseek_manifest::{CleanRecord, CleanStatus, sha256_hex};
 
 use crate::inputs::Input;
+use crate::quality::{QualityThresholds, image_quality, is_grey};
 use crate::{CleanOptions, output_path};
 
 pub(crate) enum Examined {
@@ -22,6 +23,7 @@ pub(crate) struct Examiner {
     min_side: u32,
     max_decode_bytes: u64,
     jpeg_quality: u8,
+    quality: QualityThresholds,
 }
 
 impl Examiner {
@@ -31,6 +33,7 @@ impl Examiner {
             min_side: opts.min_side,
             max_decode_bytes: opts.max_decode_bytes,
             jpeg_quality: opts.jpeg_quality,
+            quality: opts.quality.clone(),
         }
     }
 
@@ -49,6 +52,7 @@ impl Examiner {
             pixels_xxh3: None,
             phash: None,
             mean_rgb: None,
+            quality: None,
             provenance: input.provenance.clone(),
         };
         let bytes = match std::fs::read(&input.path) {
@@ -58,7 +62,13 @@ impl Examiner {
         record.sha256 = sha256_hex(&bytes);
         if let Some(earlier) = earlier.filter(|r| r.sha256 == record.sha256) {
             let output_in_place = earlier.path.as_ref().is_none_or(|p| out.join(p).is_file());
-            if output_in_place && earlier.class == record.class {
+            // Records of a version that did not score quality are examined again.
+            let scored = earlier.status != CleanStatus::Kept || earlier.quality.is_some();
+            // So are images a quality flag rejected: the flags to reject may have changed.
+            let flag_rejected =
+                earlier.reason.as_deref().is_some_and(|r| r.parse::<picseek_manifest::QualityFlag>().is_ok());
+            let scored = scored && !flag_rejected;
+            if output_in_place && earlier.class == record.class && scored {
                 return Examined::Unchanged(earlier.clone());
             }
         }
@@ -80,7 +90,9 @@ impl Examiner {
         let copy_as_is = decoded.format == ImageFormat::Jpeg
             && decoded.image.color() == image::ColorType::Rgb8
             && !decoded.reoriented;
+        let grey = is_grey(&decoded.image);
         let rgb = to_rgb_on_white(decoded.image);
+        record.quality = Some(image_quality(grey, &rgb, &self.quality));
         let mut pixels = xxhash_rust::xxh3::Xxh3::new();
         pixels.update(&width.to_le_bytes());
         pixels.update(rgb.as_raw());

@@ -13,6 +13,9 @@
 
 mod examine;
 mod inputs;
+mod quality;
+
+pub use quality::QualityThresholds;
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
@@ -21,8 +24,10 @@ use image_hasher::ImageHash;
 use indicatif::{ProgressBar, ProgressStyle};
 use picseek_imaging::ImageError;
 use picseek_manifest::{
-    CleanManifest, CleanRecord, CleanStatus, InvalidOption, ManifestError, read_json, write_atomic, write_json_atomic,
+    CleanManifest, CleanRecord, CleanStatus, InvalidOption, ManifestError, QualityFlag, read_json, write_atomic,
+    write_json_atomic,
 };
+use quality::mark_odd_sizes;
 use rayon::prelude::*;
 use serde::Serialize;
 
@@ -64,6 +69,11 @@ pub struct CleanOptions {
     pub max_decode_bytes: u64,
     /// The quality of JPEGs encoded anew (1 to 100).
     pub jpeg_quality: u8,
+    /// Below which score each quality issue is flagged (cleanvision's defaults).
+    pub quality: QualityThresholds,
+    /// Quality flags that reject an image (its reason is the flag's name); by default
+    /// flags are only recorded.
+    pub reject: Vec<QualityFlag>,
 }
 
 impl Default for CleanOptions {
@@ -76,6 +86,8 @@ impl Default for CleanOptions {
             near_distance: 5,
             max_decode_bytes: picseek_imaging::DEFAULT_MAX_DECODE_BYTES,
             jpeg_quality: 95,
+            quality: QualityThresholds::default(),
+            reject: Vec::new(),
         }
     }
 }
@@ -130,6 +142,8 @@ pub struct CleanReport {
     pub reused: usize,
     /// `kept`, and `rejected: <reason>` for each reason (duplicates counted together).
     pub summary: BTreeMap<String, usize>,
+    /// Kept images per quality flag.
+    pub flagged: BTreeMap<QualityFlag, usize>,
     /// The whole manifest, in source path order.
     #[serde(skip)]
     pub records: Vec<CleanRecord>,
@@ -156,6 +170,11 @@ impl CleanReport {
         let kept = self.kept();
         self.summary = self.rejected().into_iter().map(|(reason, n)| (format!("rejected: {reason}"), n)).collect();
         self.summary.insert("kept".into(), kept);
+        for record in self.records.iter().filter(|r| r.status == CleanStatus::Kept) {
+            for flag in record.quality.iter().flat_map(|q| &q.flags) {
+                *self.flagged.entry(*flag).or_default() += 1;
+            }
+        }
         self
     }
 }
@@ -278,8 +297,25 @@ pub fn clean(opts: &CleanOptions) -> Result<CleanReport, CleanError> {
         write_json_atomic(&manifest_path, &records)?;
     }
     progress.finish_and_clear();
+    mark_odd_sizes(&mut records, opts.quality.odd_size_iqr_factor);
+    reject_flagged(&mut records, &opts.reject, &opts.out);
     write_json_atomic(&manifest_path, &records)?;
     Ok(report.finish(records))
+}
+
+/// Rejects kept images with a flag of `reject`, naming the first such flag as the reason.
+fn reject_flagged(records: &mut [CleanRecord], reject: &[QualityFlag], out: &Path) {
+    for record in records.iter_mut().filter(|r| r.status == CleanStatus::Kept) {
+        let Some(quality) = &record.quality else { continue };
+        let Some(flag) = quality.flags.iter().find(|f| reject.contains(f)).copied() else { continue };
+        let score = quality.scores.get(&flag).copied().unwrap_or_default();
+        if let Some(path) = record.path.take() {
+            let _ = std::fs::remove_file(out.join(path));
+        }
+        record.status = CleanStatus::Rejected;
+        record.reason = Some(flag.name().into());
+        record.detail = Some(format!("{flag} score {score:.3} is below its threshold"));
+    }
 }
 
 /// Where a kept image of `source` in `class` goes, relative to `clean/`.
@@ -307,6 +343,8 @@ mod tests {
             pixels_xxh3: Some(pixels.into()),
             phash: None,
             mean_rgb: Some(mean_rgb),
+            quality: None,
+            provenance: None,
         }
     }
 

@@ -415,6 +415,7 @@ mod tests {
             http_status: Some(200),
             error: None,
             attempts: 2,
+            provenance: None,
         }
     }
 

@@ -39,9 +39,24 @@ pub struct CleanRecord {
     /// near duplicates must also have close mean colours.
     #[serde(default)]
     pub mean_rgb: Option<[u8; 3]>,
+    /// Quality scores and flags of a kept image (every score is in [0, 1], lower is
+    /// worse, as cleanvision's).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub quality: Option<Quality>,
     /// The photo's page, owner and licence, from the download record of `source`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub provenance: Option<crate::PhotoSource>,
+}
+
+/// An image's quality scores and the flags they raise.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Quality {
+    /// Each issue's score (lower is worse; `grayscale` is 0 for grey images, 1 otherwise).
+    pub scores: std::collections::BTreeMap<crate::QualityFlag, f64>,
+    /// The issues whose score is below its threshold.
+    pub flags: Vec<crate::QualityFlag>,
+    /// What `odd_size` is scored on: the square root of the area, in pixels.
+    pub size: f64,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

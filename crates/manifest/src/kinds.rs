@@ -157,6 +157,27 @@ named_kind! {
     }
 }
 
+named_kind! {
+    /// An image-quality issue clean flags, as cleanvision defines it (see
+    /// `picseek-clean`'s `quality` module for the scores and default thresholds).
+    pub enum QualityFlag ("quality flag") {
+        /// Too dark: even its brightest pixels are dim.
+        Dark = "dark",
+        /// Too light: even its darkest pixels are bright.
+        Light = "light",
+        /// Few edges and little contrast at 64 px.
+        Blurry = "blurry",
+        /// Little entropy in its histogram (a flat or near-flat picture).
+        LowInformation = "low_information",
+        /// A single-channel (grey) image.
+        Grayscale = "grayscale",
+        /// Much wider than tall, or the reverse.
+        OddAspectRatio = "odd_aspect_ratio",
+        /// Far smaller or larger than the dataset's other images.
+        OddSize = "odd_size",
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

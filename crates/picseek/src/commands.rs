@@ -15,7 +15,7 @@ use picseek_download::{DownloadOptions, DownloadReport};
 use picseek_index::{
     AnnSettings, ClipOptions, EmbedderChoice, EmbedderKind, Index, IndexOptions, IndexReport, RecordedBuild,
 };
-use picseek_manifest::{Metric, Quantization, TermStatus};
+use picseek_manifest::{Metric, QualityFlag, Quantization, TermStatus};
 use picseek_pipeline::{RunOptions, RunReport, Stage};
 use picseek_search::{SearchRequest, Searcher, SheetQuery, evaluate};
 use picseek_serve::ServeOptions;
@@ -340,6 +340,10 @@ pub struct CleanArgs {
     /// Images bigger than this when decoded (bytes) are rejected as too large.
     #[arg(long, default_value_t = CleanOptions::default().max_decode_bytes)]
     max_decode_bytes: u64,
+    /// Quality flags that reject an image instead of only being recorded: dark, light,
+    /// blurry, low_information, grayscale, odd_aspect_ratio, odd_size (comma-separated).
+    #[arg(long, value_enum, value_delimiter = ',')]
+    reject: Vec<QualityFlag>,
 }
 
 impl CleanArgs {
@@ -351,6 +355,7 @@ impl CleanArgs {
             dedup: self.dedup,
             near_distance: self.near_distance,
             max_decode_bytes: self.max_decode_bytes,
+            reject: self.reject,
             ..CleanOptions::default()
         }
     }
@@ -368,6 +373,10 @@ fn write_clean_summary(out: &mut dyn Write, report: &CleanReport) -> std::io::Re
         report.files, report.examined, report.reused
     )?;
     write_counts(out, &report.summary)?;
+    if !report.flagged.is_empty() {
+        let flags: Vec<String> = report.flagged.iter().map(|(flag, n)| format!("{n} {flag}")).collect();
+        writeln!(out, "flagged (kept; --reject FLAG to reject): {}", flags.join(", "))?;
+    }
     writeln!(out, "wrote {}", report.manifest.display())
 }
 
