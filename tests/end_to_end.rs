@@ -12,6 +12,7 @@ mod crawl;
 mod doctor;
 mod download;
 mod hostile;
+mod leakage;
 mod model_download;
 mod pixel_retrieval;
 mod provenance;

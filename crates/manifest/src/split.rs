@@ -16,6 +16,14 @@ pub struct SplitManifest {
     /// Classes left out of the split, with the reason (e.g. too few images).
     #[serde(default)]
     pub skipped_classes: BTreeMap<String, String>,
+    /// Near-copy groups (`<class>/<file>`, two or more each) that the split kept on one
+    /// side; empty when it split image by image.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub groups: Vec<Vec<String>>,
+    /// Classes whose test side holds more or fewer than `test_per_class` images because
+    /// near copies were kept together, and why.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub uneven_classes: BTreeMap<String, String>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]

@@ -394,11 +394,23 @@ pub struct SplitArgs {
     /// Changes which images are drawn for each side (the same seed gives the same split).
     #[arg(long, default_value_t = SplitOptions::default().seed)]
     seed: u64,
+    /// `near`: near copies (crops, resized, re-encoded, brightened, shifted copies, across
+    /// classes too) always land on the same side; `off`: image by image.
+    #[arg(long, default_value = "near", value_parser = ["near", "off"])]
+    leakage: String,
+    /// Bits (of 64) in which two images' perceptual hashes may differ to count as near
+    /// copies (clean's duplicate distance is 5).
+    #[arg(long, default_value_t = SplitOptions::default().group_distance)]
+    group_distance: u32,
 }
 
 impl SplitArgs {
     fn options(self, ctx: &Context) -> SplitOptions {
-        split_options(ctx, self.input, self.test_per_class, self.train_per_class, self.seed)
+        SplitOptions {
+            keep_near_copies_together: self.leakage == "near",
+            group_distance: self.group_distance,
+            ..split_options(ctx, self.input, self.test_per_class, self.train_per_class, self.seed)
+        }
     }
 }
 
@@ -417,6 +429,7 @@ fn split_options(
         test_per_class,
         train_per_class,
         seed,
+        ..SplitOptions::default()
     }
 }
 
@@ -443,6 +456,13 @@ fn write_split_summary(out: &mut dyn Write, report: &SplitReport) -> std::io::Re
     )?;
     for (class, reason) in &m.skipped_classes {
         writeln!(out, "left out class {class}: {reason}")?;
+    }
+    if !m.groups.is_empty() {
+        let images: usize = m.groups.iter().map(Vec::len).sum();
+        writeln!(out, "kept {} near-copy groups ({images} images) on one side each", m.groups.len())?;
+    }
+    for (class, note) in &m.uneven_classes {
+        writeln!(out, "class {class}: {note}")?;
     }
     Ok(())
 }

@@ -12,6 +12,7 @@
 //! and `test/`, and `attribution.json` and `CREDITS.md` beside `split.json`.
 
 mod credits;
+mod groups;
 
 pub use credits::{AttributedImage, Attribution};
 
@@ -41,6 +42,14 @@ pub struct SplitOptions {
     pub train_per_class: usize,
     /// Changes the order images are drawn in.
     pub seed: u64,
+    /// Keep near copies on one side of the split (groups from clean's hashes); `false`
+    /// splits image by image.
+    pub keep_near_copies_together: bool,
+    /// The most bits (of 64) in which two images' gradient hashes may differ to be near
+    /// copies: looser than clean's duplicate distance, so crops and shifted copies count.
+    pub group_distance: u32,
+    /// The most two near copies' mean colours may differ, per channel.
+    pub group_colour: u8,
 }
 
 impl Default for SplitOptions {
@@ -53,6 +62,9 @@ impl Default for SplitOptions {
             test_per_class: 1,
             train_per_class: 19,
             seed: 0,
+            keep_near_copies_together: true,
+            group_distance: 12,
+            group_colour: 40,
         }
     }
 }
@@ -67,6 +79,12 @@ impl SplitOptions {
             if value > Self::MAX_PER_CLASS {
                 return Err(InvalidOption::new(name, format!("must be at most {}, not {value}", Self::MAX_PER_CLASS)));
             }
+        }
+        if self.group_distance > 64 {
+            return Err(InvalidOption::new(
+                "group_distance",
+                format!("must be from 0 to 64 bits, not {}", self.group_distance),
+            ));
         }
         Ok(())
     }
@@ -160,26 +178,72 @@ fn split_order_key(seed: u64, class: &str, name: &str) -> [u8; 32] {
     hasher.finalize().into()
 }
 
-/// Decides the split of one class's file names, or why the class cannot be split.
-fn split_class(class: &str, mut names: Vec<String>, opts: &SplitOptions) -> Result<ClassSplit, String> {
+/// Why a class cannot be split, if it cannot: too few images.
+fn too_few(count: usize, opts: &SplitOptions) -> Option<String> {
     let needed = opts.test_per_class.saturating_add(1);
-    if names.len() < needed {
-        return Err(format!(
-            "has {} image(s); needs at least {needed} (test-per-class {} plus one for train)",
-            names.len(),
+    (count < needed).then(|| {
+        format!(
+            "has {count} image(s); needs at least {needed} (test-per-class {} plus one for train)",
             opts.test_per_class
-        ));
+        )
+    })
+}
+
+/// Splits every class at once, group by group. Each group (a near-copy group, or an
+/// image alone) is placed in the order of its first member's seeded hash: in `test/`
+/// while each of its classes still wants test images and keeps one for train, else
+/// in `train/` (then cut to `train_per_class` per class, in hash order). Without groups
+/// this is the plain per-class split: the first `test_per_class` images of each class in
+/// hash order.
+fn assign(
+    classes: &BTreeMap<String, Vec<String>>,
+    groups: &[Vec<groups::Item>],
+    opts: &SplitOptions,
+) -> BTreeMap<String, ClassSplit> {
+    let key = |(class, name): &groups::Item| split_order_key(opts.seed, class, name);
+    let mut grouped: std::collections::HashSet<&groups::Item> = std::collections::HashSet::new();
+    let mut units: Vec<Vec<groups::Item>> = groups.to_vec();
+    grouped.extend(groups.iter().flatten());
+    for (class, names) in classes {
+        for name in names {
+            let item = (class.clone(), name.clone());
+            if !grouped.contains(&item) {
+                units.push(vec![item]);
+            }
+        }
     }
-    names.sort_by_cached_key(|name| split_order_key(opts.seed, class, name));
-    let train_end = match opts.train_per_class {
-        0 => names.len(),
-        n => opts.test_per_class.saturating_add(n).min(names.len()),
-    };
-    let mut test = names[..opts.test_per_class].to_vec();
-    let mut train = names[opts.test_per_class..train_end].to_vec();
-    test.sort();
-    train.sort();
-    Ok(ClassSplit { train, test })
+    units.sort_by_cached_key(|unit| unit.iter().map(key).min());
+    let mut test: BTreeMap<&str, Vec<String>> = BTreeMap::new();
+    let mut train: BTreeMap<&str, Vec<String>> = BTreeMap::new();
+    for unit in &units {
+        let mut per_class: BTreeMap<&str, usize> = BTreeMap::new();
+        for (class, _) in unit {
+            *per_class.entry(class).or_default() += 1;
+        }
+        let fits = per_class.iter().all(|(class, n)| {
+            let taken = test.get(class).map_or(0, Vec::len);
+            taken < opts.test_per_class && classes[*class].len() - taken - n >= 1
+        });
+        let side = if fits { &mut test } else { &mut train };
+        for (class, name) in unit {
+            side.entry(class).or_default().push(name.clone());
+        }
+    }
+    classes
+        .keys()
+        .map(|class| {
+            let mut train = train.remove(class.as_str()).unwrap_or_default();
+            if opts.train_per_class > 0 {
+                // In hash order, so which train images are kept does not depend on groups.
+                train.sort_by_cached_key(|name| split_order_key(opts.seed, class, name));
+                train.truncate(opts.train_per_class);
+            }
+            let mut test = test.remove(class.as_str()).unwrap_or_default();
+            train.sort();
+            test.sort();
+            (class.clone(), ClassSplit { train, test })
+        })
+        .collect()
 }
 
 /// Runs the split stage: see the crate documentation.
@@ -197,24 +261,44 @@ pub fn split(opts: &SplitOptions) -> Result<SplitReport, SplitError> {
         train_per_class: opts.train_per_class,
         classes: BTreeMap::new(),
         skipped_classes: BTreeMap::new(),
+        groups: Vec::new(),
+        uneven_classes: BTreeMap::new(),
     };
+    let mut classes: BTreeMap<String, Vec<String>> = BTreeMap::new();
     for class in listing.classes {
         let names: Vec<String> =
             class.files.iter().filter_map(|f| f.file_name().map(|n| n.to_string_lossy().into_owned())).collect();
-        match split_class(&class.class, names, opts) {
-            Ok(split) => {
-                if opts.train_per_class > 0 && split.train.len() < opts.train_per_class {
-                    tracing::warn!(
-                        class = %class.class,
-                        "only {} train image(s) of the {} asked for", split.train.len(), opts.train_per_class
-                    );
-                }
-                manifest.classes.insert(class.class, split);
-            }
-            Err(reason) => {
+        match too_few(names.len(), opts) {
+            Some(reason) => {
                 tracing::warn!(class = %class.class, "class left out of the split: {reason}");
                 manifest.skipped_classes.insert(class.class, reason);
             }
+            None => {
+                classes.insert(class.class, names);
+            }
+        }
+    }
+    let groups = if opts.keep_near_copies_together {
+        let items: Vec<groups::Item> =
+            classes.iter().flat_map(|(c, names)| names.iter().map(move |n| (c.clone(), n.clone()))).collect();
+        groups::near_copy_groups(&opts.input, &items, opts.group_distance, opts.group_colour)
+    } else {
+        Vec::new()
+    };
+    manifest.classes = assign(&classes, &groups, opts);
+    manifest.groups = groups.iter().map(|g| g.iter().map(|(c, n)| format!("{c}/{n}")).collect()).collect();
+    for (class, split) in &manifest.classes {
+        if split.test.len() != opts.test_per_class {
+            let note = format!(
+                "{} test image(s) instead of {}: near copies stay together on one side",
+                split.test.len(),
+                opts.test_per_class
+            );
+            tracing::warn!(class = %class, "{note}");
+            manifest.uneven_classes.insert(class.clone(), note);
+        }
+        if opts.train_per_class > 0 && split.train.len() < opts.train_per_class {
+            tracing::warn!(class = %class, "only {} train image(s) of the {} asked for", split.train.len(), opts.train_per_class);
         }
     }
     let train = manifest.classes.iter().map(|(c, s)| (c.as_str(), s.train.as_slice())).collect();
@@ -324,6 +408,7 @@ mod tests {
             test_per_class: 2,
             train_per_class: 3,
             seed,
+            ..SplitOptions::default()
         }
     }
 

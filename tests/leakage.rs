@@ -1,0 +1,127 @@
+//! A split without train/test leakage: planted near copies (crop, resize, JPEG
+//! re-encode, brightness change, horizontal shift; within and across classes) always land
+//! on one side, and the split is the same on a re-run and after adding a class.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use crate::support::{class_image, picseek_json};
+use image::{Rgb, RgbImage};
+use serde_json::Value;
+
+fn read(path: &Path) -> Value {
+    serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap()
+}
+
+/// The near copies of `base` the test plants, by suffix.
+fn copies(base: &RgbImage) -> Vec<(&'static str, RgbImage)> {
+    let (w, h) = base.dimensions();
+    let crop = image::imageops::crop_imm(base, w / 25, h / 25, w - 2 * (w / 25), h - 2 * (h / 25)).to_image();
+    let resized = image::imageops::resize(base, w / 2, h / 2, image::imageops::FilterType::Triangle);
+    let mut jpeg = Vec::new();
+    image::codecs::jpeg::JpegEncoder::new_with_quality(&mut jpeg, 40).encode_image(base).unwrap();
+    let reencoded = image::load_from_memory(&jpeg).unwrap().to_rgb8();
+    let brighter = RgbImage::from_fn(w, h, |x, y| Rgb(base.get_pixel(x, y).0.map(|c| c.saturating_add(25))));
+    let shifted = RgbImage::from_fn(w, h, |x, y| *base.get_pixel((x + w - 6) % w, y));
+    vec![("crop", crop), ("half", resized), ("q40", reencoded), ("bright", brighter), ("shift", shifted)]
+}
+
+/// `raw/things/<class>/`: eight distinct images per class, near copies of two of them in
+/// their class, and one copy of `a_0` in class `b`. Returns each family's members as the
+/// clean names (`<class>/<stem>.jpg`).
+fn plant(data: &Path, classes: &[(&str, [u8; 3])]) -> Vec<Vec<String>> {
+    let mut families = Vec::new();
+    for (c, (class, colour)) in classes.iter().enumerate() {
+        let dir = data.join("raw/things").join(class);
+        std::fs::create_dir_all(&dir).unwrap();
+        for i in 0..8u64 {
+            let base = class_image(*colour, 240, 180, c as u64 * 100 + i);
+            base.save(dir.join(format!("{class}_{i}.png"))).unwrap();
+            if i < 2 {
+                let mut family = vec![format!("{class}/{class}_{i}.jpg")];
+                for (suffix, copy) in copies(&base) {
+                    copy.save(dir.join(format!("{class}_{i}_{suffix}.png"))).unwrap();
+                    family.push(format!("{class}/{class}_{i}_{suffix}.jpg"));
+                }
+                families.push(family);
+            }
+        }
+    }
+    if classes.len() > 1 {
+        let (first, colour) = classes[0];
+        let base = class_image(colour, 240, 180, 0);
+        let other = classes[1].0;
+        // Not one of the copies planted in its own class: exact duplicates clean rejects.
+        let copy = RgbImage::from_fn(240, 180, |x, y| Rgb(base.get_pixel(x, y).0.map(|c| c.saturating_sub(12))));
+        copy.save(data.join("raw/things").join(other).join(format!("from_{first}.png"))).unwrap();
+        families[0].push(format!("{other}/from_{first}.jpg"));
+    }
+    families
+}
+
+/// Which side (`train` or `test`) each clean name is on.
+fn sides(data: &Path) -> BTreeMap<String, &'static str> {
+    let split = read(&data.join("split.json"));
+    let mut sides = BTreeMap::new();
+    for (class, s) in split["classes"].as_object().unwrap() {
+        for side in ["train", "test"] {
+            for name in s[side].as_array().unwrap() {
+                sides.insert(format!("{class}/{}", name.as_str().unwrap()), side);
+            }
+        }
+    }
+    sides
+}
+
+#[test]
+fn near_copies_never_cross_the_split_and_the_split_is_stable() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path();
+    let d = data.to_str().unwrap();
+    let classes = [("a", [200, 60, 60]), ("b", [60, 180, 70]), ("c", [60, 80, 200])];
+    let families = plant(data, &classes);
+    picseek_json(&["--data-dir", d, "--json", "clean", "--dedup", "exact"]);
+    let split = |extra: &[&str]| {
+        let mut args = vec!["--data-dir", d, "--json", "split", "--test-per-class", "3", "--train-per-class", "0"];
+        args.extend_from_slice(extra);
+        picseek_json(&args)
+    };
+    split(&[]);
+    let first = sides(data);
+    for family in &families {
+        let on: Vec<&str> =
+            family.iter().map(|m| *first.get(m).unwrap_or_else(|| panic!("{m} is not split"))).collect();
+        assert!(on.windows(2).all(|w| w[0] == w[1]), "a family crosses the split: {family:?} on {on:?}");
+    }
+    let manifest = read(&data.join("split.json"));
+    let groups = manifest["groups"].as_array().unwrap();
+    for family in &families {
+        let group = groups.iter().find(|g| g.as_array().unwrap().iter().any(|m| m == &family[0])).expect("a group");
+        for member in family {
+            assert!(
+                group.as_array().unwrap().iter().any(|m| m == member),
+                "{member} is not grouped with {}: {group}",
+                family[0]
+            );
+        }
+    }
+    // Distinct images are not grouped: every group is one planted family.
+    assert_eq!(groups.len(), families.len(), "{groups:?}");
+
+    // The same on a re-run, and after adding a class.
+    split(&[]);
+    assert_eq!(sides(data), first);
+    let dir_d = data.join("raw/things/d");
+    std::fs::create_dir_all(&dir_d).unwrap();
+    for i in 0..6 {
+        class_image([200, 200, 60], 240, 180, 900 + i).save(dir_d.join(format!("d_{i}.png"))).unwrap();
+    }
+    picseek_json(&["--data-dir", d, "--json", "clean", "--dedup", "exact"]);
+    split(&[]);
+    let grown = sides(data);
+    assert!(first.iter().all(|(name, side)| grown.get(name) == Some(side)), "adding a class moved other images");
+
+    // --leakage off: image by image, no groups.
+    let plain = split(&["--leakage", "off"]);
+    assert!(plain.get("groups").is_none(), "{plain}");
+}
