@@ -8,7 +8,9 @@ fn help_lists_every_subcommand_of_the_spec() {
     let out = picseek(&["--help"]);
     assert!(out.status.success());
     let help = String::from_utf8_lossy(&out.stdout);
-    for command in ["crawl", "download", "clean", "split", "index", "search", "eval", "run", "serve", "doctor"] {
+    for command in
+        ["crawl", "download", "clean", "split", "index", "search", "eval", "run", "serve", "doctor", "report"]
+    {
         assert!(help.lines().any(|l| l.trim_start().starts_with(command)), "--help lacks {command}:\n{help}");
         assert!(picseek(&[command, "--help"]).status.success(), "{command} --help failed");
     }

@@ -17,6 +17,7 @@ mod model_download;
 mod pixel_retrieval;
 mod provenance;
 mod quality;
+mod report;
 mod run;
 mod search_cli;
 mod serve;

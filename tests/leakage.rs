@@ -29,7 +29,7 @@ fn copies(base: &RgbImage) -> Vec<(&'static str, RgbImage)> {
 /// `raw/things/<class>/`: eight distinct images per class, near copies of two of them in
 /// their class, and one copy of `a_0` in class `b`. Returns each family's members as the
 /// clean names (`<class>/<stem>.jpg`).
-fn plant(data: &Path, classes: &[(&str, [u8; 3])]) -> Vec<Vec<String>> {
+pub(crate) fn plant(data: &Path, classes: &[(&str, [u8; 3])]) -> Vec<Vec<String>> {
     let mut families = Vec::new();
     for (c, (class, colour)) in classes.iter().enumerate() {
         let dir = data.join("raw/things").join(class);

@@ -203,7 +203,7 @@ fn the_api_pages_finds_more_like_an_item_browses_and_serves_thumbnails() {
 }
 
 /// Where the page tests keep their screenshots.
-fn screenshot_path(name: &str) -> PathBuf {
+pub(crate) fn screenshot_path(name: &str) -> PathBuf {
     let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("screenshots");
     std::fs::create_dir_all(&dir).unwrap();
     dir.join(format!("{name}.png"))
@@ -362,6 +362,13 @@ const TEXT_FIELD_DISPLAY: &str = "return getComputedStyle(document.getElementByI
 /// Starts chromedriver and headless Chromium on the server's page. Keep the driver
 /// alive as long as the session; dropping it stops chromedriver.
 pub(crate) async fn open_page(server: &Server) -> (picseek_crawl::ChromeDriver, picseek_crawl::BrowserSession) {
+    let (driver, session) = open_browser().await;
+    session.client.goto(&format!("{}/", server.base)).await.unwrap();
+    (driver, session)
+}
+
+/// Starts chromedriver and a headless Chromium session on a blank page.
+pub(crate) async fn open_browser() -> (picseek_crawl::ChromeDriver, picseek_crawl::BrowserSession) {
     let chromedriver = picseek_crawl::find_program(&["chromedriver"]).expect("chromedriver (scripts/setup.sh)");
     let driver = picseek_crawl::ChromeDriver::start(&chromedriver).await.unwrap();
     let chromium = picseek_crawl::find_program(&["chromium", "chromium-browser"]);
@@ -369,7 +376,6 @@ pub(crate) async fn open_page(server: &Server) -> (picseek_crawl::ChromeDriver, 
         picseek_crawl::BrowserSession::open(driver.url(), chromium.as_deref(), false, Duration::from_secs(60))
             .await
             .unwrap();
-    session.client.goto(&format!("{}/", server.base)).await.unwrap();
     (driver, session)
 }
 

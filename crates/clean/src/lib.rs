@@ -197,23 +197,38 @@ struct KeptImages {
 }
 
 impl KeptImages {
+    #[cfg(test)]
     fn duplicate_of(&self, record: &CleanRecord, phash: Option<&ImageHash>, opts: &CleanOptions) -> Option<String> {
+        self.duplicate(record, phash, opts).map(|(path, _)| path)
+    }
+
+    /// The kept image `record` duplicates, and how: the same file, the same picture in
+    /// another encoding, or a picture that looks alike (what `detail` records).
+    fn duplicate(
+        &self,
+        record: &CleanRecord,
+        phash: Option<&ImageHash>,
+        opts: &CleanOptions,
+    ) -> Option<(String, String)> {
         if opts.dedup == Dedup::Off {
             return None;
         }
-        let exact = self
-            .by_bytes
-            .get(&record.sha256)
-            .or_else(|| record.pixels_xxh3.as_ref().and_then(|p| self.by_pixels.get(p)));
-        if exact.is_some() || opts.dedup == Dedup::Exact {
-            return exact.cloned();
+        if let Some(path) = self.by_bytes.get(&record.sha256) {
+            return Some((path.clone(), "exact: the same bytes".into()));
+        }
+        if let Some(path) = record.pixels_xxh3.as_ref().and_then(|p| self.by_pixels.get(p)) {
+            return Some((path.clone(), "exact: the same pixels in another encoding".into()));
+        }
+        if opts.dedup == Dedup::Exact {
+            return None;
         }
         let (phash, colour) = (phash?, record.mean_rgb?);
         let colour_close = |c: &[u8; 3]| c.iter().zip(colour).all(|(a, b)| a.abs_diff(b) <= NEAR_MEAN_COLOUR);
-        self.hashes
-            .iter()
-            .find(|(h, c, _)| h.dist(phash) <= opts.near_distance && colour_close(c))
-            .map(|(_, _, path)| path.clone())
+        self.hashes.iter().find(|(h, c, _)| h.dist(phash) <= opts.near_distance && colour_close(c)).map(
+            |(h, _, path)| {
+                (path.clone(), format!("near: looks alike (perceptual hashes {} bits apart)", h.dist(phash)))
+            },
+        )
     }
 
     fn add(&mut self, record: &CleanRecord, phash: Option<ImageHash>) {
@@ -271,8 +286,8 @@ pub fn clean(opts: &CleanOptions) -> Result<CleanReport, CleanError> {
             // Provenance follows the download manifest, also for files unchanged since.
             record.provenance = input.provenance.clone();
             if record.status == CleanStatus::Kept {
-                if let Some(original) =
-                    kept.duplicate_of(&record, phash.as_ref(), opts).filter(|p| Some(p) != record.path.as_ref())
+                if let Some((original, how)) =
+                    kept.duplicate(&record, phash.as_ref(), opts).filter(|(p, _)| Some(p) != record.path.as_ref())
                 {
                     tracing::info!("{}: duplicate of {original}", record.source);
                     if let Some(path) = record.path.take() {
@@ -281,6 +296,7 @@ pub fn clean(opts: &CleanOptions) -> Result<CleanReport, CleanError> {
                     }
                     record.status = CleanStatus::Rejected;
                     record.reason = Some(format!("duplicate_of:{original}"));
+                    record.detail = Some(how);
                 } else {
                     if let (Some(jpeg), Some(path)) = (image, &record.path) {
                         to_write.push((opts.out.join(path), jpeg));

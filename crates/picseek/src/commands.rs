@@ -1143,3 +1143,39 @@ fn doctor_fix(problem: &picseek_doctor::Problem) -> String {
             .into(),
     }
 }
+
+#[derive(Args)]
+pub struct ReportArgs {
+    /// Where the page goes [default: <data-dir>/report.html].
+    #[arg(long)]
+    out: Option<PathBuf>,
+}
+
+/// Writes the data directory's report page and prints its numbers.
+pub fn report(ctx: &Context, args: ReportArgs) -> anyhow::Result<()> {
+    let opts = picseek_report::ReportOptions {
+        out: ctx.path_or_default(args.out, "report.html"),
+        ..picseek_report::ReportOptions::for_data_dir(&ctx.data_dir)
+    };
+    let report = picseek_report::report(&opts)?;
+    ctx.print(&report, |out| {
+        writeln!(
+            out,
+            "{:<24} {:>10} {:>6} {:>8} {:>6} {:>6}",
+            "class", "downloaded", "kept", "rejected", "train", "test"
+        )?;
+        for (class, c) in &report.classes {
+            let rejected: usize = c.rejected.values().sum();
+            writeln!(out, "{class:<24} {:>10} {:>6} {rejected:>8} {:>6} {:>6}", c.downloaded, c.kept, c.train, c.test)?;
+        }
+        let flagged: usize = report.flagged.values().map(Vec::len).sum();
+        writeln!(
+            out,
+            "{} duplicate groups, {} near-copy groups ({} crossing train and test), {flagged} flagged images",
+            report.duplicate_groups.len(),
+            report.split_groups.len(),
+            report.crossing_groups
+        )?;
+        writeln!(out, "wrote {}", report.page.display())
+    })
+}

@@ -47,6 +47,8 @@ enum Command {
     Serve(commands::ServeArgs),
     /// Check Chromium and its driver, ONNX Runtime, the model, disk space and the network.
     Doctor(commands::DoctorArgs),
+    /// Write one HTML page over the data directory: counts, duplicates, near copies, flags.
+    Report(commands::ReportArgs),
 }
 
 fn init_logging(verbose: u8) {
@@ -82,7 +84,9 @@ fn writing_lock(
         Command::Split(_) => "split",
         Command::Index(_) => "index",
         Command::Run(_) => "run",
-        Command::Search(_) | Command::Eval(_) | Command::Serve(_) | Command::Doctor(_) => return Ok(None),
+        Command::Search(_) | Command::Eval(_) | Command::Serve(_) | Command::Doctor(_) | Command::Report(_) => {
+            return Ok(None);
+        }
     };
     picseek_manifest::DataDirLock::acquire(&ctx.data_dir, name).map(Some)
 }
@@ -106,6 +110,7 @@ fn main() -> std::process::ExitCode {
         Command::Run(args) => commands::run(&ctx, args),
         Command::Serve(args) => commands::serve(&ctx, args),
         Command::Doctor(args) => commands::doctor(&ctx, args),
+        Command::Report(args) => commands::report(&ctx, args),
     });
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,
