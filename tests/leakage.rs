@@ -125,3 +125,88 @@ fn near_copies_never_cross_the_split_and_the_split_is_stable() {
     let plain = split(&["--leakage", "off"]);
     assert!(plain.get("groups").is_none(), "{plain}");
 }
+
+#[test]
+fn clip_finds_duplicates_the_hash_misses_and_groups_near_copies_from_the_shared_cache() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path();
+    let d = data.to_str().unwrap();
+    let classes = [("a", [200, 60, 60]), ("b", [60, 180, 70]), ("c", [60, 80, 200])];
+    let mut families = plant(data, &classes);
+    // A fine-grained picture and a copy with other grain: the same to the eye and to
+    // CLIP, but their gradient hashes (of noise) share little, so only --dedup clip sees it.
+    for (c, (class, colour)) in classes.iter().enumerate() {
+        let mut noise = crate::support::Noise::new(c as u64 + 7);
+        let base = RgbImage::from_fn(240, 180, |_, _| {
+            Rgb(colour.map(|v| v.saturating_add(noise.next() % 60).saturating_sub(30)))
+        });
+        let grain = RgbImage::from_fn(240, 180, |x, y| {
+            Rgb(base.get_pixel(x, y).0.map(|v| v.saturating_add(noise.next() % 9).saturating_sub(4)))
+        });
+        base.save(data.join("raw/things").join(class).join(format!("{class}_grain.png"))).unwrap();
+        grain.save(data.join("raw/things").join(class).join(format!("{class}_grain_copy.png"))).unwrap();
+        families.push(vec![format!("{class}/{class}_grain.jpg"), format!("{class}/{class}_grain_copy.jpg")]);
+    }
+    let model = crate::support::clip_test_model();
+    let model = model.to_str().unwrap();
+
+    // --dedup clip: the CLIP vectors of every kept image go to the index's cache. (The
+    // tiny test model tells these synthetic pictures apart less well than CLIP does,
+    // hence a stricter threshold than the default.)
+    let cleaned = picseek_json(&[
+        "--data-dir",
+        d,
+        "--json",
+        "clean",
+        "--dedup",
+        "clip",
+        "--model",
+        model,
+        "--clip-threshold",
+        "0.99",
+    ]);
+    let manifest = read(&data.join("clean/manifest.json"));
+    let details: Vec<&str> = manifest.as_array().unwrap().iter().filter_map(|r| r["detail"].as_str()).collect();
+    let grain_details: Vec<&str> = manifest
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["source"].as_str().unwrap().ends_with("_grain_copy.png"))
+        .filter_map(|r| r["detail"].as_str())
+        .collect();
+    assert_eq!(grain_details.len(), 3, "every grain copy is a duplicate: {grain_details:?}");
+    assert!(grain_details.iter().any(|d| d.starts_with("clip: looks alike")), "{grain_details:?}");
+    assert!(details.iter().any(|d| d.starts_with("near: looks alike")), "the kinds stay apart: {details:?}");
+    for record in manifest.as_array().unwrap() {
+        let source = record["source"].as_str().unwrap();
+        let original = source.rsplit('/').next().unwrap().trim_end_matches(".png").matches('_').count() == 1;
+        if original && !source.contains("from_") {
+            assert_eq!(record["status"], "kept", "a distinct image was taken for a duplicate: {record}");
+        }
+    }
+    assert!(cleaned["summary"]["rejected: duplicate"].as_u64().unwrap() > 0);
+
+    // Nothing is embedded twice: index finds every kept image in the cache.
+    picseek_json(&["--data-dir", d, "--json", "split", "--test-per-class", "2"]);
+    let indexed = picseek_json(&["--data-dir", d, "--json", "index", "--model", model]);
+    assert_eq!(indexed["embedded"], 0, "{indexed}");
+
+    // Near copies grouped by the cached embeddings alone (hashes made useless): the
+    // grain copies, which only CLIP sees. (The tiny test model tells apart little more
+    // than near-identical pictures, hence the strict cosine.)
+    picseek_json(&["--data-dir", d, "--json", "clean", "--dedup", "exact"]);
+    picseek_json(&["--data-dir", d, "--json", "index", "--model", model, "--train", &format!("{d}/clean")]);
+    let args = ["--test-per-class", "3", "--train-per-class", "0", "--group-distance", "0", "--group-cosine", "0.99"];
+    picseek_json(&[&["--data-dir", d, "--json", "split"][..], &args].concat());
+    let on = sides(data);
+    let groups = read(&data.join("split.json"))["groups"].clone();
+    for family in families.iter().filter(|f| f[0].contains("_grain")) {
+        assert_eq!(on[&family[0]], on[&family[1]], "{family:?}");
+        let together = groups
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|g| family.iter().all(|m| g.as_array().unwrap().iter().any(|x| x == m)));
+        assert!(together, "{family:?} not grouped: {groups}");
+    }
+}

@@ -64,10 +64,13 @@ impl Examiner {
             let output_in_place = earlier.path.as_ref().is_none_or(|p| out.join(p).is_file());
             // Records of a version that did not score quality are examined again.
             let scored = earlier.status != CleanStatus::Kept || earlier.quality.is_some();
-            // So are images a quality flag rejected: the flags to reject may have changed.
-            let flag_rejected =
-                earlier.reason.as_deref().is_some_and(|r| r.parse::<picseek_manifest::QualityFlag>().is_ok());
-            let scored = scored && !flag_rejected;
+            // So are images a quality flag or a duplicate rejected: the flags to reject, the
+            // dedup mode and the images they were duplicates of may have changed.
+            let decided_by_others = earlier
+                .reason
+                .as_deref()
+                .is_some_and(|r| r.parse::<picseek_manifest::QualityFlag>().is_ok() || r.starts_with("duplicate_of:"));
+            let scored = scored && !decided_by_others;
             if output_in_place && earlier.class == record.class && scored {
                 return Examined::Unchanged(earlier.clone());
             }

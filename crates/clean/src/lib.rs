@@ -49,6 +49,27 @@ pub enum Dedup {
     Exact,
     /// Exact, and perceptual hashes within `near_distance` bits with close mean colours.
     Near,
+    /// Near, and CLIP embeddings (of `CleanOptions::clip`'s model) at least
+    /// `clip_threshold` alike in cosine: pictures that look alike to the model.
+    Clip,
+}
+
+/// The CLIP model `--dedup clip` compares kept images with, and where its embedding
+/// cache is (the index's, so `index` embeds nothing twice).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ClipDedup {
+    /// The model and how to run it.
+    pub model: picseek_index::ClipOptions,
+    /// The index folder whose `cache/` holds the vectors.
+    pub index_dir: PathBuf,
+    /// The cosine at or above which two images are duplicates.
+    pub threshold: f32,
+}
+
+impl ClipDedup {
+    /// The default cosine for duplicates: near copies of one photo score above it with
+    /// CLIP ViT-B/32, distinct photos of one subject below.
+    pub const DEFAULT_THRESHOLD: f32 = 0.96;
 }
 
 /// What to clean, where, and how strictly. [`Default`] gives the documented defaults
@@ -74,6 +95,8 @@ pub struct CleanOptions {
     /// Quality flags that reject an image (its reason is the flag's name); by default
     /// flags are only recorded.
     pub reject: Vec<QualityFlag>,
+    /// The model for `Dedup::Clip`.
+    pub clip: Option<ClipDedup>,
 }
 
 impl Default for CleanOptions {
@@ -88,6 +111,7 @@ impl Default for CleanOptions {
             jpeg_quality: 95,
             quality: QualityThresholds::default(),
             reject: Vec::new(),
+            clip: None,
         }
     }
 }
@@ -110,6 +134,16 @@ impl CleanOptions {
         if self.max_decode_bytes == 0 {
             return Err(InvalidOption::new("max_decode_bytes", "must be at least 1"));
         }
+        match (&self.clip, self.dedup) {
+            (None, Dedup::Clip) => return Err(InvalidOption::new("dedup", "clip needs a CLIP model")),
+            (Some(clip), _) if !(0.0..=1.0).contains(&clip.threshold) => {
+                return Err(InvalidOption::new(
+                    "clip_threshold",
+                    format!("must be from 0 to 1, not {}", clip.threshold),
+                ));
+            }
+            _ => {}
+        }
         Ok(())
     }
 }
@@ -127,6 +161,9 @@ pub enum CleanError {
     /// An option the stage cannot work with.
     #[error("{0}")]
     Invalid(#[from] InvalidOption),
+    /// The CLIP model for `--dedup clip`, or its embedding cache, cannot be used.
+    #[error(transparent)]
+    Clip(#[from] picseek_index::IndexError),
 }
 
 /// What a clean run did.
@@ -194,6 +231,8 @@ struct KeptImages {
     by_bytes: HashMap<String, String>,
     by_pixels: HashMap<String, String>,
     hashes: Vec<(ImageHash, [u8; 3], String)>,
+    /// CLIP vectors of kept images (`--dedup clip`).
+    vectors: Vec<(Vec<f32>, String)>,
 }
 
 impl KeptImages {
@@ -231,6 +270,13 @@ impl KeptImages {
         )
     }
 
+    /// The kept image whose CLIP vector is most like `vector`, if at least `threshold`.
+    fn clip_duplicate(&self, vector: &[f32], threshold: f32) -> Option<(String, String)> {
+        let cosine = |v: &[f32]| v.iter().zip(vector).map(|(a, b)| a * b).sum::<f32>();
+        let (best, path) = self.vectors.iter().map(|(v, p)| (cosine(v), p)).max_by(|a, b| a.0.total_cmp(&b.0))?;
+        (best >= threshold).then(|| (path.clone(), format!("clip: looks alike to the model (cosine {best:.3})")))
+    }
+
     fn add(&mut self, record: &CleanRecord, phash: Option<ImageHash>) {
         let Some(path) = record.path.clone() else { return };
         self.by_bytes.insert(record.sha256.clone(), path.clone());
@@ -266,9 +312,19 @@ pub fn clean(opts: &CleanOptions) -> Result<CleanReport, CleanError> {
         ProgressStyle::with_template("{msg} {bar:30} {pos}/{len} {per_sec} [{elapsed} < {eta}]")
             .expect("valid template"),
     );
+    let mut clip = match (&opts.clip, opts.dedup) {
+        (Some(clip), Dedup::Clip) => {
+            Some(picseek_index::CachedClipEmbedder::open(&clip.index_dir, &clip.model, opts.max_decode_bytes)?)
+        }
+        _ => None,
+    };
     for batch in inputs.chunks(BATCH) {
         let examined: Vec<Examined> =
             batch.par_iter().map(|input| examiner.examine(input, previous.get(&input.source), &opts.out)).collect();
+        let mut vectors = match clip.as_mut() {
+            Some(clip) => clip_vectors(clip, &examined, &opts.out)?.into_iter(),
+            None => Vec::new().into_iter(),
+        };
         let mut to_write = Vec::new();
         for (input, item) in batch.iter().zip(examined) {
             let (mut record, phash, image) = match item {
@@ -285,10 +341,14 @@ pub fn clean(opts: &CleanOptions) -> Result<CleanReport, CleanError> {
             previous.remove(&record.source);
             // Provenance follows the download manifest, also for files unchanged since.
             record.provenance = input.provenance.clone();
+            let vector = vectors.next().flatten();
             if record.status == CleanStatus::Kept {
-                if let Some((original, how)) =
-                    kept.duplicate(&record, phash.as_ref(), opts).filter(|(p, _)| Some(p) != record.path.as_ref())
-                {
+                let clip_threshold = opts.clip.as_ref().map_or(1.0, |c| c.threshold);
+                let duplicate = kept
+                    .duplicate(&record, phash.as_ref(), opts)
+                    .or_else(|| vector.as_ref().and_then(|v| kept.clip_duplicate(v, clip_threshold)))
+                    .filter(|(p, _)| Some(p) != record.path.as_ref());
+                if let Some((original, how)) = duplicate {
                     tracing::info!("{}: duplicate of {original}", record.source);
                     if let Some(path) = record.path.take() {
                         // A re-run may find an earlier kept image to be a duplicate now.
@@ -302,6 +362,9 @@ pub fn clean(opts: &CleanOptions) -> Result<CleanReport, CleanError> {
                         to_write.push((opts.out.join(path), jpeg));
                     }
                     kept.add(&record, phash);
+                    if let (Some(v), Some(path)) = (vector, &record.path) {
+                        kept.vectors.push((v, path.clone()));
+                    }
                 }
             } else if let (Some(reason), Some(detail)) = (&record.reason, &record.detail) {
                 tracing::warn!("rejected {} ({reason}): {detail}", record.source);
@@ -317,6 +380,37 @@ pub fn clean(opts: &CleanOptions) -> Result<CleanReport, CleanError> {
     reject_flagged(&mut records, &opts.reject, &opts.out);
     write_json_atomic(&manifest_path, &records)?;
     Ok(report.finish(records))
+}
+
+/// The CLIP vector of each kept image of a batch (from the output it will have, so that
+/// `index` finds it cached), in batch order; `None` for the others.
+fn clip_vectors(
+    clip: &mut picseek_index::CachedClipEmbedder,
+    examined: &[Examined],
+    out: &Path,
+) -> Result<Vec<Option<Vec<f32>>>, CleanError> {
+    let images: Vec<Option<(PathBuf, Vec<u8>)>> = examined
+        .iter()
+        .map(|item| match item {
+            Examined::New { record, output: Some(bytes), .. } if record.status == CleanStatus::Kept => {
+                Some((PathBuf::from(&record.source), bytes.clone()))
+            }
+            Examined::Unchanged(record) if record.status == CleanStatus::Kept => {
+                let path = out.join(record.path.as_deref()?);
+                Some((path.clone(), std::fs::read(&path).ok()?))
+            }
+            _ => None,
+        })
+        .collect();
+    let wanted: Vec<(PathBuf, Vec<u8>)> = images.iter().flatten().cloned().collect();
+    let mut vectors = clip.vectors(&wanted)?.into_iter();
+    Ok(images
+        .iter()
+        .map(|image| {
+            image.as_ref()?;
+            vectors.next()?.inspect_err(|e| tracing::warn!("--dedup clip: {e}")).ok()
+        })
+        .collect())
 }
 
 /// Rejects kept images with a flag of `reject`, naming the first such flag as the reason.

@@ -202,6 +202,8 @@ pub(crate) fn mark_odd_sizes(records: &mut [CleanRecord], iqr_factor: f64) {
     if sizes.is_empty() {
         return;
     }
+    // Sorted, so the quartiles come out to the last bit the same whatever the order.
+    sizes.sort_by(f64::total_cmp);
     let (q1, q3) = (percentile(&mut sizes, 25.0), percentile(&mut sizes, 75.0));
     let (low, high) = (q1 - iqr_factor * (q3 - q1), q3 + iqr_factor * (q3 - q1));
     let (mid, gap) = ((low + high) / 2.0, high - low);

@@ -24,8 +24,31 @@ pub(crate) type CachedVectors = HashMap<String, Vec<f32>>;
 /// The cache file, for appending.
 pub(crate) struct CacheFile {
     path: PathBuf,
+    identity: String,
     dimension: usize,
     file: Option<std::fs::File>,
+}
+
+/// Beside each cache file (`<name>.json`): what its vectors are, so that a reader that
+/// did not make them (split, grouping near copies) can read them.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct CacheDescription {
+    identity: String,
+    dimension: usize,
+}
+
+/// The vectors of every embedding cache in `index_dir` that describes itself, with the
+/// identity it was made with.
+pub fn cached_embeddings(index_dir: &Path) -> Vec<(String, HashMap<String, Vec<f32>>)> {
+    let Ok(entries) = std::fs::read_dir(index_dir.join("cache")) else { return Vec::new() };
+    let mut caches = Vec::new();
+    for path in entries.flatten().map(|e| e.path()).filter(|p| p.extension().is_some_and(|e| e == "json")) {
+        let Ok(description) = picseek_manifest::read_json::<CacheDescription>(&path) else { continue };
+        if let Ok((vectors, _)) = open_cache(index_dir, &description.identity, description.dimension) {
+            caches.push((description.identity, vectors));
+        }
+    }
+    caches
 }
 
 /// Reads the cache of vectors made the way `identity` describes.
@@ -48,7 +71,7 @@ pub(crate) fn open_cache(
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
         Err(e) => return Err(IndexError::Io { path, source: e }),
     }
-    Ok((vectors, CacheFile { path, dimension, file: None }))
+    Ok((vectors, CacheFile { path, identity: identity.to_owned(), dimension, file: None }))
 }
 
 impl CacheFile {
@@ -64,6 +87,11 @@ impl CacheFile {
             std::fs::create_dir_all(dir).map_err(io_error(dir))?;
             let file = std::fs::OpenOptions::new().create(true).append(true).open(&self.path);
             let file = file.map_err(io_error(&self.path))?;
+            let description = self.path.with_extension("json");
+            if !description.exists() {
+                let what = CacheDescription { identity: self.identity.clone(), dimension: self.dimension };
+                picseek_manifest::write_json_atomic(&description, &what)?;
+            }
             // A record left short by a killed run would misalign every later one.
             let len = file.metadata().map_err(io_error(&self.path))?.len();
             if len % record as u64 != 0 {

@@ -110,3 +110,59 @@ impl ClipEmbedder {
         Ok(self.embed_prepared(std::slice::from_ref(&prepared))?.remove(0))
     }
 }
+
+/// CLIP vectors of images through the embedding cache `index` uses, for other stages
+/// (clean's `--dedup clip`): what is cached is not embedded again, and what is embedded
+/// here is not embedded again by `index`.
+pub struct CachedClipEmbedder {
+    embedder: ClipEmbedder,
+    cached: crate::cache::CachedVectors,
+    file: crate::cache::CacheFile,
+}
+
+impl CachedClipEmbedder {
+    /// Loads the model of `options` and opens its cache in `index_dir`.
+    pub fn open(index_dir: &Path, options: &ClipOptions, max_decode_bytes: u64) -> Result<Self, IndexError> {
+        let embedder = ClipEmbedder::load(options, max_decode_bytes)?;
+        let identity = crate::IndexIdentity::new(
+            picseek_manifest::EmbedderKind::Clip,
+            Some(embedder.model()),
+            &embedder.preprocessing(),
+        );
+        let (cached, file) = crate::cache::open_cache(index_dir, &identity.canonical(), embedder.dimension())?;
+        Ok(Self { embedder, cached, file })
+    }
+
+    /// The vector of each image (its name, for errors, and bytes): cached by the SHA-256
+    /// of its bytes, or embedded now, in one batch, and appended to the cache. An image
+    /// that cannot be embedded gets its error.
+    pub fn vectors(&mut self, images: &[(PathBuf, Vec<u8>)]) -> Result<Vec<Result<Vec<f32>, ImageError>>, IndexError> {
+        use rayon::prelude::*;
+        let shas: Vec<String> = images.iter().map(|(_, bytes)| picseek_manifest::sha256_hex(bytes)).collect();
+        let prepared: Vec<Option<Result<Vec<f32>, ImageError>>> = images
+            .par_iter()
+            .zip(&shas)
+            .map(|((path, bytes), sha)| (!self.cached.contains_key(sha)).then(|| self.embedder.prepare(path, bytes)))
+            .collect();
+        let inputs: Vec<Vec<f32>> = prepared.iter().filter_map(|p| p.as_ref()?.as_ref().ok().cloned()).collect();
+        let mut embedded =
+            if inputs.is_empty() { Vec::new() } else { self.embedder.embed_prepared(&inputs)? }.into_iter();
+        let mut rows: Vec<(String, Vec<f32>)> = Vec::new();
+        let mut out = Vec::with_capacity(images.len());
+        for (sha, prepared) in shas.iter().zip(prepared) {
+            out.push(match prepared {
+                None => Ok(self.cached[sha].clone()),
+                Some(Err(e)) => Err(e),
+                Some(Ok(_)) => {
+                    let vector = embedded.next().unwrap_or_default();
+                    rows.push((sha.clone(), vector.clone()));
+                    Ok(vector)
+                }
+            });
+        }
+        let bytes: Vec<(&str, &[u8])> = rows.iter().map(|(sha, v)| (sha.as_str(), bytemuck::cast_slice(v))).collect();
+        self.file.append(&bytes)?;
+        self.cached.extend(rows);
+        Ok(out)
+    }
+}

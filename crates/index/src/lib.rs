@@ -32,7 +32,8 @@ mod store;
 
 pub use ann::{AnnSettings, build_graph, candidate_count, clip_like_vectors, open_graph};
 pub use build::{IndexOptions, IndexReport, build_index};
-pub use clip::{ClipEmbedder, ClipOptions};
+pub use cache::cached_embeddings;
+pub use clip::{CachedClipEmbedder, ClipEmbedder, ClipOptions};
 pub use identity::{IdentityDifference, IndexIdentity};
 pub use picseek_manifest::{EmbedderKind, Metric, Quantization};
 pub use pixel::PixelEmbedder;

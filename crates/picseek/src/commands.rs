@@ -331,9 +331,15 @@ pub struct CleanArgs {
     /// Reject images whose shorter side is below this many pixels.
     #[arg(long, default_value_t = CleanOptions::default().min_side)]
     min_side: u32,
-    /// exact (same bytes or pixels), near (also perceptually alike) or off.
+    /// exact (same bytes or pixels), near (also perceptually alike), clip (also alike to a
+    /// CLIP model: --model; its vectors go to the index's embedding cache) or off.
     #[arg(long, value_enum, default_value_t = CleanOptions::default().dedup)]
     dedup: Dedup,
+    /// For --dedup clip: the cosine at or above which two images are duplicates.
+    #[arg(long, default_value_t = picseek_clean::ClipDedup::DEFAULT_THRESHOLD)]
+    clip_threshold: f32,
+    #[command(flatten)]
+    model: ModelArgs,
     /// Largest Hamming distance (of 64 bits) between perceptual hashes of near duplicates.
     #[arg(long, default_value_t = CleanOptions::default().near_distance)]
     near_distance: u32,
@@ -347,8 +353,21 @@ pub struct CleanArgs {
 }
 
 impl CleanArgs {
-    fn options(self, ctx: &Context) -> CleanOptions {
-        CleanOptions {
+    fn options(self, ctx: &Context) -> anyhow::Result<CleanOptions> {
+        let index_dir = ctx.data_dir.join("index");
+        let clip = match self.dedup {
+            Dedup::Clip => {
+                let model_dir = match (&self.model.model, RecordedBuild::read(&index_dir).and_then(|r| r.model)) {
+                    (Some(dir), _) => dir.clone(),
+                    (None, Some(model)) => picseek_index::locate_model(&index_dir, &model)?,
+                    (None, None) => ClipOptions::default().model_dir,
+                };
+                let model = ClipOptions { model_dir, threads: self.model.threads(), ..ClipOptions::default() };
+                Some(picseek_clean::ClipDedup { model, index_dir, threshold: self.clip_threshold })
+            }
+            _ => None,
+        };
+        Ok(CleanOptions {
             input: ctx.path_or_default(self.input, "raw"),
             out: ctx.path_or_default(self.out, "clean"),
             min_side: self.min_side,
@@ -356,13 +375,14 @@ impl CleanArgs {
             near_distance: self.near_distance,
             max_decode_bytes: self.max_decode_bytes,
             reject: self.reject,
+            clip,
             ..CleanOptions::default()
-        }
+        })
     }
 }
 
 pub fn clean(ctx: &Context, args: CleanArgs) -> anyhow::Result<()> {
-    let report = picseek_clean::clean(&args.options(ctx))?;
+    let report = picseek_clean::clean(&args.options(ctx)?)?;
     ctx.print(&report, |out| write_clean_summary(out, &report))
 }
 
@@ -402,6 +422,10 @@ pub struct SplitArgs {
     /// copies (clean's duplicate distance is 5).
     #[arg(long, default_value_t = SplitOptions::default().group_distance)]
     group_distance: u32,
+    /// Cosine between CLIP vectors (where <data-dir>/index/cache/ has them) at or above
+    /// which two images count as near copies.
+    #[arg(long, default_value_t = SplitOptions::default().group_cosine)]
+    group_cosine: f32,
 }
 
 impl SplitArgs {
@@ -409,6 +433,7 @@ impl SplitArgs {
         SplitOptions {
             keep_near_copies_together: self.leakage == "near",
             group_distance: self.group_distance,
+            group_cosine: self.group_cosine,
             ..split_options(ctx, self.input, self.test_per_class, self.train_per_class, self.seed)
         }
     }
@@ -429,6 +454,7 @@ fn split_options(
         test_per_class,
         train_per_class,
         seed,
+        embeddings_dir: Some(ctx.data_dir.join("index")),
         ..SplitOptions::default()
     }
 }

@@ -50,6 +50,12 @@ pub struct SplitOptions {
     pub group_distance: u32,
     /// The most two near copies' mean colours may differ, per channel.
     pub group_colour: u8,
+    /// The least cosine between two images' CLIP vectors for them to be near copies, where
+    /// an embedding cache has them (looser than clean's `--dedup clip` threshold).
+    pub group_cosine: f32,
+    /// The index folder whose embedding cache (`cache/`, written by index or by clean's
+    /// `--dedup clip`) groups near copies by CLIP too; `None`: by hashes only.
+    pub embeddings_dir: Option<PathBuf>,
 }
 
 impl Default for SplitOptions {
@@ -65,6 +71,8 @@ impl Default for SplitOptions {
             keep_near_copies_together: true,
             group_distance: 12,
             group_colour: 40,
+            group_cosine: 0.93,
+            embeddings_dir: None,
         }
     }
 }
@@ -79,6 +87,9 @@ impl SplitOptions {
             if value > Self::MAX_PER_CLASS {
                 return Err(InvalidOption::new(name, format!("must be at most {}, not {value}", Self::MAX_PER_CLASS)));
             }
+        }
+        if !(0.0..=1.0).contains(&self.group_cosine) {
+            return Err(InvalidOption::new("group_cosine", format!("must be from 0 to 1, not {}", self.group_cosine)));
         }
         if self.group_distance > 64 {
             return Err(InvalidOption::new(
@@ -281,7 +292,13 @@ pub fn split(opts: &SplitOptions) -> Result<SplitReport, SplitError> {
     let groups = if opts.keep_near_copies_together {
         let items: Vec<groups::Item> =
             classes.iter().flat_map(|(c, names)| names.iter().map(move |n| (c.clone(), n.clone()))).collect();
-        groups::near_copy_groups(&opts.input, &items, opts.group_distance, opts.group_colour)
+        let rule = groups::NearCopyRule {
+            distance: opts.group_distance,
+            colour: opts.group_colour,
+            cosine: opts.group_cosine,
+            embeddings_dir: opts.embeddings_dir.clone(),
+        };
+        groups::near_copy_groups(&opts.input, &items, &rule)
     } else {
         Vec::new()
     };
