@@ -38,23 +38,8 @@ impl Examiner {
     }
 
     pub(crate) fn examine(&self, input: &Input, earlier: Option<&CleanRecord>, out: &Path) -> Examined {
-        let mut record = CleanRecord {
-            source: input.source.clone(),
-            path: None,
-            class: input.class.clone(),
-            category: input.category.clone(),
-            status: CleanStatus::Rejected,
-            reason: None,
-            detail: None,
-            width: None,
-            height: None,
-            sha256: String::new(),
-            pixels_xxh3: None,
-            phash: None,
-            mean_rgb: None,
-            quality: None,
-            provenance: input.provenance.clone(),
-        };
+        let mut record = CleanRecord::unexamined(&input.source, &input.class, &input.category);
+        record.provenance = input.provenance.clone();
         let bytes = match std::fs::read(&input.path) {
             Ok(bytes) => bytes,
             Err(source) => return rejected(record, &ImageError::Unreadable { path: input.path.clone(), source }),

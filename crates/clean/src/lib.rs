@@ -440,21 +440,14 @@ mod tests {
 
     fn kept(path: &str, sha: &str, pixels: &str, mean_rgb: [u8; 3]) -> CleanRecord {
         CleanRecord {
-            source: format!("animal/Owl/{path}"),
             path: Some(format!("Owl/{path}")),
-            class: "Owl".into(),
-            category: "animal".into(),
             status: CleanStatus::Kept,
-            reason: None,
-            detail: None,
             width: Some(100),
             height: Some(100),
             sha256: sha.into(),
             pixels_xxh3: Some(pixels.into()),
-            phash: None,
             mean_rgb: Some(mean_rgb),
-            quality: None,
-            provenance: None,
+            ..CleanRecord::unexamined(&format!("animal/Owl/{path}"), "Owl", "animal")
         }
     }
 

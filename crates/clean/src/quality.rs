@@ -248,21 +248,9 @@ mod tests {
     #[test]
     fn sizes_far_from_the_rest_are_odd() {
         let record = |side: f64| CleanRecord {
-            source: String::new(),
-            path: None,
-            class: String::new(),
-            category: String::new(),
             status: CleanStatus::Kept,
-            reason: None,
-            detail: None,
-            width: None,
-            height: None,
-            sha256: String::new(),
-            pixels_xxh3: None,
-            phash: None,
-            mean_rgb: None,
             quality: Some(Quality { size: side, ..Quality::default() }),
-            provenance: None,
+            ..CleanRecord::unexamined("", "", "")
         };
         let mut records: Vec<CleanRecord> = [100.0, 104.0, 98.0, 101.0, 103.0, 99.0, 2000.0].map(record).into();
         mark_odd_sizes(&mut records, 3.0);

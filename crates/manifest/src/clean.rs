@@ -48,6 +48,29 @@ pub struct CleanRecord {
     pub provenance: Option<crate::PhotoSource>,
 }
 
+impl CleanRecord {
+    /// The record of an input file not looked at yet: rejected, with nothing known.
+    pub fn unexamined(source: &str, class: &str, category: &str) -> Self {
+        Self {
+            source: source.to_owned(),
+            path: None,
+            class: class.to_owned(),
+            category: category.to_owned(),
+            status: CleanStatus::Rejected,
+            reason: None,
+            detail: None,
+            width: None,
+            height: None,
+            sha256: String::new(),
+            pixels_xxh3: None,
+            phash: None,
+            mean_rgb: None,
+            quality: None,
+            provenance: None,
+        }
+    }
+}
+
 /// An image's quality scores and the flags they raise.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Quality {
