@@ -265,7 +265,11 @@ fn a_run_killed_before_it_committed_resumes_from_the_embedding_cache() {
     // cache, and maybe half a record at its end.
     let index = data.path().join("index");
     let cache_dir = index.join("cache");
-    let cache_files: Vec<PathBuf> = std::fs::read_dir(&cache_dir).unwrap().map(|e| e.unwrap().path()).collect();
+    let cache_files: Vec<PathBuf> = std::fs::read_dir(&cache_dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "vectors"))
+        .collect();
     assert_eq!(cache_files.len(), 1, "one cache per model and preprocessing");
     for entry in std::fs::read_dir(&index).unwrap() {
         let path = entry.unwrap().path();

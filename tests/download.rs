@@ -213,6 +213,12 @@ fn a_run_killed_half_way_resumes_to_the_same_result() {
     assert_eq!(files_under(&killed.path().join("raw")), files_under(&whole.path().join("raw")));
 }
 
+/// Finished files under `dir` (a file still being written has a temporary name).
 fn files_under_if_exists(dir: &Path) -> usize {
-    if dir.exists() { files_under(dir).len() } else { 0 }
+    if !dir.exists() {
+        return 0;
+    }
+    let temporary =
+        |name: &String| name.rsplit('/').next().is_some_and(|n| n.starts_with(picseek_manifest::TEMPORARY_PREFIX));
+    files_under(dir).keys().filter(|name| !temporary(name)).count()
 }
