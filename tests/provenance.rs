@@ -236,7 +236,7 @@ fn provenance_flows_from_the_api_to_search_results_the_page_and_the_credits() {
             |v| v.as_array().is_some_and(|a| a.len() == 4),
         )
         .await;
-        assert!(credits.as_array().unwrap().iter().all(|t| t.as_str().unwrap().starts_with("by Owner")), "{credits}");
+        assert!(credits.as_array().unwrap().iter().all(|t| t.as_str().unwrap().starts_with("by ")), "{credits}");
         let link = c
             .find(fantoccini::Locator::Css(".result a.photo-page"))
             .await
