@@ -96,6 +96,8 @@ pub struct DataReport {
     pub crossing_groups: usize,
     /// Kept images per quality flag, with the flag's score, relative to `clean/`.
     pub flagged: BTreeMap<QualityFlag, Vec<(String, f64)>>,
+    /// Classes whose test side holds other than `test_per_class` images, and why.
+    pub uneven_classes: BTreeMap<String, String>,
 }
 
 fn read_if_there<T: serde::de::DeserializeOwned>(path: &Path) -> Result<Option<T>, ManifestError> {
@@ -147,6 +149,7 @@ pub fn report(opts: &ReportOptions) -> Result<DataReport, ReportError> {
     report.duplicate_groups =
         duplicates.into_iter().map(|(kept, duplicates)| DuplicateGroup { kept, duplicates }).collect();
     if let Some(split) = &split {
+        report.uneven_classes = split.uneven_classes.clone();
         let mut side_of: BTreeMap<String, &str> = BTreeMap::new();
         for (class, s) in &split.classes {
             let counts = report.classes.entry(class.clone()).or_default();
@@ -224,7 +227,11 @@ figure.kept img { outline: 3px solid #2a2; } .ok { color: #2a2; } .bad { color: 
             c.test
         ));
     }
-    html.push_str("</table></section>\n");
+    html.push_str("</table>");
+    for (class, note) in &report.uneven_classes {
+        html.push_str(&format!("<p>Class {}: {}.</p>", escape(class), escape(note)));
+    }
+    html.push_str("</section>\n");
 
     html.push_str(&format!(r#"<section id="duplicates"><h2>Duplicates ({} groups)</h2><p>The kept image is outlined; each other file is named with how it matched.</p>"#, report.duplicate_groups.len()));
     for group in &report.duplicate_groups {
