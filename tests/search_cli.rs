@@ -115,6 +115,8 @@ fn results_print_as_a_table_paths_only_or_json_and_k_is_bounded() {
     assert!(err.contains("CLIP"), "a pixel index takes no text: {err}");
     let err = picseek_fails(&["--data-dir", s(data), "search", "--image", s(&query), "--image", s(&query)]);
     assert!(err.contains("combined") && err.contains("CLIP"), "{err}");
+    let err = picseek_fails(&["--data-dir", s(data), "search", "--queries", "/dev/zero"]);
+    assert!(err.contains("/dev/zero") && err.contains("not a regular file"), "{err}");
     let err = picseek_fails(&["--data-dir", s(data), "search"]);
     assert!(err.contains("--image") && err.contains("--queries"), "{err}");
 }

@@ -85,6 +85,9 @@ impl BatchQuery {
     }
 }
 
+/// The largest `--queries` file read (a million queries of 64 bytes).
+const MAX_BATCH_BYTES: u64 = 64 << 20;
+
 /// The queries of a `--queries` file (`-` for standard input): one JSON object per
 /// line, blank lines and lines starting with `#` skipped; each with its line number,
 /// a line that is not a query kept as its error.
@@ -92,6 +95,18 @@ pub fn read_batch(path: &Path) -> anyhow::Result<Vec<(usize, anyhow::Result<Batc
     let text = if path == Path::new("-") {
         std::io::read_to_string(std::io::stdin()).context("reading queries from standard input")?
     } else {
+        // A device or FIFO (/dev/zero, say) would never end: only regular files are read.
+        let metadata = std::fs::metadata(path).with_context(|| format!("--queries {}", path.display()))?;
+        if !metadata.is_file() {
+            bail!("--queries {}: not a regular file (use - for standard input)", path.display());
+        }
+        if metadata.len() > MAX_BATCH_BYTES {
+            bail!(
+                "--queries {}: {} bytes is more than the {MAX_BATCH_BYTES} a batch may have",
+                path.display(),
+                metadata.len()
+            );
+        }
         std::fs::read_to_string(path).with_context(|| format!("--queries {}", path.display()))?
     };
     Ok(text
