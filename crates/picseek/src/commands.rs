@@ -805,15 +805,7 @@ pub fn search(ctx: &Context, args: SearchArgs) -> anyhow::Result<()> {
         for hit in &hits {
             writeln!(out, "{:>4}  {:>12.6}  {:<20}  {}", hit.rank, hit.score, hit.class, hit.path)?;
         }
-        writeln!(
-            out,
-            "({closer} {} scores are closer; {} search)",
-            args.metric,
-            match method {
-                picseek_search::SearchMethod::Approximate => "approximate",
-                picseek_search::SearchMethod::Exact => "exact",
-            }
-        )
+        writeln!(out, "({closer} {} scores are closer; {} search)", args.metric, method.name())
     })
 }
 
@@ -934,10 +926,7 @@ pub fn eval(ctx: &Context, args: EvalArgs) -> anyhow::Result<()> {
         )?;
         for m in &report.metrics {
             let recall = m.recall_at_k.map_or("-".to_owned(), |r| format!("{r:.3}"));
-            let search = match m.search {
-                picseek_search::SearchMethod::Approximate => "approximate",
-                picseek_search::SearchMethod::Exact => "exact",
-            };
+            let search = m.search.name();
             writeln!(
                 out,
                 "{:<12} {:<12} {:>7.3} {:>7.3} {:>7.3} {:>10} {:>10.1}",

@@ -64,6 +64,16 @@ pub enum SearchMethod {
     Exact,
 }
 
+impl SearchMethod {
+    /// Its name, as in JSON.
+    pub fn name(self) -> &'static str {
+        match self {
+            SearchMethod::Approximate => "approximate",
+            SearchMethod::Exact => "exact",
+        }
+    }
+}
+
 /// Why a search could not be answered.
 #[derive(Debug, thiserror::Error)]
 pub enum SearchError {
@@ -291,6 +301,13 @@ fn top_k(scores: &[f64], metric: Metric, k: usize) -> Vec<usize> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_search_method_is_named_as_in_json() {
+        for method in [SearchMethod::Approximate, SearchMethod::Exact] {
+            assert_eq!(serde_json::to_string(&method).unwrap(), format!("\"{}\"", method.name()));
+        }
+    }
 
     #[test]
     fn top_k_orders_by_metric_direction_and_breaks_ties_by_position() {
