@@ -24,15 +24,15 @@ use image_hasher::ImageHash;
 use indicatif::{ProgressBar, ProgressStyle};
 use picseek_imaging::ImageError;
 use picseek_manifest::{
-    CleanManifest, CleanRecord, CleanStatus, InvalidOption, ManifestError, QualityFlag, read_json, write_atomic,
-    write_json_atomic,
+    CleanManifest, CleanRecord, CleanStatus, InvalidOption, ManifestError, QualityFlag, Shard, ShardError,
+    input_fingerprint, read_json, shards_to_merge, write_atomic, write_json_atomic,
 };
 use quality::mark_odd_sizes;
 use rayon::prelude::*;
 use serde::Serialize;
 
 use crate::examine::{Examined, Examiner};
-use crate::inputs::list_inputs;
+use crate::inputs::{Input, list_inputs};
 
 /// Files examined at once: enough for every core, few enough to bound memory.
 const BATCH: usize = 256;
@@ -97,6 +97,9 @@ pub struct CleanOptions {
     pub reject: Vec<QualityFlag>,
     /// The model for `Dedup::Clip`.
     pub clip: Option<ClipDedup>,
+    /// Examine only this shard's files (by path) into the shard's own manifest, and
+    /// leave what needs every file (duplicates, odd sizes, `reject`) to [`merge_clean`].
+    pub shard: Option<Shard>,
 }
 
 impl Default for CleanOptions {
@@ -112,6 +115,7 @@ impl Default for CleanOptions {
             quality: QualityThresholds::default(),
             reject: Vec::new(),
             clip: None,
+            shard: None,
         }
     }
 }
@@ -161,6 +165,9 @@ pub enum CleanError {
     /// An option the stage cannot work with.
     #[error("{0}")]
     Invalid(#[from] InvalidOption),
+    /// The shards cannot be merged.
+    #[error(transparent)]
+    Shards(#[from] ShardError),
     /// The CLIP model for `--dedup clip`, or its embedding cache, cannot be used.
     #[error(transparent)]
     Clip(#[from] picseek_index::IndexError),
@@ -169,8 +176,12 @@ pub enum CleanError {
 /// What a clean run did.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct CleanReport {
-    /// `clean/manifest.json`.
+    /// `clean/manifest.json` (a shard's: `clean/.shards/<I>-of-<N>/manifest.json`).
     pub manifest: PathBuf,
+    /// The shard this run was, if it was one.
+    pub shard: Option<Shard>,
+    /// The shard had already run to the end on this input: nothing was done.
+    pub already_complete: bool,
     /// Input files, all accounted for in the manifest.
     pub files: usize,
     /// Files examined in this run.
@@ -295,14 +306,94 @@ fn parse_phash(record: &CleanRecord) -> Option<ImageHash> {
 
 /// Runs the clean stage: see the crate documentation. The caller holds the data
 /// directory's [`DataDirLock`](picseek_manifest::DataDirLock): temporaries of killed runs are removed.
+///
+/// A shard holds the data directory's lock shared and its own folder's exclusively: the
+/// temporaries of killed shards are left for the merge.
 pub fn clean(opts: &CleanOptions) -> Result<CleanReport, CleanError> {
     opts.validate()?;
-    picseek_manifest::remove_stale_temporaries(&opts.out, 2);
     let inputs = list_inputs(&opts.input)?;
-    let manifest_path = opts.out.join("manifest.json");
-    let previous: CleanManifest = if manifest_path.exists() { read_json(&manifest_path)? } else { Vec::new() };
-    let mut previous: HashMap<String, CleanRecord> = previous.into_iter().map(|r| (r.source.clone(), r)).collect();
+    let Some(shard) = opts.shard else {
+        picseek_manifest::remove_stale_temporaries(&opts.out, 2);
+        let manifest_path = opts.out.join(MANIFEST_FILE);
+        let previous = read_records(&manifest_path)?;
+        return clean_inputs(opts, inputs, previous, manifest_path, Scope::Whole);
+    };
+    let fingerprint = inputs_fingerprint(&inputs);
+    let manifest_path = shard.dir(&opts.out).join(MANIFEST_FILE);
+    if shard.completed(&opts.out, &fingerprint).is_some() {
+        let records: CleanManifest = read_json(&manifest_path)?;
+        let report = CleanReport { manifest: manifest_path, shard: Some(shard), already_complete: true, ..Default::default() };
+        return Ok(CleanReport { reused: records.len(), ..report.finish(records) });
+    }
+    shard.clear_completion(&opts.out)?;
+    // A shard also knows what a merged (or whole) run before it examined.
+    let mut previous = read_records(&opts.out.join(MANIFEST_FILE))?;
+    previous.extend(read_records(&manifest_path)?);
+    let mine: Vec<Input> = inputs.into_iter().filter(|input| shard.owns(&input.source)).collect();
+    let count = mine.len();
+    let report = clean_inputs(opts, mine, previous, manifest_path, Scope::Shard)?;
+    shard.mark_complete(&opts.out, &fingerprint, count)?;
+    Ok(CleanReport { shard: Some(shard), ..report })
+}
+
+/// Merges the complete shards of `opts.out` (all `count`, or all there are) into
+/// `clean/manifest.json`: every file as its shard examined it, then duplicates, odd sizes
+/// and `reject` decided over all of them in path order, as one process would. Refuses
+/// shards that are missing, unfinished or ran on other input. The caller holds the data
+/// directory's lock (no shard is running), so killed shards' temporaries are removed.
+pub fn merge_clean(opts: &CleanOptions, count: Option<usize>) -> Result<CleanReport, CleanError> {
+    let opts = &CleanOptions { shard: None, ..opts.clone() };
+    opts.validate()?;
+    let inputs = list_inputs(&opts.input)?;
+    let shards = shards_to_merge(&opts.out, count, &inputs_fingerprint(&inputs))?;
+    picseek_manifest::remove_stale_temporaries(&opts.out, 3);
+    let manifest_path = opts.out.join(MANIFEST_FILE);
+    let mut previous = read_records(&manifest_path)?;
+    for shard in &shards {
+        previous.extend(read_records(&shard.dir(&opts.out).join(MANIFEST_FILE))?);
+    }
+    clean_inputs(opts, inputs, previous, manifest_path, Scope::Whole)
+}
+
+/// The manifest in `clean/` (and in each shard's folder).
+const MANIFEST_FILE: &str = "manifest.json";
+
+/// What a run decides: everything, or (a shard) what each file decides alone.
+#[derive(Clone, Copy, PartialEq)]
+enum Scope {
+    Whole,
+    Shard,
+}
+
+/// The records of a manifest by source file; none if there is no manifest yet.
+fn read_records(path: &Path) -> Result<HashMap<String, CleanRecord>, CleanError> {
+    let records: CleanManifest = if path.exists() { read_json(path)? } else { Vec::new() };
+    Ok(records.into_iter().map(|r| (r.source.clone(), r)).collect())
+}
+
+/// What shards of one input agree on: every file's path and size.
+fn inputs_fingerprint(inputs: &[Input]) -> String {
+    let parts: Vec<Vec<u8>> = inputs
+        .iter()
+        .map(|i| {
+            let size = std::fs::metadata(&i.path).map_or(0, |m| m.len());
+            format!("{}\t{size}\t{}\t{}", i.source, i.category, i.class).into_bytes()
+        })
+        .collect();
+    input_fingerprint(parts.iter().map(Vec::as_slice))
+}
+
+/// Cleans `inputs` into `manifest_path`, reusing the `previous` records that still hold.
+fn clean_inputs(
+    opts: &CleanOptions,
+    inputs: Vec<Input>,
+    mut previous: HashMap<String, CleanRecord>,
+    manifest_path: PathBuf,
+    scope: Scope,
+) -> Result<CleanReport, CleanError> {
     let examiner = Examiner::new(opts);
+    let dedup = if scope == Scope::Shard { Dedup::Off } else { opts.dedup };
+    let opts = &CleanOptions { dedup, ..opts.clone() };
 
     let mut report = CleanReport { manifest: manifest_path.clone(), ..CleanReport::default() };
     let mut kept = KeptImages::default();
@@ -376,8 +467,10 @@ pub fn clean(opts: &CleanOptions) -> Result<CleanReport, CleanError> {
         write_json_atomic(&manifest_path, &records)?;
     }
     progress.finish_and_clear();
-    mark_odd_sizes(&mut records, opts.quality.odd_size_iqr_factor);
-    reject_flagged(&mut records, &opts.reject, &opts.out);
+    if scope == Scope::Whole {
+        mark_odd_sizes(&mut records, opts.quality.odd_size_iqr_factor);
+        reject_flagged(&mut records, &opts.reject, &opts.out);
+    }
     write_json_atomic(&manifest_path, &records)?;
     Ok(report.finish(records))
 }

@@ -26,8 +26,9 @@ use std::time::Duration;
 use futures::StreamExt;
 use indicatif::{ProgressBar, ProgressStyle};
 use picseek_manifest::{
-    DownloadManifest, DownloadRecord, DownloadStatus, InvalidOption, ManifestError, SOURCES_FILE, SourcesManifest,
-    UrlsManifest, folder_name, read_json, sha256_hex, write_json_atomic,
+    DownloadManifest, DownloadRecord, DownloadStatus, InvalidOption, ManifestError, SOURCES_FILE, Shard, ShardError,
+    SourcesManifest, UrlsManifest, folder_name, input_fingerprint, read_json, sha256_hex, shards_to_merge,
+    write_json_atomic,
 };
 use serde::Serialize;
 
@@ -64,6 +65,9 @@ pub struct DownloadOptions {
     pub honour_noai: bool,
     /// The first back-off delay; it doubles with each retry (with jitter).
     pub backoff: Duration,
+    /// Download only the URLs of this shard's hosts (see [`shard_of_url`]), into the
+    /// shard's own manifest; [`merge_download`] then writes `raw/manifest.json`.
+    pub shard: Option<Shard>,
 }
 
 impl Default for DownloadOptions {
@@ -80,6 +84,7 @@ impl Default for DownloadOptions {
             max_bytes: 20_000_000,
             honour_noai: true,
             backoff: Duration::from_millis(500),
+            shard: None,
         }
     }
 }
@@ -133,6 +138,17 @@ pub enum DownloadError {
     /// The HTTP client could not be built.
     #[error("could not build the HTTP client: {0}")]
     Client(String),
+    /// The shards cannot be merged.
+    #[error(transparent)]
+    Shards(#[from] ShardError),
+    /// A merge found a URL of `urls.json` in no shard's manifest.
+    #[error("{url}: in no shard's manifest although its shard ({shard}) is complete; run that shard again")]
+    NotInShard {
+        /// The URL.
+        url: String,
+        /// The shard that owns it.
+        shard: Shard,
+    },
     /// One image URL could not be fetched ([`fetch_image`]).
     #[error("{url}: {reason}")]
     Fetch {
@@ -160,9 +176,13 @@ pub async fn fetch_image(url: &str, opts: &DownloadOptions) -> Result<Vec<u8>, D
 /// What a download run did.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct DownloadReport {
-    /// `raw/manifest.json`.
+    /// `raw/manifest.json` (a shard's: `raw/.shards/<I>-of-<N>/manifest.json`).
     pub manifest: PathBuf,
-    /// URLs in `urls.json`.
+    /// The shard this run was, if it was one.
+    pub shard: Option<Shard>,
+    /// The shard had already run to the end on this input: nothing was done.
+    pub already_complete: bool,
+    /// URLs in `urls.json` (a shard's: those of its hosts).
     pub urls: usize,
     /// URLs fetched (or tried) in this run.
     pub attempted: usize,
@@ -224,26 +244,47 @@ fn key(category: &str, term: &str, url: &str) -> Key {
 
 /// Runs the download stage: see the crate documentation. The caller holds the data
 /// directory's [`DataDirLock`](picseek_manifest::DataDirLock): temporaries of killed runs are removed.
+/// A shard holds the data directory's lock shared and its own folder's exclusively: the
+/// temporaries of killed shards are left for the merge.
 pub async fn download(opts: &DownloadOptions) -> Result<DownloadReport, DownloadError> {
     opts.validate()?;
-    picseek_manifest::remove_stale_temporaries(&opts.out_dir, 3);
-    let urls: UrlsManifest = read_json(&opts.urls_path)?;
+    let (urls, fingerprint) = read_urls(&opts.urls_path)?;
+    let manifest_path = match opts.shard {
+        Some(shard) => shard.dir(&opts.out_dir).join(MANIFEST_FILE),
+        None => {
+            picseek_manifest::remove_stale_temporaries(&opts.out_dir, 3);
+            opts.out_dir.join(MANIFEST_FILE)
+        }
+    };
+    let mut report = DownloadReport { manifest: manifest_path.clone(), shard: opts.shard, ..DownloadReport::default() };
+    if let Some(shard) = opts.shard {
+        if shard.completed(&opts.out_dir, &fingerprint).is_some() {
+            let records: DownloadManifest = read_json(&manifest_path)?;
+            report.reused = records.len();
+            report.already_complete = true;
+            return Ok(report.finish(records));
+        }
+        shard.clear_completion(&opts.out_dir)?;
+    }
     let sources = read_sources(&opts.urls_path);
     let with_provenance = |mut record: DownloadRecord| {
         record.provenance = sources.get(&record.url).cloned();
         record
     };
-    let manifest_path = opts.out_dir.join("manifest.json");
-    let previous: DownloadManifest = if manifest_path.exists() { read_json(&manifest_path)? } else { Vec::new() };
-    let mut previous: HashMap<Key, DownloadRecord> =
-        previous.into_iter().map(|r| (key(&r.category, &r.term, &r.url), r)).collect();
+    // A shard also knows what a merged (or whole) run before it downloaded.
+    let mut previous: HashMap<Key, DownloadRecord> = HashMap::new();
+    for path in [opts.out_dir.join(MANIFEST_FILE), manifest_path.clone()] {
+        if path.exists() {
+            let records: DownloadManifest = read_json(&path)?;
+            previous.extend(records.into_iter().map(|r| (key(&r.category, &r.term, &r.url), r)));
+        }
+    }
 
     let mut records: Vec<Option<DownloadRecord>> = Vec::new();
     let mut jobs = Vec::new();
-    let mut report = DownloadReport { manifest: manifest_path.clone(), ..DownloadReport::default() };
     for (category, terms) in &urls {
         for (term, term_urls) in terms {
-            for url in term_urls {
+            for url in term_urls.iter().filter(|url| opts.shard.is_none_or(|s| shard_of_url(url, s.count) == s.index)) {
                 let relative_path =
                     format!("{}/{}/{}", folder_name(category), folder_name(term), file_name_for_url(url));
                 let job = Job { category: category.clone(), term: term.clone(), url: url.clone(), relative_path };
@@ -321,7 +362,60 @@ pub async fn download(opts: &DownloadOptions) -> Result<DownloadReport, Download
     report.hosts = limiter.reports();
     progress.finish_and_clear();
     save(&manifest_path, &records)?;
+    if let Some(shard) = opts.shard {
+        shard.mark_complete(&opts.out_dir, &fingerprint, records.len())?;
+    }
     Ok(report.finish(records.into_iter().flatten().collect()))
+}
+
+/// The manifest in `raw/` (and in each shard's folder).
+const MANIFEST_FILE: &str = "manifest.json";
+
+/// `urls.json`, and the fingerprint of its bytes that shards record.
+fn read_urls(path: &Path) -> Result<(UrlsManifest, String), DownloadError> {
+    let urls: UrlsManifest = read_json(path)?;
+    let bytes = std::fs::read(path).map_err(|source| ManifestError::Io { path: path.to_owned(), source })?;
+    Ok((urls, input_fingerprint([bytes.as_slice()])))
+}
+
+/// The shard of `count` that downloads `url`: by its host, so that each host is
+/// contacted by one shard only and its politeness holds across all of them (a URL
+/// without a host goes to the shard of the empty host, which records it failed).
+pub fn shard_of_url(url: &str, count: usize) -> usize {
+    Shard::of_key(&fetch::host_of(url).unwrap_or_default().to_ascii_lowercase(), count)
+}
+
+/// Merges the manifests of the complete shards of `opts.out_dir` (all `count`, or all
+/// there are) into `raw/manifest.json`, in `urls.json` order: what one process would
+/// have written. Refuses shards that are missing, unfinished or ran on another
+/// `urls.json`. The caller holds the data directory's lock (no shard is running), so the
+/// temporaries killed shards left are removed.
+pub fn merge_download(opts: &DownloadOptions, count: Option<usize>) -> Result<DownloadReport, DownloadError> {
+    let (urls, fingerprint) = read_urls(&opts.urls_path)?;
+    let shards = shards_to_merge(&opts.out_dir, count, &fingerprint)?;
+    picseek_manifest::remove_stale_temporaries(&opts.out_dir, 3);
+    let mut by_key: HashMap<Key, DownloadRecord> = HashMap::new();
+    for shard in &shards {
+        let records: DownloadManifest = read_json(&shard.dir(&opts.out_dir).join(MANIFEST_FILE))?;
+        by_key.extend(records.into_iter().map(|r| (key(&r.category, &r.term, &r.url), r)));
+    }
+    let count = shards.len();
+    let mut records = Vec::new();
+    for (category, terms) in &urls {
+        for (term, term_urls) in terms {
+            for url in term_urls {
+                let record = by_key.remove(&key(category, term, url)).ok_or_else(|| DownloadError::NotInShard {
+                    url: url.clone(),
+                    shard: Shard { index: shard_of_url(url, count), count },
+                })?;
+                records.push(record);
+            }
+        }
+    }
+    let manifest = opts.out_dir.join(MANIFEST_FILE);
+    write_json_atomic(&manifest, &records)?;
+    let report = DownloadReport { manifest, reused: records.len(), ..DownloadReport::default() };
+    Ok(report.finish(records))
 }
 
 /// `sources.json` beside `urls.json`, if crawl wrote one (a `urls.json` made elsewhere
@@ -459,6 +553,27 @@ mod tests {
         assert_eq!(reuse_earlier_download(dir.path(), &job(), None), None);
         let failed = DownloadRecord { status: DownloadStatus::Failed, ..ok_record(0) };
         assert_eq!(reuse_earlier_download(dir.path(), &job(), Some(failed)), None);
+    }
+
+    #[test]
+    fn each_host_is_downloaded_by_one_shard_and_every_url_by_exactly_one() {
+        let urls: Vec<String> = (0..40)
+            .flat_map(|h| (0..5).map(move |p| format!("https://Farm{h}.example.com:8080/{p}/photo_{p}.jpg?x={h}")))
+            .chain(["not a url".to_owned(), "ftp://x/y.jpg".to_owned()])
+            .collect();
+        let count = 4;
+        let mut shard_of_host: HashMap<String, usize> = HashMap::new();
+        let mut per_shard = vec![0; count];
+        for url in &urls {
+            let shard = shard_of_url(url, count);
+            assert_eq!(shard, shard_of_url(url, count), "deterministic");
+            per_shard[shard] += 1;
+            let host = fetch::host_of(url).unwrap_or_default();
+            assert_eq!(*shard_of_host.entry(host).or_insert(shard), shard, "{url}: host split over shards");
+        }
+        assert_eq!(per_shard.iter().sum::<usize>(), urls.len());
+        assert!(per_shard.iter().all(|&n| n > 0), "{per_shard:?}");
+        assert_eq!(shard_of_url("http://A.example/x.jpg", count), shard_of_url("http://a.example/y.jpg", count));
     }
 
     #[test]

@@ -6,8 +6,8 @@ use indicatif::{ProgressBar, ProgressStyle};
 use picseek_imaging::{ImageError, list_class_images, read_image_file};
 use picseek_manifest::{
     Dtype, EmbedderKind, FolderProvenance, IndexItem, IndexManifest, InvalidOption, Metric, ModelIdentity,
-    PROVENANCE_FILE, PhotoSource, SkippedFile, TEMPORARY_PREFIX, VectorFile, read_json, sha256_hex, staging_file_in,
-    write_json_atomic,
+    PROVENANCE_FILE, PhotoSource, Shard, SkippedFile, TEMPORARY_PREFIX, VectorFile, input_fingerprint, read_json,
+    sha256_hex, shards_to_merge, staging_file_in, write_json_atomic,
 };
 use rayon::prelude::*;
 use serde::Serialize;
@@ -64,6 +64,9 @@ pub struct IndexOptions {
     pub rebuild: bool,
     /// How approximate-search graphs are built (CLIP indexes only).
     pub ann: AnnSettings,
+    /// Embed only the images whose SHA-256 is this shard's, into the shard's own
+    /// embedding cache (CLIP only); [`merge_index`] then builds the index once.
+    pub shard: Option<Shard>,
 }
 
 impl Default for IndexOptions {
@@ -77,6 +80,7 @@ impl Default for IndexOptions {
             max_decode_bytes: picseek_imaging::DEFAULT_MAX_DECODE_BYTES,
             rebuild: false,
             ann: AnnSettings::default(),
+            shard: None,
         }
     }
 }
@@ -110,6 +114,10 @@ impl IndexOptions {
                 }
                 self.ann.validate()
             }
+            EmbedderChoice::Pixel { .. } if self.shard.is_some() => Err(InvalidOption::new(
+                "shard",
+                "splits CLIP embedding only; a pixel index is made in one process (it embeds nothing costly)",
+            )),
             EmbedderChoice::Pixel { .. } => Ok(()),
         }
     }
@@ -120,7 +128,11 @@ impl IndexOptions {
 pub struct IndexReport {
     /// The index folder.
     pub index: PathBuf,
-    /// Items in the index.
+    /// The shard this run was, if it was one.
+    pub shard: Option<Shard>,
+    /// The shard had already run to the end on this input: nothing was done.
+    pub already_complete: bool,
+    /// Items in the index (a shard's: its images).
     pub items: usize,
     /// Images embedded in this run.
     pub embedded: usize,
@@ -146,6 +158,8 @@ enum Prepared {
     },
     /// In the embedding cache.
     Cached,
+    /// Another shard's to embed.
+    OtherShard,
     PixelRow(Vec<u8>),
     ClipInput(Vec<f32>),
 }
@@ -229,7 +243,7 @@ impl Embedder {
             match p {
                 Prepared::PixelRow(row) => pixel_rows.push(row),
                 Prepared::ClipInput(input) => clip_inputs.push(input),
-                Prepared::Reused { .. } | Prepared::Cached => {}
+                Prepared::Reused { .. } | Prepared::Cached | Prepared::OtherShard => {}
             }
         }
         if let Embedder::Clip { clip, .. } = self {
@@ -245,16 +259,61 @@ impl Embedder {
 /// prepared image, or why it cannot be used.
 type PreparedBatch = Vec<Result<(String, Prepared), ImageError>>;
 
+/// How much of the work a build does.
+#[derive(Clone, Copy)]
+enum Work {
+    /// Embed what is new, write the index.
+    Whole,
+    /// Embed this shard's new images into its cache; write no index.
+    Shard(Shard),
+    /// Write the index from vectors the shards embedded (all `count`, or all there
+    /// are); embed nothing.
+    Merge { count: Option<usize> },
+}
+
 /// Builds or extends the index: see the crate documentation. The caller holds the data
 /// directory's [`DataDirLock`](picseek_manifest::DataDirLock): temporaries of killed runs are removed.
+///
+/// With [`IndexOptions::shard`] it only embeds that shard's images (by SHA-256) into
+/// `index/.shards/<I>-of-<N>/cache/`, holding the data directory's lock shared and its
+/// own folder's exclusively; a shard that finished on the same images is skipped.
 pub fn build_index(opts: &IndexOptions) -> Result<IndexReport, IndexError> {
     opts.validate()?;
-    picseek_manifest::remove_stale_temporaries(&opts.index_dir, 1);
+    build(opts, opts.shard.map_or(Work::Whole, Work::Shard))
+}
+
+/// Merges the complete shards of `opts.index_dir` (all `count`, or all there are): their
+/// vectors go into the embedding cache, then the index is written as [`build_index`]
+/// would write it in one process (same items, rows and graphs), embedding nothing. Refuses
+/// shards that are missing, unfinished or ran on other images or another model, and an
+/// image no shard embedded. The caller holds the data directory's lock.
+pub fn merge_index(opts: &IndexOptions, count: Option<usize>) -> Result<IndexReport, IndexError> {
+    let opts = &IndexOptions { shard: None, ..opts.clone() };
+    opts.validate()?;
+    build(opts, Work::Merge { count })
+}
+
+/// What shards of one input agree on: the embedder and every image's path and size.
+fn images_fingerprint(identity: &str, files: &[(&str, &Path)]) -> String {
+    let parts: Vec<Vec<u8>> = std::iter::once(identity.as_bytes().to_vec())
+        .chain(files.iter().map(|(class, path)| {
+            let size = std::fs::metadata(path).map_or(0, |m| m.len());
+            format!("{class}\t{}\t{size}", path.display()).into_bytes()
+        }))
+        .collect();
+    input_fingerprint(parts.iter().map(Vec::as_slice))
+}
+
+fn build(opts: &IndexOptions, work: Work) -> Result<IndexReport, IndexError> {
+    if !matches!(work, Work::Shard(_)) {
+        picseek_manifest::remove_stale_temporaries(&opts.index_dir, 3);
+    }
     let embedder = Embedder::load(&opts.embedder, opts.max_decode_bytes)?;
     let previous = previous_index(opts, &embedder)?;
-    let (cached, mut cache_file) = match &embedder {
+    let identity = embedder.identity().canonical();
+    let (mut cached, mut cache_file) = match &embedder {
         Embedder::Clip { .. } => {
-            let (cached, file) = open_cache(&opts.index_dir, &embedder.identity().canonical(), embedder.dimension())?;
+            let (cached, file) = open_cache(&opts.index_dir, &identity, embedder.dimension())?;
             (cached, Some(file))
         }
         Embedder::Pixel(_) => Default::default(),
@@ -278,6 +337,39 @@ pub fn build_index(opts: &IndexOptions) -> Result<IndexReport, IndexError> {
         }
         files.extend(class.files.iter().map(|f| (class.class.as_str(), f.as_path())));
     }
+    let fingerprint = images_fingerprint(&identity, &files);
+    match work {
+        Work::Shard(shard) => {
+            report.shard = Some(shard);
+            if let Some(done) = shard.completed(&opts.index_dir, &fingerprint) {
+                return Ok(IndexReport { already_complete: true, items: done.items, ..report });
+            }
+            shard.clear_completion(&opts.index_dir)?;
+            // This shard's vectors go to its own cache; those of earlier runs are reused.
+            let (own, file) = open_cache(&shard.dir(&opts.index_dir), &identity, embedder.dimension())?;
+            cached.extend(own);
+            cache_file = Some(file);
+        }
+        Work::Merge { count } => {
+            let shards = shards_to_merge(&opts.index_dir, count, &fingerprint)?;
+            let main = cache_file.as_mut().expect("a CLIP build has a cache");
+            for shard in shards {
+                let (vectors, _) = open_cache(&shard.dir(&opts.index_dir), &identity, embedder.dimension())?;
+                let mut new: Vec<(String, Vec<f32>)> =
+                    vectors.into_iter().filter(|(sha, _)| !cached.contains_key(sha)).collect();
+                new.sort_by(|a, b| a.0.cmp(&b.0));
+                let rows: Vec<(&str, &[u8])> =
+                    new.iter().map(|(sha, v)| (sha.as_str(), bytemuck::cast_slice::<f32, u8>(v))).collect();
+                main.append(&rows)?;
+                cached.extend(new);
+            }
+        }
+        Work::Whole => {}
+    }
+    let shard = match work {
+        Work::Shard(shard) => Some(shard),
+        _ => None,
+    };
 
     std::fs::create_dir_all(&opts.index_dir).map_err(io_error(&opts.index_dir))?;
     let root = std::path::absolute(data_root(&opts.index_dir)).map_err(io_error(&opts.index_dir))?;
@@ -307,6 +399,7 @@ pub fn build_index(opts: &IndexOptions) -> Result<IndexReport, IndexError> {
                         let prepared = match reusable.get(sha.as_str()) {
                             Some(&row) => Prepared::Reused { row },
                             None if cached.contains_key(&sha) => Prepared::Cached,
+                            None if shard.is_some_and(|s| !s.owns(&sha)) => Prepared::OtherShard,
                             None => embedder.prepare(path, &bytes)?,
                         };
                         Ok((sha, prepared))
@@ -326,6 +419,12 @@ pub fn build_index(opts: &IndexOptions) -> Result<IndexReport, IndexError> {
                         usable.push((class, path, sha256, RowSource::Previous(row)))
                     }
                     Ok((sha256, Prepared::Cached)) => usable.push((class, path, sha256, RowSource::Cache)),
+                    Ok((_, Prepared::OtherShard)) => {}
+                    // A merge embeds nothing: an image no shard embedded (but that can be
+                    // embedded, or it would have been skipped above) means a shard is missing it.
+                    Ok(_) if matches!(work, Work::Merge { .. }) => {
+                        return Err(IndexError::NotEmbedded { path: path.to_path_buf() });
+                    }
                     Ok((sha256, new)) => {
                         new_inputs.push(new);
                         usable.push((class, path, sha256, RowSource::New));
@@ -347,6 +446,15 @@ pub fn build_index(opts: &IndexOptions) -> Result<IndexReport, IndexError> {
                 cache_file.append(&rows)?;
             }
             let mut new_rows = new_rows.iter();
+            if let Some(shard) = shard {
+                // A shard's items are its images; its rows live in its cache only.
+                let owned: Vec<_> = usable.iter().filter(|u| shard.owns(&u.2)).collect();
+                report.items += owned.len();
+                report.embedded += new_count;
+                report.reused += owned.iter().filter(|u| !matches!(u.3, RowSource::New)).count();
+                progress.inc(batch.len() as u64);
+                continue;
+            }
             for (class, path, sha256, source) in usable {
                 let row = match source {
                     RowSource::Previous(row) => {
@@ -376,6 +484,10 @@ pub fn build_index(opts: &IndexOptions) -> Result<IndexReport, IndexError> {
         Ok(())
     })?;
     progress.finish_and_clear();
+    if let Some(shard) = shard {
+        shard.mark_complete(&opts.index_dir, &fingerprint, report.items)?;
+        return Ok(report);
+    }
     writer.flush().map_err(io_error(&vectors_tmp_path))?;
     drop(writer);
     if items.is_empty() {

@@ -31,7 +31,7 @@ mod recorded;
 mod store;
 
 pub use ann::{AnnSettings, build_graph, candidate_count, clip_like_vectors, open_graph};
-pub use build::{IndexOptions, IndexReport, build_index};
+pub use build::{IndexOptions, IndexReport, build_index, merge_index};
 pub use cache::cached_embeddings;
 pub use clip::{CachedClipEmbedder, ClipEmbedder, ClipOptions};
 pub use identity::{IdentityDifference, IndexIdentity};
@@ -175,6 +175,15 @@ pub enum IndexError {
     /// An option the index stage cannot work with.
     #[error("{0}")]
     Invalid(#[from] InvalidOption),
+    /// The shards cannot be merged.
+    #[error(transparent)]
+    Shards(#[from] picseek_manifest::ShardError),
+    /// A merge found an image that no shard embedded.
+    #[error("{path}: embedded by no shard (was it added after the shards ran?); run the shards again, then merge")]
+    NotEmbedded {
+        /// The image.
+        path: PathBuf,
+    },
 }
 
 fn io_error(path: &std::path::Path) -> impl FnOnce(std::io::Error) -> IndexError + '_ {

@@ -11,6 +11,7 @@ mod index;
 mod kinds;
 mod lock;
 mod provenance;
+mod shard;
 mod split;
 
 pub use clean::{CleanManifest, CleanRecord, CleanStatus, Quality};
@@ -20,6 +21,9 @@ pub use index::{AnnFile, IndexItem, IndexManifest, ModelIdentity, SkippedFile, V
 pub use kinds::{Dtype, EmbedderKind, Metric, QualityFlag, Quantization, UnknownName};
 pub use lock::{DataDirLock, LOCK_FILE, LockError, TEMPORARY_PREFIX, remove_stale_temporaries};
 pub use provenance::{FolderProvenance, License, PROVENANCE_FILE, PhotoSource, SOURCES_FILE, SourcesManifest};
+pub use shard::{
+    COMPLETION_FILE, MAX_SHARDS, SHARDS_FOLDER, Shard, ShardCompletion, ShardError, input_fingerprint, shards_to_merge,
+};
 pub use split::{ClassSplit, SplitManifest};
 
 use std::io::Write;

@@ -50,6 +50,12 @@ impl DataDirLock {
         match file.try_lock() {
             Ok(()) => {}
             Err(std::fs::TryLockError::WouldBlock) => {
+                // Shards hold the lock shared: a shared lock still free means only they do.
+                if file.try_lock_shared().is_ok() {
+                    let _ = file.unlock();
+                    let holder = "shards of a stage, see the stage folder's .shards/".to_owned();
+                    return Err(LockError::Busy { dir: dir.to_owned(), holder });
+                }
                 let mut holder = String::new();
                 let _ = file.read_to_string(&mut holder);
                 let holder = holder.trim();
@@ -61,6 +67,27 @@ impl DataDirLock {
         file.set_len(0).and_then(|()| file.rewind()).map_err(io)?;
         write!(file, "pid {}, picseek {command}", std::process::id()).and_then(|()| file.flush()).map_err(io)?;
         Ok(Self { _file: file })
+    }
+
+    /// Takes the lock of `dir` shared, as the shards of one stage do: any number of
+    /// shards at once, but no whole-stage run beside them (its [`acquire`](Self::acquire)
+    /// says they are there). Each shard also holds its own folder's lock exclusively, so
+    /// one shard never runs twice at once.
+    pub fn acquire_shared(dir: &Path) -> Result<Self, LockError> {
+        let path = dir.join(LOCK_FILE);
+        let io = |source| LockError::Io { path: path.clone(), source };
+        std::fs::create_dir_all(dir).map_err(io)?;
+        let mut file =
+            std::fs::OpenOptions::new().read(true).write(true).create(true).truncate(false).open(&path).map_err(io)?;
+        match file.try_lock_shared() {
+            Ok(()) => Ok(Self { _file: file }),
+            Err(std::fs::TryLockError::WouldBlock) => {
+                let mut holder = String::new();
+                let _ = file.read_to_string(&mut holder);
+                Err(LockError::Busy { dir: dir.to_owned(), holder: holder.trim().to_owned() })
+            }
+            Err(std::fs::TryLockError::Error(e)) => Err(io(e)),
+        }
     }
 }
 
@@ -97,6 +124,19 @@ mod tests {
         assert!(err.contains(&format!("pid {}, picseek index", std::process::id())), "{err}");
         drop(first);
         DataDirLock::acquire(dir.path(), "download").unwrap();
+    }
+
+    #[test]
+    fn shards_share_the_lock_and_keep_a_whole_stage_run_out() {
+        let dir = tempfile::tempdir().unwrap();
+        let first = DataDirLock::acquire_shared(dir.path()).unwrap();
+        let second = DataDirLock::acquire_shared(dir.path()).unwrap();
+        let err = DataDirLock::acquire(dir.path(), "clean").unwrap_err().to_string();
+        assert!(err.contains("shards"), "{err}");
+        drop((first, second));
+        let whole = DataDirLock::acquire(dir.path(), "clean").unwrap();
+        assert!(DataDirLock::acquire_shared(dir.path()).unwrap_err().to_string().contains("picseek clean"));
+        drop(whole);
     }
 
     #[test]

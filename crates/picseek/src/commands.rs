@@ -15,7 +15,7 @@ use picseek_download::{DownloadOptions, DownloadReport};
 use picseek_index::{
     AnnSettings, ClipOptions, EmbedderChoice, EmbedderKind, Index, IndexOptions, IndexReport, RecordedBuild,
 };
-use picseek_manifest::{Metric, QualityFlag, Quantization, TermStatus};
+use picseek_manifest::{DataDirLock, Metric, QualityFlag, Quantization, Shard, TermStatus};
 use picseek_pipeline::{RunOptions, RunReport, Stage};
 use picseek_search::{SearchRequest, Searcher, SheetQuery, evaluate};
 use picseek_serve::ServeOptions;
@@ -51,6 +51,86 @@ impl Context {
             Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
             other => Ok(other?),
         }
+    }
+}
+
+/// Which shard a `download`, `clean` or `index` run is, if it is one.
+#[derive(Args, Clone, Copy)]
+pub struct ShardArgs {
+    /// Do only shard I of N (0-based; `auto`: the Slurm array task or Kubernetes Indexed
+    /// Job index this runs as), into the stage's .shards/ folder; `picseek merge <stage>`
+    /// joins the N shards once all are complete. A finished shard is skipped on re-run.
+    #[arg(long, value_name = "I/N|auto")]
+    shard: Option<ShardFlag>,
+    /// How many shards: with `--shard auto` under Kubernetes (JOB_COMPLETION_INDEX names
+    /// only the index); alone it means `--shard auto`; for `merge`, which shards to join
+    /// [default for merge: the one count whose shards are there].
+    #[arg(long, value_name = "N")]
+    shards: Option<usize>,
+}
+
+/// `--shard`'s value.
+#[derive(Clone, Copy)]
+enum ShardFlag {
+    Given(Shard),
+    FromEnvironment,
+}
+
+impl std::str::FromStr for ShardFlag {
+    type Err = picseek_manifest::ShardError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        if s == "auto" { Ok(Self::FromEnvironment) } else { s.parse().map(Self::Given) }
+    }
+}
+
+impl ShardArgs {
+    /// Whether the run is a shard (it takes the data directory's lock shared).
+    pub fn given(&self) -> bool {
+        self.shard.is_some() || self.shards.is_some()
+    }
+
+    /// The shard this run is, if any.
+    fn shard(&self) -> anyhow::Result<Option<Shard>> {
+        match (self.shard, self.shards) {
+            (None, None) => Ok(None),
+            (Some(ShardFlag::Given(shard)), None) => Ok(Some(shard)),
+            (Some(ShardFlag::Given(shard)), Some(n)) if n == shard.count => Ok(Some(shard)),
+            (Some(ShardFlag::Given(shard)), Some(n)) => {
+                bail!("--shard {shard} and --shards {n} disagree on the number of shards")
+            }
+            (Some(ShardFlag::FromEnvironment) | None, count) => {
+                let shard = Shard::from_environment(|name| std::env::var(name).ok(), count)
+                    .map_err(|e| anyhow::anyhow!("--shard auto: {e}"))?;
+                Ok(Some(shard))
+            }
+        }
+    }
+
+    /// For `merge`: the number of shards to join, if given.
+    fn merge_count(&self) -> anyhow::Result<Option<usize>> {
+        if self.shard.is_some() {
+            bail!("merge joins every shard: --shard names one; give their number with --shards N");
+        }
+        Ok(self.shards)
+    }
+}
+
+/// A shard's own lock, in its folder: the same shard never runs twice at once (a retry
+/// while the first attempt still runs, say), while other shards run beside it.
+fn lock_shard(stage_dir: &std::path::Path, shard: Option<Shard>, stage: &str) -> anyhow::Result<Option<DataDirLock>> {
+    let Some(shard) = shard else { return Ok(None) };
+    Ok(Some(DataDirLock::acquire(&shard.dir(stage_dir), &format!("{stage} --shard {shard}"))?))
+}
+
+/// The first line of a shard's summary.
+fn write_shard_line(out: &mut dyn Write, shard: Option<Shard>, already_complete: bool) -> std::io::Result<()> {
+    match shard {
+        Some(shard) if already_complete => {
+            writeln!(out, "shard {shard} already ran to the end on this input: nothing to do")
+        }
+        Some(shard) => writeln!(out, "shard {shard} complete; once all are, join them with picseek merge"),
+        None => Ok(()),
     }
 }
 
@@ -259,6 +339,8 @@ pub struct DownloadArgs {
     /// Download images even when served with X-Robots-Tag noai / noimageai.
     #[arg(long)]
     ignore_noai: bool,
+    #[command(flatten)]
+    pub shard: ShardArgs,
 }
 
 impl DownloadArgs {
@@ -276,6 +358,7 @@ impl DownloadArgs {
             timeout,
             max_bytes: self.max_bytes,
             honour_noai: !self.ignore_noai,
+            shard: self.shard.shard()?,
             ..DownloadOptions::default()
         })
     }
@@ -283,11 +366,13 @@ impl DownloadArgs {
 
 pub fn download(ctx: &Context, args: DownloadArgs) -> anyhow::Result<()> {
     let opts = args.options(ctx)?;
+    let _shard_lock = lock_shard(&opts.out_dir, opts.shard, "download")?;
     let report = tokio::runtime::Runtime::new()?.block_on(picseek_download::download(&opts))?;
     ctx.print(&report, |out| write_download_summary(out, &report))
 }
 
 fn write_download_summary(out: &mut dyn Write, report: &DownloadReport) -> std::io::Result<()> {
+    write_shard_line(out, report.shard, report.already_complete)?;
     writeln!(
         out,
         "{} URLs: {} fetched in this run, {} already downloaded",
@@ -350,6 +435,8 @@ pub struct CleanArgs {
     /// blurry, low_information, grayscale, odd_aspect_ratio, odd_size (comma-separated).
     #[arg(long, value_enum, value_delimiter = ',')]
     reject: Vec<QualityFlag>,
+    #[command(flatten)]
+    pub shard: ShardArgs,
 }
 
 impl CleanArgs {
@@ -376,17 +463,21 @@ impl CleanArgs {
             max_decode_bytes: self.max_decode_bytes,
             reject: self.reject,
             clip,
+            shard: self.shard.shard()?,
             ..CleanOptions::default()
         })
     }
 }
 
 pub fn clean(ctx: &Context, args: CleanArgs) -> anyhow::Result<()> {
-    let report = picseek_clean::clean(&args.options(ctx)?)?;
+    let opts = args.options(ctx)?;
+    let _shard_lock = lock_shard(&opts.out, opts.shard, "clean")?;
+    let report = picseek_clean::clean(&opts)?;
     ctx.print(&report, |out| write_clean_summary(out, &report))
 }
 
 fn write_clean_summary(out: &mut dyn Write, report: &CleanReport) -> std::io::Result<()> {
+    write_shard_line(out, report.shard, report.already_complete)?;
     writeln!(
         out,
         "{} files: {} examined in this run, {} unchanged since the last",
@@ -535,6 +626,8 @@ pub struct IndexArgs {
     /// Images bigger than this when decoded (bytes) are skipped as too large.
     #[arg(long, default_value_t = IndexOptions::default().max_decode_bytes)]
     max_decode_bytes: u64,
+    #[command(flatten)]
+    pub shard: ShardArgs,
 }
 
 /// How an index is built, for `index` and `run`: each left out continues as the
@@ -642,16 +735,27 @@ impl IndexArgs {
             max_decode_bytes: self.max_decode_bytes,
             rebuild: self.build.rebuild,
             ann,
+            shard: self.shard.shard()?,
         })
     }
 }
 
 pub fn index(ctx: &Context, args: IndexArgs) -> anyhow::Result<()> {
-    let report = picseek_index::build_index(&args.options(ctx)?)?;
+    let opts = args.options(ctx)?;
+    let _shard_lock = lock_shard(&opts.index_dir, opts.shard, "index")?;
+    let report = picseek_index::build_index(&opts)?;
     ctx.print(&report, |out| write_index_summary(out, &report))
 }
 
 fn write_index_summary(out: &mut dyn Write, report: &IndexReport) -> std::io::Result<()> {
+    write_shard_line(out, report.shard, report.already_complete)?;
+    if let Some(shard) = report.shard {
+        return writeln!(
+            out,
+            "{} images of shard {shard}: {} embedded in this run, {} already",
+            report.items, report.embedded, report.reused
+        );
+    }
     writeln!(
         out,
         "indexed {} images in {} ({} embedded, {} reused, {} skipped)",
@@ -941,6 +1045,49 @@ pub fn eval(ctx: &Context, args: EvalArgs) -> anyhow::Result<()> {
         }
         Ok(())
     })
+}
+
+/// The stage `merge` joins the shards of, with the stage's own flags (paths, and for
+/// clean the dedup and reject settings, which the merge applies).
+#[derive(clap::Subcommand)]
+pub enum MergeStage {
+    /// Join the download shards into raw/manifest.json.
+    Download(DownloadArgs),
+    /// Join the clean shards into clean/manifest.json, deciding duplicates over all files.
+    Clean(CleanArgs),
+    /// Join the index shards' vectors into one index and build its graphs.
+    Index(IndexArgs),
+}
+
+#[derive(Args)]
+pub struct MergeArgs {
+    #[command(subcommand)]
+    stage: MergeStage,
+}
+
+/// Checks that every shard of the stage is complete, then writes the stage's ordinary
+/// outputs, the same as one process would have.
+pub fn merge(ctx: &Context, args: MergeArgs) -> anyhow::Result<()> {
+    match args.stage {
+        MergeStage::Download(args) => {
+            let count = args.shard.merge_count()?;
+            let opts = DownloadArgs { shard: ShardArgs { shard: None, shards: None }, ..args }.options(ctx)?;
+            let report = picseek_download::merge_download(&opts, count)?;
+            ctx.print(&report, |out| write_download_summary(out, &report))
+        }
+        MergeStage::Clean(args) => {
+            let count = args.shard.merge_count()?;
+            let opts = CleanArgs { shard: ShardArgs { shard: None, shards: None }, ..args }.options(ctx)?;
+            let report = picseek_clean::merge_clean(&opts, count)?;
+            ctx.print(&report, |out| write_clean_summary(out, &report))
+        }
+        MergeStage::Index(args) => {
+            let count = args.shard.merge_count()?;
+            let opts = IndexArgs { shard: ShardArgs { shard: None, shards: None }, ..args }.options(ctx)?;
+            let report = picseek_index::merge_index(&opts, count)?;
+            ctx.print(&report, |out| write_index_summary(out, &report))
+        }
+    }
 }
 
 #[derive(Args)]

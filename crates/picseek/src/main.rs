@@ -49,6 +49,8 @@ enum Command {
     Doctor(commands::DoctorArgs),
     /// Write one HTML page over the data directory: counts, duplicates, near copies, flags.
     Report(commands::ReportArgs),
+    /// Join the shards of download, clean or index (run with --shard I/N) into the stage's output.
+    Merge(commands::MergeArgs),
 }
 
 fn init_logging(verbose: u8) {
@@ -77,7 +79,18 @@ fn writing_lock(
     ctx: &commands::Context,
     command: &Command,
 ) -> Result<Option<picseek_manifest::DataDirLock>, picseek_manifest::LockError> {
+    // The shards of a stage run side by side, each also locking its own folder.
+    let shard_run = match command {
+        Command::Download(args) => args.shard.given(),
+        Command::Clean(args) => args.shard.given(),
+        Command::Index(args) => args.shard.given(),
+        _ => false,
+    };
+    if shard_run {
+        return picseek_manifest::DataDirLock::acquire_shared(&ctx.data_dir).map(Some);
+    }
     let name = match command {
+        Command::Merge(_) => "merge",
         Command::Crawl(_) => "crawl",
         Command::Download(_) => "download",
         Command::Clean(_) => "clean",
@@ -111,6 +124,7 @@ fn main() -> std::process::ExitCode {
         Command::Serve(args) => commands::serve(&ctx, args),
         Command::Doctor(args) => commands::doctor(&ctx, args),
         Command::Report(args) => commands::report(&ctx, args),
+        Command::Merge(args) => commands::merge(&ctx, args),
     });
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,
