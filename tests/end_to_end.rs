@@ -21,4 +21,5 @@ mod report;
 mod run;
 mod search_cli;
 mod serve;
+mod shards;
 mod throttle;

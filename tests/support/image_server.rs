@@ -43,10 +43,21 @@ pub struct ImageServer {
 
 impl ImageServer {
     pub fn start() -> Self {
+        Self::start_on("127.0.0.1")
+    }
+
+    /// The server on `ip` (any of 127.0.0.0/8), a host of its own to a client.
+    pub fn start_on(ip: &str) -> Self {
         let seen: Shared = Arc::default();
         let app = Router::new().route("/{*path}", get(serve)).with_state(seen.clone());
-        let server = LoopbackServer::start(app, 2);
+        let server = LoopbackServer::start_on(ip, app, 2);
         Self { addr: server.addr, seen, _server: server }
+    }
+
+    /// Forgets every request, so paths that change after the first request (`flaky.jpg`,
+    /// `busy.jpg`, `refusing/`) behave as for a new client.
+    pub fn forget(&self) {
+        *self.seen.lock().unwrap() = Seen::default();
     }
 
     pub fn url(&self, path: &str) -> String {

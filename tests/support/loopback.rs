@@ -12,7 +12,12 @@ pub struct LoopbackServer {
 impl LoopbackServer {
     /// Serves `app` with `workers` runtime threads.
     pub fn start(app: axum::Router, workers: usize) -> Self {
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind a loopback port");
+        Self::start_on("127.0.0.1", app, workers)
+    }
+
+    /// Serves `app` on a free port of `ip` (any of 127.0.0.0/8: another host to a client).
+    pub fn start_on(ip: &str, app: axum::Router, workers: usize) -> Self {
+        let listener = std::net::TcpListener::bind((ip, 0)).expect("bind a loopback port");
         listener.set_nonblocking(true).expect("non-blocking listener");
         let addr = listener.local_addr().expect("local address");
         let (shutdown, stopped) = tokio::sync::oneshot::channel::<()>();
