@@ -6,7 +6,18 @@
 # .venv/ with the packages the benchmarks and reference tests use, a tiny CLIP test
 # model in .local/clip-test-model/, and, where the
 # network allows, the CLIP model into models/clip/.
+# With --gpu, also ONNX Runtime's GPU build (onnxruntime-gpu, with its CUDA execution
+# provider) into .local/onnxruntime-gpu/, for --device cuda; the machine must have an
+# NVIDIA driver, CUDA 13 and cuDNN 9 (as onnxruntime-gpu 1.31 needs).
 set -euo pipefail
+
+gpu=false
+for arg in "$@"; do
+    case "$arg" in
+        --gpu) gpu=true ;;
+        *) echo "setup: unknown option '$arg' (known: --gpu)" >&2; exit 2 ;;
+    esac
+done
 
 repo=$(cd "$(dirname "$0")/.." && pwd)
 ort_version=1.31.1
@@ -40,27 +51,30 @@ install_python_env() {
     "$repo/.venv/bin/pip" install -q --disable-pip-version-check -r "$repo/scripts/requirements.txt"
 }
 
-install_onnxruntime() {
-    if [ -f "$ort_dir/lib/libonnxruntime.so.$ort_version" ]; then
-        say "ONNX Runtime $ort_version already in .local/onnxruntime/"
+# Unpacks ONNX Runtime's shared libraries (libonnxruntime.so*, and for the GPU build its
+# provider libraries) from the PyPI wheel of package $1 into $2/lib.
+install_onnxruntime_wheel() {
+    local package=$1 dir=$2
+    if [ -f "$dir/lib/libonnxruntime.so.$ort_version" ]; then
+        say "ONNX Runtime $ort_version ($package) already in ${dir#"$repo/"}/"
         return
     fi
-    say "fetching ONNX Runtime $ort_version from its PyPI wheel"
+    say "fetching ONNX Runtime $ort_version from the PyPI wheel $package"
     local tmp; tmp=$(mktemp -d)
     trap 'rm -rf "$tmp"' RETURN
-    "$repo/.venv/bin/pip" download -q --disable-pip-version-check --no-deps -d "$tmp" "onnxruntime==$ort_version"
-    mkdir -p "$ort_dir/lib"
-    "$repo/.venv/bin/python" - "$tmp" "$ort_dir/lib" <<'PY'
+    "$repo/.venv/bin/pip" download -q --disable-pip-version-check --no-deps -d "$tmp" "$package==$ort_version"
+    mkdir -p "$dir/lib"
+    "$repo/.venv/bin/python" - "$tmp" "$dir/lib" <<'PY'
 import glob, os, sys, zipfile
-wheel = glob.glob(os.path.join(sys.argv[1], "onnxruntime-*.whl"))[0]
+wheel = glob.glob(os.path.join(sys.argv[1], "onnxruntime*.whl"))[0]
 with zipfile.ZipFile(wheel) as zf:
     for name in zf.namelist():
         base = os.path.basename(name)
-        if name.startswith("onnxruntime/capi/") and base.startswith("libonnxruntime.so"):
+        if name.startswith("onnxruntime/capi/") and base.startswith("libonnxruntime") and ".so" in base:
             with zf.open(name) as src, open(os.path.join(sys.argv[2], base), "wb") as dst:
                 dst.write(src.read())
 PY
-    ln -sf "libonnxruntime.so.$ort_version" "$ort_dir/lib/libonnxruntime.so"
+    ln -sf "libonnxruntime.so.$ort_version" "$dir/lib/libonnxruntime.so"
 }
 
 # A tiny model laid out like models/clip/ (same inputs, outputs and tokenizer), made
@@ -86,7 +100,10 @@ install_clip_model() {
 
 install_debian_packages
 install_python_env
-install_onnxruntime
+install_onnxruntime_wheel onnxruntime "$ort_dir"
+if $gpu; then
+    install_onnxruntime_wheel onnxruntime-gpu "$repo/.local/onnxruntime-gpu"
+fi
 make_clip_test_model
 install_clip_model
 say "done. ONNX Runtime: $ort_dir/lib/libonnxruntime.so"

@@ -59,7 +59,7 @@ fn preprocessing_and_image_embeddings_match_the_python_reference() {
         assert!(diff < 1e-5, "{}: pixel values differ from PIL's by {diff}", file.display());
     }
 
-    let clip = ClipEmbedder::load(&ClipOptions { model_dir: model.clone(), batch: 4, threads: 2 }, 1 << 30).unwrap();
+    let clip = ClipEmbedder::load(&ClipOptions { model_dir: model.clone(), batch: 4, threads: 2, ..ClipOptions::default() }, 1 << 30).unwrap();
     let mut args = vec!["images", model_str];
     args.extend(files.iter().map(|f| f.to_str().unwrap()));
     let reference = python_reference(&args);
@@ -75,7 +75,7 @@ fn preprocessing_and_image_embeddings_match_the_python_reference() {
 #[test]
 fn tokens_and_text_embeddings_match_openai_clip() {
     let model = clip_test_model();
-    let encoder = TextEncoder::load(&ModelFiles::new(&model), 1).unwrap();
+    let encoder = TextEncoder::load(&ModelFiles::new(&model), 1, picseek_clip::Device::Cpu).unwrap();
     let long = "a very long caption that keeps going ".repeat(12);
     let phrases = ["a red car", "A photo of a CAT!!", "two dogs, 3 cats & 42 birds", "  spaced   out\tWords  ", &long];
     let mut args = vec!["tokens", model.to_str().unwrap()];
@@ -411,5 +411,56 @@ fn a_text_model_of_another_width_is_refused_with_both_widths_named() {
         args.extend_from_slice(extra);
         let err = picseek_fails(&args);
         assert!(err.contains("text_model.onnx") && err.contains("32-d") && err.contains("64-d"), "{err}");
+    }
+}
+
+/// Runs picseek with ONNX Runtime's library `library`, expecting it to fail; its stderr.
+fn fails_with_library(library: &Path, args: &[&str]) -> String {
+    let out = crate::support::picseek_command().args(args).env("ORT_DYLIB_PATH", library).output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(!out.status.success() && !err.contains("panicked"), "{args:?}: {err}");
+    err
+}
+
+#[test]
+fn device_cuda_without_cuda_is_one_clear_error_for_every_command_that_runs_the_model() {
+    let model = clip_test_model();
+    let cpu_build = crate::support::repo_root().join(".local/onnxruntime/lib/libonnxruntime.so");
+    let data = tempfile::tempdir().unwrap();
+    write_class(&data.path().join("train"), "red", [200, 40, 40], 2, 1);
+    write_class(&data.path().join("test"), "red", [200, 40, 40], 1, 2);
+    let (data_dir, model_dir) = (data.path().to_str().unwrap(), model.to_str().unwrap());
+    let query = data.path().join("train/red/red_0.jpg");
+    let query = query.to_str().unwrap();
+    let index_on_cuda = ["--data-dir", data_dir, "index", "--model", model_dir, "--device", "cuda"];
+    let err = fails_with_library(&cpu_build, &index_on_cuda);
+    assert!(!data.path().join("index/index.json").exists(), "nothing indexed on the CPU instead");
+    index_clip(data.path(), &model, &[]);
+    let commands: [&[&str]; 4] = [
+        &["index", "--model", model_dir, "--rebuild", "--device", "cuda:1"],
+        &["search", "--image", query, "--device", "cuda"],
+        &["eval", "--device", "cuda"],
+        &["serve", "--addr", "127.0.0.1:0", "--device", "cuda"],
+    ];
+    let mut errors = vec![err];
+    for args in commands {
+        errors.push(fails_with_library(&cpu_build, &[&["--data-dir", data_dir][..], args].concat()));
+    }
+    for err in errors {
+        let lines: Vec<&str> = err.lines().filter(|l| l.starts_with("picseek:")).collect();
+        assert_eq!(lines.len(), 1, "{err}");
+        assert!(lines[0].contains("cannot be used") && lines[0].contains("a build without CUDA"), "{err}");
+        assert!(lines[0].contains("scripts/setup.sh --gpu"), "{err}");
+    }
+    // The CPU is still the default, and cuda:N names its device.
+    assert!(search(data.path(), &model, &["--image", query], &["--device", "cpu"])["results"].as_array().is_some());
+    let err = fails_with_library(&cpu_build, &["--data-dir", data_dir, "search", "--image", query, "--device", "cuda:1"]);
+    assert!(err.contains("cuda:1 cannot be used"), "{err}");
+    // With the GPU build (scripts/setup.sh --gpu) but no GPU, the provider's own reason.
+    let gpu_build = crate::support::repo_root().join(".local/onnxruntime-gpu/lib/libonnxruntime.so");
+    if gpu_build.is_file() {
+        let err = fails_with_library(&gpu_build, &index_on_cuda);
+        assert_eq!(err.lines().count(), 1, "{err}");
+        assert!(err.contains("CUDA execution provider did not start") && err.contains("NVIDIA driver"), "{err}");
     }
 }

@@ -5,7 +5,7 @@ use ort::session::Session;
 use ort::value::TensorRef;
 use tokenizers::{PaddingParams, PaddingStrategy, Tokenizer, TruncationParams};
 
-use crate::{ClipError, ModelFiles, Preprocessing, bad_model, runtime};
+use crate::{ClipError, Device, ModelFiles, Preprocessing, bad_model, runtime};
 
 /// CLIP's text context length, used when the text model does not fix its own.
 const DEFAULT_CONTEXT_LENGTH: usize = 77;
@@ -18,15 +18,13 @@ pub fn l2_normalise(v: &mut [f32]) {
     }
 }
 
-fn open_session(path: &Path, threads: usize) -> Result<Session, ClipError> {
-    let env = runtime::environment()?;
+fn open_session(path: &Path, threads: usize, device: Device) -> Result<Session, ClipError> {
+    let (env, library) = runtime::environment(device)?;
     let failed = |e: ort::Error| bad_model(path, format!("ONNX Runtime cannot load it: {e}"));
-    Session::builder(env)
-        .map_err(failed)?
-        .with_intra_threads(threads.max(1))
-        .map_err(|e| failed(e.into()))?
-        .commit_from_file(path)
-        .map_err(failed)
+    let mut builder =
+        Session::builder(env).map_err(failed)?.with_intra_threads(threads.max(1)).map_err(|e| failed(e.into()))?;
+    device.register(&mut builder, &library.display().to_string())?;
+    builder.commit_from_file(path).map_err(failed)
 }
 
 /// The fixed size of dimension `axis` of a session input or output, if it is fixed.
@@ -90,11 +88,12 @@ impl ImageEncoder {
     /// The output of image embeddings.
     pub const OUTPUT: &'static str = "image_embeds";
 
-    /// Loads the vision model and its preprocessing from `files`, running on `threads` cores.
-    pub fn load(files: &ModelFiles, threads: usize) -> Result<Self, ClipError> {
+    /// Loads the vision model and its preprocessing from `files`, running on `device`
+    /// (with `threads` cores for the CPU's share).
+    pub fn load(files: &ModelFiles, threads: usize, device: Device) -> Result<Self, ClipError> {
         let preprocessing = Preprocessing::from_file(&files.require(ModelFiles::PREPROCESSOR)?)?;
         let path = files.require(ModelFiles::VISION)?;
-        let session = open_session(&path, threads)?;
+        let session = open_session(&path, threads, device)?;
         let input = require_outlet(session.inputs(), Self::INPUT, &path)?;
         let size = preprocessing.image_size() as usize;
         for axis in [2, 3] {
@@ -153,12 +152,13 @@ impl TextEncoder {
     /// The output of text embeddings.
     pub const OUTPUT: &'static str = "text_embeds";
 
-    /// Loads the tokenizer and the text model of `files`, running on `threads` cores.
-    pub fn load(files: &ModelFiles, threads: usize) -> Result<Self, ClipError> {
+    /// Loads the tokenizer and the text model of `files`, running on `device` (with
+    /// `threads` cores for the CPU's share).
+    pub fn load(files: &ModelFiles, threads: usize, device: Device) -> Result<Self, ClipError> {
         let tokenizer_path = files.require(ModelFiles::TOKENIZER)?;
         let path = files.require(ModelFiles::TEXT)?;
         let mut tokenizer = Tokenizer::from_file(&tokenizer_path).map_err(|e| bad_model(&tokenizer_path, e))?;
-        let session = open_session(&path, threads)?;
+        let session = open_session(&path, threads, device)?;
         let input = require_outlet(session.inputs(), Self::INPUT, &path)?;
         require_outlet(session.outputs(), Self::OUTPUT, &path)?;
         let context = fixed_dim(input.dtype().tensor_shape(), 1).unwrap_or(DEFAULT_CONTEXT_LENGTH);

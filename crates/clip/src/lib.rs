@@ -7,13 +7,16 @@
 //! - [`Preprocessing`]: the export's own image preprocessing, read from
 //!   `preprocessor_config.json` (shortest-edge resize with the named filter, centre
 //!   crop, rescale, normalise, NCHW f32).
+//! - [`Device`]: the CPU, or a CUDA GPU through ONNX Runtime's GPU build.
 //! - [`ImageEncoder`] and [`TextEncoder`]: `vision_model.onnx` and `text_model.onnx`
 //!   (with `tokenizer.json`), returning L2-normalised embeddings.
 
+mod device;
 mod encoder;
 mod preprocess;
 pub mod runtime;
 
+pub use device::{Device, UnknownDevice};
 pub use encoder::{ImageEncoder, TextEncoder, l2_normalise};
 pub use preprocess::Preprocessing;
 
@@ -63,6 +66,14 @@ pub enum ClipError {
         #[source]
         /// The operating system's error.
         source: std::io::Error,
+    },
+    #[error("{device} cannot be used: {reason}")]
+    /// The device asked for cannot run the model.
+    DeviceUnavailable {
+        /// The device.
+        device: Device,
+        /// What is missing.
+        reason: String,
     },
     #[error("{path}: the model failed: {reason}")]
     /// The model failed to run.

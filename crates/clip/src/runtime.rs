@@ -10,7 +10,7 @@ use std::sync::OnceLock;
 
 use ort::environment::Environment;
 
-use crate::ClipError;
+use crate::{ClipError, Device};
 
 /// The variable that keeps ONNX Runtime (1.31) from writing a telemetry device id and
 /// event store under `~/.cache/Microsoft/`: `with_telemetry(false)` only stops events
@@ -21,37 +21,49 @@ pub const TELEMETRY_OPT_OUT_VARIABLE: &str = "ORT_DISABLE_TELEMETRY";
 
 /// Where `scripts/setup.sh` installs the library, relative to the repository.
 const REPO_LIBRARY: &str = ".local/onnxruntime/lib/libonnxruntime.so";
+/// Where `scripts/setup.sh --gpu` installs the GPU build (with its CUDA provider).
+const REPO_GPU_LIBRARY: &str = ".local/onnxruntime-gpu/lib/libonnxruntime.so";
 
-/// The places searched: `ORT_DYLIB_PATH` alone when it is set (a user's explicit
-/// choice is never silently passed over), else `libonnxruntime.so` next to the
-/// executable, else the `.local/` of the source tree this binary was built from. Never
-/// the current directory: running picseek inside a downloaded folder must not run that
-/// folder's code.
-pub fn library_candidates() -> Vec<PathBuf> {
+/// The places searched for a model to run on `device`: `ORT_DYLIB_PATH` alone when it
+/// is set (a user's explicit choice is never silently passed over), else
+/// `libonnxruntime.so` next to the executable, else the `.local/` of the source tree
+/// this binary was built from; for CUDA the GPU build first (`onnxruntime-gpu/` next to
+/// the executable, `.local/onnxruntime-gpu/`). Never the current directory: running
+/// picseek inside a downloaded folder must not run that folder's code.
+pub fn library_candidates(device: Device) -> Vec<PathBuf> {
     if let Some(path) = std::env::var_os("ORT_DYLIB_PATH").filter(|p| !p.is_empty()) {
         return vec![PathBuf::from(path)];
     }
-    let beside_executable = std::env::current_exe().ok().and_then(|exe| Some(exe.parent()?.join("libonnxruntime.so")));
-    beside_executable
-        .into_iter()
-        .chain([PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..").join(REPO_LIBRARY)])
-        .collect()
+    let exe_dir = std::env::current_exe().ok().and_then(|exe| Some(exe.parent()?.to_owned()));
+    let repo = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let mut places = Vec::new();
+    if matches!(device, Device::Cuda { .. }) {
+        places.extend(exe_dir.iter().map(|d| d.join("onnxruntime-gpu/libonnxruntime.so")));
+        places.push(repo.join(REPO_GPU_LIBRARY));
+    }
+    places.extend(exe_dir.iter().map(|d| d.join("libonnxruntime.so")));
+    places.push(repo.join(REPO_LIBRARY));
+    places
 }
 
-/// The library [`environment`] would load: the first of [`library_candidates`] that exists.
-pub fn library_path() -> Option<PathBuf> {
-    library_candidates().into_iter().find(|p| p.is_file())
+/// The library [`environment`] would load for `device`: the first of
+/// [`library_candidates`] that exists.
+pub fn library_path(device: Device) -> Option<PathBuf> {
+    library_candidates(device).into_iter().find(|p| p.is_file())
 }
 
-/// The process-wide ONNX Runtime environment, loading the library on first call.
-pub fn environment() -> Result<&'static Environment, ClipError> {
-    static ENVIRONMENT: OnceLock<Result<Environment, ClipError>> = OnceLock::new();
-    ENVIRONMENT.get_or_init(load).as_ref().map_err(clone_error)
+/// The process-wide ONNX Runtime environment and the library it came from, loading the
+/// library on the first call (whose `device` decides which build: one process runs its
+/// models on one device).
+pub fn environment(device: Device) -> Result<&'static (Environment, PathBuf), ClipError> {
+    static ENVIRONMENT: OnceLock<Result<(Environment, PathBuf), ClipError>> = OnceLock::new();
+    ENVIRONMENT.get_or_init(|| load(device)).as_ref().map_err(clone_error)
 }
 
-fn load() -> Result<Environment, ClipError> {
-    let Some(path) = library_path() else {
-        let looked_in = library_candidates().iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", ");
+fn load(device: Device) -> Result<(Environment, PathBuf), ClipError> {
+    let Some(path) = library_path(device) else {
+        let looked_in =
+            library_candidates(device).iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", ");
         return Err(ClipError::RuntimeMissing { looked_in });
     };
     let unusable = |reason: String| ClipError::RuntimeUnusable { path: path.clone(), reason };
@@ -64,7 +76,7 @@ fn load() -> Result<Environment, ClipError> {
         .build()
         .map_err(|e| unusable(e.to_string()))?;
     tracing::debug!("loaded ONNX Runtime from {}", path.display());
-    Ok(environment)
+    Ok((environment, path.canonicalize().unwrap_or(path)))
 }
 
 /// The cached load error, again (the first call's error is kept for every later call).

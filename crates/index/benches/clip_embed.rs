@@ -59,7 +59,7 @@ fn main() {
     let dir = tempfile::tempdir().expect("temp dir");
     eprintln!("writing {IMAGES} JPEGs...");
     let files = write_images(dir.path());
-    let options = ClipOptions { model_dir: model_dir.clone(), batch: BATCH, threads };
+    let options = ClipOptions { model_dir: model_dir.clone(), batch: BATCH, threads, ..ClipOptions::default() };
 
     let mut ours = Vec::new();
     for run in 0..RUNS {

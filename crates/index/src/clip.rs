@@ -15,6 +15,8 @@ pub struct ClipOptions {
     pub batch: usize,
     /// Cores the model may use (decoding uses the others, overlapping it).
     pub threads: usize,
+    /// Where the model runs.
+    pub device: picseek_clip::Device,
 }
 
 impl Default for ClipOptions {
@@ -23,6 +25,7 @@ impl Default for ClipOptions {
             model_dir: PathBuf::from("models/clip"),
             batch: 16,
             threads: std::thread::available_parallelism().map_or(1, |n| n.get()),
+            device: picseek_clip::Device::Cpu,
         }
     }
 }
@@ -59,7 +62,7 @@ impl ClipEmbedder {
         model: ModelIdentity,
         max_decode_bytes: u64,
     ) -> Result<Self, IndexError> {
-        let encoder = ImageEncoder::load(&ModelFiles::new(&options.model_dir), options.threads)?;
+        let encoder = ImageEncoder::load(&ModelFiles::new(&options.model_dir), options.threads, options.device)?;
         Ok(Self { encoder, model, max_decode_bytes })
     }
 

@@ -35,6 +35,7 @@ pub use build::{IndexOptions, IndexReport, build_index, merge_index};
 pub use cache::cached_embeddings;
 pub use clip::{CachedClipEmbedder, ClipEmbedder, ClipOptions};
 pub use identity::{IdentityDifference, IndexIdentity};
+pub use picseek_clip::Device;
 pub use picseek_manifest::{EmbedderKind, Metric, Quantization};
 pub use pixel::PixelEmbedder;
 pub use query::{ClipQueries, QueryEmbedder, QueryVector};

@@ -1,7 +1,7 @@
 use std::path::Path;
 use std::sync::OnceLock;
 
-use picseek_clip::{ClipError, ModelFiles, TextEncoder};
+use picseek_clip::{ClipError, Device, ModelFiles, TextEncoder};
 use picseek_imaging::{DEFAULT_MAX_DECODE_BYTES, read_image_file};
 use picseek_manifest::ModelIdentity;
 
@@ -38,10 +38,11 @@ pub struct ClipQueries {
 }
 
 impl QueryEmbedder {
-    pub(crate) fn clip(model: ModelIdentity, model_dir: &Path, threads: usize, dimension: usize) -> Self {
+    pub(crate) fn clip(model: ModelIdentity, model_dir: &Path, run_on: (usize, Device), dimension: usize) -> Self {
+        let (threads, device) = run_on;
         QueryEmbedder::Clip(Box::new(ClipQueries {
             model,
-            options: ClipOptions { model_dir: model_dir.to_owned(), batch: 1, threads },
+            options: ClipOptions { model_dir: model_dir.to_owned(), batch: 1, threads, device },
             dimension,
             image: OnceLock::new(),
             text: OnceLock::new(),
@@ -62,7 +63,7 @@ impl ClipQueries {
         if let Some(encoder) = self.text.get() {
             return Ok(encoder);
         }
-        let loaded = TextEncoder::load(&ModelFiles::new(&self.options.model_dir), self.options.threads)?;
+        let loaded = TextEncoder::load(&ModelFiles::new(&self.options.model_dir), self.options.threads, self.options.device)?;
         Ok(self.text.get_or_init(|| loaded))
     }
 

@@ -197,8 +197,14 @@ impl Index {
     /// The embedder that makes query vectors comparable with this index's rows. For a
     /// CLIP index it uses the model in `model_dir`, checking that it is the one the index
     /// was built with, or without `model_dir` finds that model ([`locate_model`]); the
-    /// model itself is loaded by the first query that needs it.
-    pub fn query_embedder(&self, model_dir: Option<&Path>, threads: usize) -> Result<QueryEmbedder, IndexError> {
+    /// model itself is loaded by the first query that needs it, to run on `device` with
+    /// `threads` cores (a pixel index runs no model: both are unused).
+    pub fn query_embedder(
+        &self,
+        model_dir: Option<&Path>,
+        threads: usize,
+        device: picseek_clip::Device,
+    ) -> Result<QueryEmbedder, IndexError> {
         if self.manifest.embedder == EmbedderKind::Pixel {
             return Ok(QueryEmbedder::Pixel(PixelEmbedder::new(self.manifest.image_size, DEFAULT_MAX_DECODE_BYTES)));
         }
@@ -227,7 +233,7 @@ impl Index {
                 difference,
             });
         }
-        Ok(QueryEmbedder::clip(model, model_dir, threads, self.manifest.dimension))
+        Ok(QueryEmbedder::clip(model, model_dir, (threads, device), self.manifest.dimension))
     }
 }
 

@@ -449,7 +449,12 @@ impl CleanArgs {
                     (None, Some(model)) => picseek_index::locate_model(&index_dir, &model)?,
                     (None, None) => ClipOptions::default().model_dir,
                 };
-                let model = ClipOptions { model_dir, threads: self.model.threads(), ..ClipOptions::default() };
+                let model = ClipOptions {
+                    model_dir,
+                    threads: self.model.threads(),
+                    device: self.model.device,
+                    ..ClipOptions::default()
+                };
                 Some(picseek_clean::ClipDedup { model, index_dir, threshold: self.clip_threshold })
             }
             _ => None,
@@ -595,6 +600,10 @@ pub struct ModelArgs {
     /// Cores the model may use [default: all].
     #[arg(long)]
     threads: Option<usize>,
+    /// Where the model runs: cpu, or cuda / cuda:N (a GPU, with ONNX Runtime's GPU build
+    /// from `scripts/setup.sh --gpu`; an error if it cannot be used, never the CPU instead).
+    #[arg(long, value_name = "cpu|cuda[:N]", default_value_t = picseek_index::Device::Cpu)]
+    device: picseek_index::Device,
 }
 
 impl ModelArgs {
@@ -716,7 +725,7 @@ fn build_settings(
                 (true, _) => vec![Metric::Cosine],
             };
             EmbedderChoice::Clip {
-                options: ClipOptions { model_dir, batch, threads: build.model.threads() },
+                options: ClipOptions { model_dir, batch, threads: build.model.threads(), device: build.model.device },
                 spaces: metrics,
             }
         }
@@ -865,7 +874,7 @@ pub fn search(ctx: &Context, args: SearchArgs) -> anyhow::Result<()> {
     if args.k > index.len() {
         tracing::warn!("-k {} is more than the {} images in the index: all of them are shown", args.k, index.len());
     }
-    let embedder = index.query_embedder(args.model.model.as_deref(), args.model.threads())?;
+    let embedder = index.query_embedder(args.model.model.as_deref(), args.model.threads(), args.model.device)?;
     let searcher = Searcher::new(&index);
     let request = SearchRequest {
         metric: args.metric,
@@ -1008,7 +1017,7 @@ pub fn eval(ctx: &Context, args: EvalArgs) -> anyhow::Result<()> {
         bail!("-k must be at least 1");
     }
     let index = open_index(ctx, args.index)?;
-    let embedder = index.query_embedder(args.model.model.as_deref(), args.model.threads())?;
+    let embedder = index.query_embedder(args.model.model.as_deref(), args.model.threads(), args.model.device)?;
     let test_dir = ctx.path_or_default(args.test, "test");
     let report = evaluate(&index, &embedder, &test_dir, args.k, &args.metric.0, args.exact)
         .with_context(|| format!("evaluating on {}", test_dir.display()))?;
@@ -1207,6 +1216,7 @@ pub fn serve(ctx: &Context, args: ServeArgs) -> anyhow::Result<()> {
         max_upload: args.max_upload,
         model_dir: args.model.model.clone(),
         threads: args.model.threads(),
+        device: args.model.device,
     };
     let announce = |addr| eprintln!("picseek: serving {} on http://{addr}/ (Ctrl-C stops)", opts.index_dir.display());
     tokio::runtime::Runtime::new()?.block_on(picseek_serve::serve(&opts, announce))?;

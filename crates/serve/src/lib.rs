@@ -59,6 +59,8 @@ pub struct ServeOptions {
     pub model_dir: Option<PathBuf>,
     /// Cores the model may use.
     pub threads: usize,
+    /// Where the model runs.
+    pub device: picseek_index::Device,
 }
 
 impl Default for ServeOptions {
@@ -69,6 +71,7 @@ impl Default for ServeOptions {
             max_upload: 20_000_000,
             model_dir: None,
             threads: std::thread::available_parallelism().map_or(1, |n| n.get()),
+            device: picseek_index::Device::Cpu,
         }
     }
 }
@@ -194,7 +197,7 @@ pub async fn serve(opts: &ServeOptions, on_listening: impl FnOnce(SocketAddr)) -
     // The index lives as long as the process serves it; leaking it lets the search
     // borrow it for 'static, which axum's shared state needs.
     let index: &'static Index = Box::leak(Box::new(Index::open(&opts.index_dir)?));
-    let embedder = index.query_embedder(opts.model_dir.as_deref(), opts.threads)?;
+    let embedder = index.query_embedder(opts.model_dir.as_deref(), opts.threads, opts.device)?;
     embedder.preload()?;
     if !opts.addr.ip().is_loopback() {
         tracing::warn!(
