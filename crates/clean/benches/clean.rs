@@ -74,6 +74,7 @@ fn main() {
             near_distance: 5,
             max_decode_bytes: picseek_imaging::DEFAULT_MAX_DECODE_BYTES,
             jpeg_quality: 95,
+            ..CleanOptions::default()
         };
         let start = Instant::now();
         let report = clean(&opts).expect("clean");

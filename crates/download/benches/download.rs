@@ -75,11 +75,12 @@ fn main() {
                 max_bytes: 20_000_000,
                 honour_noai: true,
                 backoff: Duration::from_millis(500),
+                ..DownloadOptions::default()
             };
             let start = Instant::now();
             let report = client.block_on(download(&opts)).expect("download");
             ours.push(start.elapsed().as_secs_f64());
-            assert_eq!(report.summary(), vec![("ok".to_owned(), FILES)]);
+            assert_eq!(report.summary, [("ok".to_owned(), FILES)].into());
 
             let result = std::process::Command::new(&python)
                 .arg(repo.join("scripts/bench/download_urllib.py"))

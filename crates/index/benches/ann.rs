@@ -9,7 +9,7 @@
 use std::path::Path;
 use std::time::Instant;
 
-use picseek_index::{AnnSettings, AnnSpace, Quantization, build_graph, candidate_count, clip_like_vectors, open_graph};
+use picseek_index::{AnnSettings, Metric, Quantization, build_graph, candidate_count, clip_like_vectors, open_graph};
 
 const VECTORS: usize = 50_000;
 const DIM: usize = 512;
@@ -50,7 +50,7 @@ fn measure(settings: &AnnSettings, rows: &[f32], queries: &[f32], truth: &[Vec<u
     let mut ingest = Vec::new();
     for run in 0..RUNS {
         let started = Instant::now();
-        build_graph(AnnSpace::Cosine, settings, DIM, rows, path).expect("build");
+        build_graph(Metric::Cosine, settings, DIM, rows, path).expect("build");
         ingest.push(VECTORS as f64 / started.elapsed().as_secs_f64());
         eprintln!("{settings:?} ingest run {}: {:.0} vectors/s", run + 1, ingest[run]);
     }

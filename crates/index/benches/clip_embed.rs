@@ -71,7 +71,7 @@ fn main() {
             embedder: EmbedderChoice::Clip { options: options.clone(), spaces: Vec::new() },
             max_decode_bytes: picseek_imaging::DEFAULT_MAX_DECODE_BYTES,
             rebuild: true,
-            ann: Default::default(),
+            ..IndexOptions::default()
         };
         let started = Instant::now();
         let report = build_index(&opts).expect("index");

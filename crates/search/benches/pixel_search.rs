@@ -36,12 +36,12 @@ fn write_index(dir: &Path, vectors: &[u8], dim: usize) {
     std::fs::write(dir.join("vectors.u8"), vectors).expect("write vectors");
     let manifest = IndexManifest {
         format_version: picseek_index::FORMAT_VERSION,
-        embedder: "pixel".into(),
+        embedder: picseek_manifest::EmbedderKind::Pixel,
         model: None,
         preprocessing: "benchmark".into(),
         image_size: SIDE,
         dimension: dim,
-        vectors: VectorFile { file: "vectors.u8".into(), dtype: "u8".into() },
+        vectors: VectorFile { file: "vectors.u8".into(), dtype: picseek_manifest::Dtype::U8 },
         ann: Vec::new(),
         items: (0..vectors.len() / dim)
             .map(|i| IndexItem {
@@ -49,6 +49,7 @@ fn write_index(dir: &Path, vectors: &[u8], dim: usize) {
                 path: format!("{i}.png"),
                 class: (i % 10).to_string(),
                 sha256: String::new(),
+                sources: Vec::new(),
             })
             .collect(),
         skipped: Vec::new(),
@@ -76,7 +77,7 @@ fn main() {
 
     let mut ours = Vec::new();
     for metric in Metric::ALL {
-        let request = SearchRequest { metric, k: K, exact: true, ..SearchRequest::default() };
+        let request = SearchRequest { metric: *metric, k: K, exact: true, ..SearchRequest::default() };
         searcher.search(&queries[0], &request).expect("search"); // warm the page cache and row moments
         let times = queries
             .iter()
