@@ -212,8 +212,12 @@ fn clip_index_round_trip_incremental_reindex_and_search_by_image_and_text() {
     let third = index_clip(data.path(), &model, &["--metric", "cosine,l2,correlation"]);
     assert_eq!((third["embedded"].as_u64(), third["reused"].as_u64()), (Some(0), Some(15)));
     assert_eq!(third["graphs_built"], serde_json::json!([]), "unchanged graphs are kept");
+    // How widely a graph is searched is recorded, not built in: changing it rebuilds nothing.
+    let wider = index_clip(data.path(), &model, &["--expansion-search", "200"]);
+    assert_eq!(wider["graphs_built"], serde_json::json!([]), "{wider}");
     let manifest: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(data.path().join("index/index.json")).unwrap()).unwrap();
+    assert!(manifest["ann"].as_array().unwrap().iter().all(|g| g["expansion_search"] == 200), "{}", manifest["ann"]);
     let vectors_after =
         std::fs::read(data.path().join("index").join(manifest["vectors"]["file"].as_str().unwrap())).unwrap();
     let old_rows: Vec<&[u8]> = vectors_before.chunks(64 * 4).collect();

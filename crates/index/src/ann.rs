@@ -66,12 +66,11 @@ impl AnnSettings {
         within("expansion_search", self.expansion_search, 1, 4096)
     }
 
-    /// A short description that changes whenever the graph would.
-    pub(crate) fn describe(&self, space: Metric) -> String {
-        format!(
-            "{space};{};m{};ea{};es{}",
-            self.quantization, self.connectivity, self.expansion_add, self.expansion_search
-        )
+    /// A short description of what the graph file holds: it changes whenever the graph
+    /// would. Not `expansion_search`, which only says how the graph is searched (it is
+    /// recorded in `index.json` and applied on opening), so changing it rebuilds nothing.
+    pub(crate) fn describe_graph(&self, space: Metric) -> String {
+        format!("{space};{};m{};ea{}", self.quantization, self.connectivity, self.expansion_add)
     }
 
     pub(crate) fn record(&self, space: Metric, file: String) -> AnnFile {

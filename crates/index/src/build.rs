@@ -293,12 +293,14 @@ pub fn merge_index(opts: &IndexOptions, count: Option<usize>) -> Result<IndexRep
     build(opts, Work::Merge { count })
 }
 
-/// What shards of one input agree on: the embedder and every image's path and size.
-fn images_fingerprint(identity: &str, files: &[(&str, &Path)]) -> String {
+/// What shards of one input agree on: the embedder and every image's path (within
+/// `train`, however a machine spells that) and size.
+fn images_fingerprint(identity: &str, train: &Path, files: &[(&str, &Path)]) -> String {
     let parts: Vec<Vec<u8>> = std::iter::once(identity.as_bytes().to_vec())
         .chain(files.iter().map(|(class, path)| {
             let size = std::fs::metadata(path).map_or(0, |m| m.len());
-            format!("{class}\t{}\t{size}", path.display()).into_bytes()
+            let within = path.strip_prefix(train).unwrap_or(path);
+            format!("{class}\t{}\t{size}", within.display()).into_bytes()
         }))
         .collect();
     input_fingerprint(parts.iter().map(Vec::as_slice))
@@ -337,7 +339,7 @@ fn build(opts: &IndexOptions, work: Work) -> Result<IndexReport, IndexError> {
         }
         files.extend(class.files.iter().map(|f| (class.class.as_str(), f.as_path())));
     }
-    let fingerprint = images_fingerprint(&identity, &files);
+    let fingerprint = images_fingerprint(&identity, &opts.train, &files);
     match work {
         Work::Shard(shard) => {
             report.shard = Some(shard);
@@ -558,7 +560,7 @@ fn build(opts: &IndexOptions, work: Work) -> Result<IndexReport, IndexError> {
 /// The graph file of `space` over rows with `rows_digest`: its name changes whenever
 /// the rows or the settings do, so an unchanged graph is kept.
 fn graph_file_name(settings: &AnnSettings, space: Metric, rows_digest: &str) -> String {
-    let name_digest = sha256_hex(format!("{rows_digest};{}", settings.describe(space)).as_bytes());
+    let name_digest = sha256_hex(format!("{rows_digest};{}", settings.describe_graph(space)).as_bytes());
     format!("ann-{space}-{}.usearch", &name_digest[..16])
 }
 

@@ -42,11 +42,7 @@ pub struct DataDirLock {
 impl DataDirLock {
     /// Takes the lock of `dir` (created if missing) for `command`, or says who holds it.
     pub fn acquire(dir: &Path, command: &str) -> Result<Self, LockError> {
-        let path = dir.join(LOCK_FILE);
-        let io = |source| LockError::Io { path: path.clone(), source };
-        std::fs::create_dir_all(dir).map_err(io)?;
-        let mut file =
-            std::fs::OpenOptions::new().read(true).write(true).create(true).truncate(false).open(&path).map_err(io)?;
+        let (mut file, io) = open_lock_file(dir)?;
         match file.try_lock() {
             Ok(()) => {}
             Err(std::fs::TryLockError::WouldBlock) => {
@@ -56,15 +52,11 @@ impl DataDirLock {
                     let holder = "shards of a stage, see the stage folder's .shards/".to_owned();
                     return Err(LockError::Busy { dir: dir.to_owned(), holder });
                 }
-                let mut holder = String::new();
-                let _ = file.read_to_string(&mut holder);
-                let holder = holder.trim();
-                let holder = if holder.is_empty() { "a process that has just started" } else { holder };
-                return Err(LockError::Busy { dir: dir.to_owned(), holder: holder.to_owned() });
+                return Err(busy(dir, &mut file));
             }
             Err(std::fs::TryLockError::Error(e)) => return Err(io(e)),
         }
-        file.set_len(0).and_then(|()| file.rewind()).map_err(io)?;
+        file.set_len(0).and_then(|()| file.rewind()).map_err(&io)?;
         write!(file, "pid {}, picseek {command}", std::process::id()).and_then(|()| file.flush()).map_err(io)?;
         Ok(Self { _file: file })
     }
@@ -74,21 +66,37 @@ impl DataDirLock {
     /// says they are there). Each shard also holds its own folder's lock exclusively, so
     /// one shard never runs twice at once.
     pub fn acquire_shared(dir: &Path) -> Result<Self, LockError> {
-        let path = dir.join(LOCK_FILE);
-        let io = |source| LockError::Io { path: path.clone(), source };
-        std::fs::create_dir_all(dir).map_err(io)?;
-        let mut file =
-            std::fs::OpenOptions::new().read(true).write(true).create(true).truncate(false).open(&path).map_err(io)?;
+        let (mut file, io) = open_lock_file(dir)?;
         match file.try_lock_shared() {
             Ok(()) => Ok(Self { _file: file }),
-            Err(std::fs::TryLockError::WouldBlock) => {
-                let mut holder = String::new();
-                let _ = file.read_to_string(&mut holder);
-                Err(LockError::Busy { dir: dir.to_owned(), holder: holder.trim().to_owned() })
-            }
+            Err(std::fs::TryLockError::WouldBlock) => Err(busy(dir, &mut file)),
             Err(std::fs::TryLockError::Error(e)) => Err(io(e)),
         }
     }
+}
+
+/// The lock file of `dir` (both made if missing), and how its I/O errors are reported.
+fn open_lock_file(dir: &Path) -> Result<(std::fs::File, impl Fn(std::io::Error) -> LockError), LockError> {
+    let path = dir.join(LOCK_FILE);
+    let io = move |source| LockError::Io { path: path.clone(), source };
+    std::fs::create_dir_all(dir).map_err(&io)?;
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(dir.join(LOCK_FILE))
+        .map_err(&io)?;
+    Ok((file, io))
+}
+
+/// The lock is held exclusively: by whom, as the holder wrote into the file.
+fn busy(dir: &Path, file: &mut std::fs::File) -> LockError {
+    let mut holder = String::new();
+    let _ = file.read_to_string(&mut holder);
+    let holder = holder.trim();
+    let holder = if holder.is_empty() { "a process that has just started" } else { holder };
+    LockError::Busy { dir: dir.to_owned(), holder: holder.to_owned() }
 }
 
 /// Removes the temporary files (`.picseek-tmp-*`) that killed runs left in `dir` and its
