@@ -139,7 +139,16 @@ fn four_shards_merged_give_what_one_process_gives_and_a_killed_shard_is_run_agai
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    std::thread::sleep(Duration::from_millis(700));
+    // While a shard runs, a whole-stage run is refused (the shards hold the lock shared).
+    let shard_lock = sharded.join(format!("raw/.shards/{slow_shard}-of-4/.picseek.lock"));
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !shard_lock.exists() {
+        assert!(Instant::now() < deadline, "the shard never took its lock");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let err = picseek_fails(&["--data-dir", data, "download"]);
+    assert!(err.contains("in use by another picseek (shards of a stage"), "{err}");
+    std::thread::sleep(Duration::from_millis(500));
     killed.kill().unwrap();
     killed.wait().unwrap();
     for i in (0..SHARDS).filter(|&i| i != slow_shard) {
