@@ -9,35 +9,19 @@
 use std::path::Path;
 use std::time::Instant;
 
-use picseek_index::{AnnSettings, Metric, Quantization, build_graph, candidate_count, clip_like_vectors, open_graph};
+mod support;
+
+use picseek_index::{AnnSettings, Metric, Quantization, build_graph, clip_like_vectors, open_graph};
+use support::{DIM, K, approximate_top_k, top_k};
 
 const VECTORS: usize = 50_000;
-const DIM: usize = 512;
 const CLASSES: usize = 500;
 const QUERIES: usize = 500;
-const K: usize = 10;
 const RUNS: usize = 3;
 
 fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(f64::total_cmp);
     v[v.len() / 2]
-}
-
-fn dot(a: &[f32], b: &[f32]) -> f32 {
-    a.iter().zip(b).map(|(x, y)| x * y).sum()
-}
-
-/// Top k by cosine (dot product of unit vectors) among `keys`.
-fn top_k(rows: &[f32], q: &[f32], keys: impl Iterator<Item = u64>) -> Vec<u64> {
-    let mut scored: Vec<(f32, u64)> =
-        keys.map(|k| (-dot(&rows[k as usize * DIM..(k as usize + 1) * DIM], q), k)).collect();
-    scored.sort_by(|a, b| a.0.total_cmp(&b.0));
-    scored.iter().take(K).map(|s| s.1).collect()
-}
-
-/// What picseek's search does: graph candidates, rescored exactly.
-fn approximate_top_k(graph: &usearch::Index, rows: &[f32], q: &[f32]) -> Vec<u64> {
-    top_k(rows, q, graph.search(q, candidate_count(K)).expect("search").keys.into_iter())
 }
 
 struct Measured {

@@ -17,15 +17,16 @@ use std::io::Write;
 use std::path::Path;
 use std::time::Instant;
 
-use picseek_index::{AnnSettings, Metric, build_graph, candidate_count, clip_like_vectors, open_graph};
-use rayon::prelude::*;
+mod support;
 
-const DIM: usize = 512;
+use picseek_index::{AnnSettings, Metric, build_graph, clip_like_vectors, open_graph};
+use rayon::prelude::*;
+use support::{DIM, K, approximate_top_k, dot, row};
+
 /// Vectors per cluster, as in the ANN benchmark (50,000 in 500).
 const PER_CLASS: usize = 100;
 const QUERIES: usize = 1_000;
 const RECALL_QUERIES: usize = 200;
-const K: usize = 10;
 const SHARDS: usize = 4;
 const SHA_LEN: usize = 64;
 
@@ -51,21 +52,6 @@ fn reset_peak_memory() {
 
 fn gib(bytes: u64) -> f64 {
     bytes as f64 / (1u64 << 30) as f64
-}
-
-fn dot(a: &[f32], b: &[f32]) -> f32 {
-    a.iter().zip(b).map(|(x, y)| x * y).sum()
-}
-
-fn row(rows: &[f32], key: u64) -> &[f32] {
-    &rows[key as usize * DIM..(key as usize + 1) * DIM]
-}
-
-/// Top k by cosine among `keys` (rows are unit length).
-fn top_k(rows: &[f32], q: &[f32], keys: impl Iterator<Item = u64>) -> Vec<u64> {
-    let mut scored: Vec<(f32, u64)> = keys.map(|k| (-dot(row(rows, k), q), k)).collect();
-    scored.sort_by(|a, b| a.0.total_cmp(&b.0));
-    scored.iter().take(K).map(|s| s.1).collect()
 }
 
 /// Exact top k over every row, on all cores.
@@ -109,7 +95,7 @@ fn measure_queries(
     let file = std::fs::File::open(rows_path).expect("open rows");
     let map = unsafe { memmap2::Mmap::map(&file) }.expect("map rows");
     let rows: &[f32] = bytemuck::cast_slice(&map[..]);
-    let search = |q: &[f32]| top_k(rows, q, graph.search(q, candidate_count(K)).expect("search").keys.into_iter());
+    let search = |q: &[f32]| approximate_top_k(&graph, rows, q);
     queries.chunks_exact(DIM).for_each(|q| drop(search(q)));
     let mut latencies: Vec<f64> = queries
         .chunks_exact(DIM)
