@@ -59,7 +59,11 @@ fn preprocessing_and_image_embeddings_match_the_python_reference() {
         assert!(diff < 1e-5, "{}: pixel values differ from PIL's by {diff}", file.display());
     }
 
-    let clip = ClipEmbedder::load(&ClipOptions { model_dir: model.clone(), batch: 4, threads: 2, ..ClipOptions::default() }, 1 << 30).unwrap();
+    let clip = ClipEmbedder::load(
+        &ClipOptions { model_dir: model.clone(), batch: 4, threads: 2, ..ClipOptions::default() },
+        1 << 30,
+    )
+    .unwrap();
     let mut args = vec!["images", model_str];
     args.extend(files.iter().map(|f| f.to_str().unwrap()));
     let reference = python_reference(&args);
@@ -458,7 +462,8 @@ fn device_cuda_without_cuda_is_one_clear_error_for_every_command_that_runs_the_m
     }
     // The CPU is still the default, and cuda:N names its device.
     assert!(search(data.path(), &model, &["--image", query], &["--device", "cpu"])["results"].as_array().is_some());
-    let err = fails_with_library(&cpu_build, &["--data-dir", data_dir, "search", "--image", query, "--device", "cuda:1"]);
+    let err =
+        fails_with_library(&cpu_build, &["--data-dir", data_dir, "search", "--image", query, "--device", "cuda:1"]);
     assert!(err.contains("cuda:1 cannot be used"), "{err}");
     // With the GPU build (scripts/setup.sh --gpu) but no GPU, the provider's own reason.
     let gpu_build = crate::support::repo_root().join(".local/onnxruntime-gpu/lib/libonnxruntime.so");

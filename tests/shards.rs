@@ -30,7 +30,8 @@ impl Hosts {
     fn urls(&self) -> serde_json::Value {
         let on = |host: usize, path: &str| self.0[host].url(path);
         let term = |offset: usize| -> Vec<String> {
-            let mut urls: Vec<String> = (0..8).map(|i| on((i + offset) % 5, &format!("img/{}.jpg", i + offset * 3))).collect();
+            let mut urls: Vec<String> =
+                (0..8).map(|i| on((i + offset) % 5, &format!("img/{}.jpg", i + offset * 3))).collect();
             urls.push(on(offset % 5, "missing.jpg"));
             urls.push(on((offset + 1) % 5, "page.jpg"));
             urls.push(on((offset + 2) % 5, "flaky.jpg"));
@@ -98,7 +99,12 @@ fn assert_same_dataset(single: &Path, sharded: &Path) {
         assert_eq!(json(&single.join(file)), json(&sharded.join(file)), "{file} differs");
     }
     let clean = json(&single.join("clean/manifest.json"));
-    let duplicates = clean.as_array().unwrap().iter().filter(|r| r["reason"].as_str().is_some_and(|r| r.starts_with("duplicate_of:"))).count();
+    let duplicates = clean
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["reason"].as_str().is_some_and(|r| r.starts_with("duplicate_of:")))
+        .count();
     assert!(duplicates >= 3, "the fixture has duplicates across hosts ({duplicates})");
     let (a, b) = (json(&single.join("index/index.json")), json(&sharded.join("index/index.json")));
     assert_eq!(a["items"], b["items"], "index items differ");
@@ -159,7 +165,8 @@ fn four_shards_merged_give_what_one_process_gives_and_a_killed_shard_is_run_agai
     assert!(err.contains(&format!("shard(s) {slow_shard} of 4 are not complete")), "{err}");
     assert!(!sharded.join("raw/manifest.json").exists(), "nothing merged from an incomplete set");
     // Only the killed shard runs again; a finished one is skipped.
-    let again = picseek_json(&[stage_args(data, "download", &model), vec!["--shard", &shard_flag(slow_shard)]].concat());
+    let again =
+        picseek_json(&[stage_args(data, "download", &model), vec!["--shard", &shard_flag(slow_shard)]].concat());
     assert_eq!(again["already_complete"], false);
     assert!(again["reused"].as_u64().unwrap() >= 1, "what the killed run finished is kept: {again}");
     let other = (slow_shard + 1) % SHARDS;

@@ -322,7 +322,8 @@ pub fn clean(opts: &CleanOptions) -> Result<CleanReport, CleanError> {
     let manifest_path = shard.dir(&opts.out).join(MANIFEST_FILE);
     if shard.completed(&opts.out, &fingerprint).is_some() {
         let records: CleanManifest = read_json(&manifest_path)?;
-        let report = CleanReport { manifest: manifest_path, shard: Some(shard), already_complete: true, ..Default::default() };
+        let report =
+            CleanReport { manifest: manifest_path, shard: Some(shard), already_complete: true, ..Default::default() };
         return Ok(CleanReport { reused: records.len(), ..report.finish(records) });
     }
     shard.clear_completion(&opts.out)?;

@@ -228,7 +228,8 @@ fn runtime_check() -> Check {
     match picseek_clip::runtime::environment(picseek_clip::Device::Cpu) {
         Ok(_) => Check::ok(
             "onnxruntime",
-            picseek_clip::runtime::library_path(picseek_clip::Device::Cpu).map_or("loaded".into(), |p| format!("loads from {}", p.display())),
+            picseek_clip::runtime::library_path(picseek_clip::Device::Cpu)
+                .map_or("loaded".into(), |p| format!("loads from {}", p.display())),
         ),
         Err(e) => Check::bad("onnxruntime", Status::Fail, e.to_string(), Problem::RuntimeMissing),
     }

@@ -108,11 +108,8 @@ fn measure_queries(
     latencies.sort_by(f64::total_cmp);
     let median = latencies[latencies.len() / 2];
     let p99 = latencies[latencies.len() * 99 / 100];
-    let found: usize = queries
-        .chunks_exact(DIM)
-        .zip(truth)
-        .map(|(q, t)| search(q).iter().filter(|k| t.contains(k)).count())
-        .sum();
+    let found: usize =
+        queries.chunks_exact(DIM).zip(truth).map(|(q, t)| search(q).iter().filter(|k| t.contains(k)).count()).sum();
     (median, p99, found as f64 / (truth.len() * K) as f64)
 }
 
@@ -122,8 +119,8 @@ fn write_rows(path: &Path, rows: &[f32]) {
 
 fn main() {
     let n = vectors_wanted();
-    let dir = tempfile::tempdir_in(std::env::var_os("PICSEEK_SCALE_DIR").unwrap_or_else(|| "/tmp".into()))
-        .expect("temp dir");
+    let dir =
+        tempfile::tempdir_in(std::env::var_os("PICSEEK_SCALE_DIR").unwrap_or_else(|| "/tmp".into())).expect("temp dir");
     eprintln!("making {n} CLIP-like vectors of {DIM} dimensions ({:.1} GiB)...", gib((n * DIM * 4) as u64));
     let classes = (n / PER_CLASS).max(1);
     let rows = clip_like_vectors(n, DIM, classes, 1);
@@ -144,8 +141,13 @@ fn main() {
     let peak_gib = peak_memory_gib();
     eprintln!("one process: built in {build_seconds:.0} s");
     let disk = ["vectors.f32", "ann.usearch"].iter().map(|f| std::fs::metadata(single.join(f)).unwrap().len()).sum();
-    let (median_ms, p99_ms, recall) =
-        measure_queries(&single.join("ann.usearch"), &single.join("vectors.f32"), settings.expansion_search, &queries, &truth);
+    let (median_ms, p99_ms, recall) = measure_queries(
+        &single.join("ann.usearch"),
+        &single.join("vectors.f32"),
+        settings.expansion_search,
+        &queries,
+        &truth,
+    );
     // Recall rises with the candidates searched, at a cost in latency (no rebuild).
     let wider: Vec<(usize, (f64, f64, f64))> = [128, 256, 512]
         .into_iter()
@@ -208,8 +210,13 @@ fn main() {
         .iter()
         .map(|f| std::fs::metadata(merged.join(f)).unwrap().len())
         .sum();
-    let (median_ms, p99_ms, recall) =
-        measure_queries(&merged.join("ann.usearch"), &merged.join("vectors.f32"), settings.expansion_search, &queries, &truth);
+    let (median_ms, p99_ms, recall) = measure_queries(
+        &merged.join("ann.usearch"),
+        &merged.join("vectors.f32"),
+        settings.expansion_search,
+        &queries,
+        &truth,
+    );
     results.push(Measured {
         name: "4 shards merged",
         build_seconds,

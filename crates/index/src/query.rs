@@ -63,7 +63,8 @@ impl ClipQueries {
         if let Some(encoder) = self.text.get() {
             return Ok(encoder);
         }
-        let loaded = TextEncoder::load(&ModelFiles::new(&self.options.model_dir), self.options.threads, self.options.device)?;
+        let loaded =
+            TextEncoder::load(&ModelFiles::new(&self.options.model_dir), self.options.threads, self.options.device)?;
         Ok(self.text.get_or_init(|| loaded))
     }
 

@@ -144,9 +144,11 @@ impl Shard {
         let number = |name: &str| -> Result<Option<usize>, ShardError> {
             match var(name).filter(|v| !v.trim().is_empty()) {
                 None => Ok(None),
-                Some(v) => v.trim().parse().map(Some).map_err(|_| {
-                    ShardError::Environment(format!("{name} is '{v}', not a whole number from 0"))
-                }),
+                Some(v) => v
+                    .trim()
+                    .parse()
+                    .map(Some)
+                    .map_err(|_| ShardError::Environment(format!("{name} is '{v}', not a whole number from 0"))),
             }
         };
         let env_error = |problem: String| ShardError::Environment(problem);
@@ -255,14 +257,18 @@ pub fn shards_to_merge(stage_dir: &Path, count: Option<usize>, fingerprint: &str
     };
     let shards: Vec<Shard> = (0..count).map(|index| Shard { index, count }).collect();
     let list = |shards: Vec<&Shard>| shards.iter().map(|s| s.index.to_string()).collect::<Vec<_>>().join(", ");
-    let unfinished: Vec<&Shard> =
-        shards.iter().filter(|s| !s.dir(stage_dir).join(COMPLETION_FILE).is_file()).collect();
+    let unfinished: Vec<&Shard> = shards.iter().filter(|s| !s.dir(stage_dir).join(COMPLETION_FILE).is_file()).collect();
     if !unfinished.is_empty() {
         return Err(ShardError::NotReady { dir, shards: list(unfinished), count, problem: "are not complete" });
     }
     let stale: Vec<&Shard> = shards.iter().filter(|s| s.completed(stage_dir, fingerprint).is_none()).collect();
     if !stale.is_empty() {
-        return Err(ShardError::NotReady { dir, shards: list(stale), count, problem: "ran on other input than there is now" });
+        return Err(ShardError::NotReady {
+            dir,
+            shards: list(stale),
+            count,
+            problem: "ran on other input than there is now",
+        });
     }
     Ok(shards)
 }
