@@ -373,8 +373,8 @@ const MANIFEST_FILE: &str = "manifest.json";
 
 /// `urls.json`, and the fingerprint of its bytes that shards record.
 fn read_urls(path: &Path) -> Result<(UrlsManifest, String), DownloadError> {
-    let urls: UrlsManifest = read_json(path)?;
     let bytes = std::fs::read(path).map_err(|source| ManifestError::Io { path: path.to_owned(), source })?;
+    let urls: UrlsManifest = picseek_manifest::parse_json(path, &bytes)?;
     Ok((urls, input_fingerprint([bytes.as_slice()])))
 }
 

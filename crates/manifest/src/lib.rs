@@ -119,7 +119,12 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
 /// Reads and parses a JSON manifest.
 pub fn read_json<T: DeserializeOwned>(path: &Path) -> Result<T, ManifestError> {
     let bytes = std::fs::read(path).map_err(|e| ManifestError::io(path, e))?;
-    serde_json::from_slice(&bytes).map_err(|source| ManifestError::Json { path: path.to_owned(), source })
+    parse_json(path, &bytes)
+}
+
+/// Parses a manifest already read from `path` (for a caller that also needs its bytes).
+pub fn parse_json<T: DeserializeOwned>(path: &Path, bytes: &[u8]) -> Result<T, ManifestError> {
+    serde_json::from_slice(bytes).map_err(|source| ManifestError::Json { path: path.to_owned(), source })
 }
 
 /// Serialises `value` as pretty JSON and writes it atomically to `path`.

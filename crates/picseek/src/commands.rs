@@ -55,7 +55,7 @@ impl Context {
 }
 
 /// Which shard a `download`, `clean` or `index` run is, if it is one.
-#[derive(Args, Clone, Copy)]
+#[derive(Args, Clone, Copy, Default)]
 pub struct ShardArgs {
     /// Do only shard I of N (0-based; `auto`: the Slurm array task or Kubernetes Indexed
     /// Job index this runs as), into the stage's .shards/ folder; `picseek merge <stage>`
@@ -1080,19 +1080,19 @@ pub fn merge(ctx: &Context, args: MergeArgs) -> anyhow::Result<()> {
     match args.stage {
         MergeStage::Download(args) => {
             let count = args.shard.merge_count()?;
-            let opts = DownloadArgs { shard: ShardArgs { shard: None, shards: None }, ..args }.options(ctx)?;
+            let opts = DownloadArgs { shard: ShardArgs::default(), ..args }.options(ctx)?;
             let report = picseek_download::merge_download(&opts, count)?;
             ctx.print(&report, |out| write_download_summary(out, &report))
         }
         MergeStage::Clean(args) => {
             let count = args.shard.merge_count()?;
-            let opts = CleanArgs { shard: ShardArgs { shard: None, shards: None }, ..args }.options(ctx)?;
+            let opts = CleanArgs { shard: ShardArgs::default(), ..args }.options(ctx)?;
             let report = picseek_clean::merge_clean(&opts, count)?;
             ctx.print(&report, |out| write_clean_summary(out, &report))
         }
         MergeStage::Index(args) => {
             let count = args.shard.merge_count()?;
-            let opts = IndexArgs { shard: ShardArgs { shard: None, shards: None }, ..args }.options(ctx)?;
+            let opts = IndexArgs { shard: ShardArgs::default(), ..args }.options(ctx)?;
             let report = picseek_index::merge_index(&opts, count)?;
             ctx.print(&report, |out| write_index_summary(out, &report))
         }
