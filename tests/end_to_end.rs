@@ -11,6 +11,7 @@ mod clip;
 mod crawl;
 mod doctor;
 mod download;
+mod duplicates;
 mod hostile;
 mod leakage;
 mod model_download;

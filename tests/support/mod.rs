@@ -3,6 +3,7 @@
 
 pub mod flickr_site;
 pub mod image_server;
+pub mod lookalikes;
 pub mod loopback;
 pub mod model_hub;
 pub mod nginx;

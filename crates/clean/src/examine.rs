@@ -8,14 +8,16 @@ use picseek_imaging::{ImageError, decode, resize_exact, to_rgb_on_white};
 use picseek_manifest::{CleanRecord, CleanStatus, sha256_hex};
 
 use crate::inputs::Input;
+use crate::likeness::{Likeness, comparison_view};
 use crate::quality::{QualityThresholds, image_quality, is_grey};
 use crate::{CleanOptions, output_path};
 
 pub(crate) enum Examined {
     /// The earlier record still holds (same bytes, and its output is in place).
     Unchanged(CleanRecord),
-    /// A fresh record; a kept image comes with its output JPEG, not yet written.
-    New { record: CleanRecord, phash: Option<ImageHash>, output: Option<Vec<u8>> },
+    /// A fresh record; a kept image comes with its output file, not yet written, and
+    /// what duplicates are told by.
+    New { record: CleanRecord, phash: Option<ImageHash>, likeness: Option<Likeness>, output: Option<Vec<u8>> },
 }
 
 pub(crate) struct Examiner {
@@ -73,50 +75,79 @@ impl Examiner {
         if width.min(height) < self.min_side {
             record.reason = Some("too_small".into());
             record.detail = Some(format!("{width}x{height} has a side below the minimum of {} pixels", self.min_side));
-            return Examined::New { record, phash: None, output: None };
+            return Examined::New { record, phash: None, likeness: None, output: None };
         }
         let copy_as_is = decoded.format == ImageFormat::Jpeg
             && decoded.image.color() == image::ColorType::Rgb8
             && !decoded.reoriented;
         let grey = is_grey(&decoded.image);
+        // Duplicates are told by the comparison view (transparency on mid-grey), which
+        // is the written RGB image itself for an opaque one.
+        let (phash, mean, pixels_xxh3, likeness) = self.fingerprint(&comparison_view(&decoded.image));
         let rgb = to_rgb_on_white(decoded.image);
         record.quality = Some(image_quality(grey, &rgb, &self.quality));
-        let mut pixels = xxhash_rust::xxh3::Xxh3::new();
-        pixels.update(&width.to_le_bytes());
-        pixels.update(rgb.as_raw());
-        record.pixels_xxh3 = Some(format!("{:032x}", pixels.digest128()));
-        // The hash only looks at a 9 x 8 grid, and a mean needs no detail: a thumbnail
-        // serves both as well as the whole image, and costs far less.
-        let thumbnail = resize_exact(&rgb, THUMBNAIL, THUMBNAIL);
-        let phash = self.hasher.hash_image(&thumbnail);
+        record.pixels_xxh3 = Some(pixels_xxh3);
         record.phash = Some(hex::encode(phash.as_bytes()));
-        record.mean_rgb = Some(mean_rgb(&thumbnail));
+        record.mean_rgb = Some(mean);
+        let fits_jpeg = width <= JPEG_MAX_SIDE && height <= JPEG_MAX_SIDE;
         let output = if copy_as_is {
             bytes
         } else {
-            match encode_jpeg(&rgb, self.jpeg_quality) {
-                Ok(jpeg) => jpeg,
+            let encoded = if fits_jpeg { encode_jpeg(&rgb, self.jpeg_quality) } else { encode_png(&rgb) };
+            match encoded {
+                Ok(file) => file,
                 Err(e) => {
                     record.reason = Some("unencodable".into());
-                    record.detail = Some(e.to_string());
-                    return Examined::New { record, phash: None, output: None };
+                    record.detail = Some(e);
+                    return Examined::New { record, phash: None, likeness: None, output: None };
                 }
             }
         };
         record.status = CleanStatus::Kept;
-        record.path = Some(output_path(&record.class, &input.path));
-        Examined::New { record, phash: Some(phash), output: Some(output) }
+        let extension = if fits_jpeg { "jpg" } else { "png" };
+        record.path = Some(output_path(&record.class, &input.path, extension));
+        Examined::New { record, phash: Some(phash), likeness: Some(likeness), output: Some(output) }
+    }
+
+    /// What duplicates of the comparison view `view` are told by: its gradient hash and
+    /// mean colour (of a thumbnail: the hash only looks at a 9 x 8 grid, and a mean needs
+    /// no detail), a hash of its pixels and size, and its likeness.
+    pub(crate) fn fingerprint(&self, view: &image::RgbImage) -> (ImageHash, [u8; 3], String, Likeness) {
+        let mut pixels = xxhash_rust::xxh3::Xxh3::new();
+        pixels.update(&view.width().to_le_bytes());
+        pixels.update(view.as_raw());
+        let thumbnail = resize_exact(view, THUMBNAIL, THUMBNAIL);
+        let phash = self.hasher.hash_image(&thumbnail);
+        (phash, mean_rgb(&thumbnail), format!("{:032x}", pixels.digest128()), Likeness::of(view))
+    }
+
+    /// The likeness of an image examined by an earlier run, from its input file.
+    pub(crate) fn likeness_of_file(&self, path: &Path) -> Option<Likeness> {
+        let bytes = std::fs::read(path).ok()?;
+        let decoded = decode(path, &bytes, self.max_decode_bytes).ok()?;
+        Some(Likeness::of(&comparison_view(&decoded.image)))
     }
 }
+
+/// JPEG cannot store a side longer than this; such images are written as PNG.
+const JPEG_MAX_SIDE: u32 = 65_535;
 
 /// The side of the thumbnail the perceptual hash and mean colour are computed on.
 const THUMBNAIL: u32 = 64;
 
-fn encode_jpeg(rgb: &image::RgbImage, quality: u8) -> Result<Vec<u8>, jpeg_encoder::EncodingError> {
+fn encode_jpeg(rgb: &image::RgbImage, quality: u8) -> Result<Vec<u8>, String> {
     let mut out = Vec::new();
-    let (width, height) = (rgb.width().min(65535) as u16, rgb.height().min(65535) as u16);
-    jpeg_encoder::Encoder::new(&mut out, quality).encode(rgb.as_raw(), width, height, jpeg_encoder::ColorType::Rgb)?;
+    let (width, height) = (rgb.width() as u16, rgb.height() as u16);
+    jpeg_encoder::Encoder::new(&mut out, quality)
+        .encode(rgb.as_raw(), width, height, jpeg_encoder::ColorType::Rgb)
+        .map_err(|e| e.to_string())?;
     Ok(out)
+}
+
+fn encode_png(rgb: &image::RgbImage) -> Result<Vec<u8>, String> {
+    let mut out = std::io::Cursor::new(Vec::new());
+    rgb.write_to(&mut out, ImageFormat::Png).map_err(|e| e.to_string())?;
+    Ok(out.into_inner())
 }
 
 fn mean_rgb(rgb: &image::RgbImage) -> [u8; 3] {
@@ -133,5 +164,5 @@ fn mean_rgb(rgb: &image::RgbImage) -> [u8; 3] {
 fn rejected(mut record: CleanRecord, e: &ImageError) -> Examined {
     record.reason = Some(e.reason_code().into());
     record.detail = Some(e.to_string());
-    Examined::New { record, phash: None, output: None }
+    Examined::New { record, phash: None, likeness: None, output: None }
 }

@@ -13,10 +13,16 @@
 
 mod examine;
 mod inputs;
+mod likeness;
+/// The look-alike fixtures of the end-to-end tests, for the unit tests here.
+#[cfg(test)]
+#[path = "../../../tests/support/lookalikes.rs"]
+mod lookalikes;
 mod quality;
 
 pub use quality::QualityThresholds;
 
+use std::cell::OnceCell;
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 
@@ -24,7 +30,7 @@ use image_hasher::ImageHash;
 use indicatif::{ProgressBar, ProgressStyle};
 use picseek_imaging::ImageError;
 use picseek_manifest::{
-    CleanManifest, CleanRecord, CleanStatus, InvalidOption, ManifestError, QualityFlag, Shard, ShardError,
+    CleanManifest, CleanRecord, CleanStatus, DuplicateEvidence, DuplicateMatch, InvalidOption, ManifestError, QualityFlag, Shard, ShardError,
     input_fingerprint, read_json, shards_to_merge, write_atomic, write_json_atomic,
 };
 use quality::mark_odd_sizes;
@@ -33,11 +39,14 @@ use serde::Serialize;
 
 use crate::examine::{Examined, Examiner};
 use crate::inputs::{Input, list_inputs};
+use crate::likeness::Likeness;
 
 /// Files examined at once: enough for every core, few enough to bound memory.
 const BATCH: usize = 256;
-/// The largest difference of mean colour, per channel, between near duplicates.
-const NEAR_MEAN_COLOUR: u8 = 24;
+/// The largest difference of mean colour, per channel, between near duplicates: a
+/// brightness change of 10 % moves white by 26. (Pixels are compared without their
+/// brightness, so this is what keeps one picture in two colours apart.)
+const NEAR_MEAN_COLOUR: u8 = 32;
 
 /// Which duplicates to reject.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -47,10 +56,12 @@ pub enum Dedup {
     Off,
     /// Same file bytes or same decoded pixels.
     Exact,
-    /// Exact, and perceptual hashes within `near_distance` bits with close mean colours.
+    /// Exact, and copies: perceptual hashes within `near_distance` bits with close mean
+    /// colours, confirmed by aligned pixels (at most `near_pixels` of them unmatched).
     Near,
     /// Near, and CLIP embeddings (of `CleanOptions::clip`'s model) at least
-    /// `clip_threshold` alike in cosine: pictures that look alike to the model.
+    /// `clip_threshold` alike in cosine, also confirmed by aligned pixels: copies the
+    /// hash misses.
     Clip,
 }
 
@@ -84,8 +95,16 @@ pub struct CleanOptions {
     pub min_side: u32,
     /// Which duplicates to reject.
     pub dedup: Dedup,
-    /// The largest Hamming distance between 64-bit perceptual hashes of near duplicates.
+    /// The largest Hamming distance between 64-bit perceptual hashes of near duplicates
+    /// (a first filter: unrelated pictures are about 32 bits apart, and a 6 % crop of
+    /// sharp-edged art moves up to 17).
     pub near_distance: u32,
+    /// The largest share (0 to 1) of pixels that may find no match in the other image,
+    /// once aligned, for two images to be near duplicates: copies (crops, re-encodings,
+    /// brightness changes, shifts) leave under 0.1 %; a different glyph or mouth on one
+    /// template about 1 %. Images of different classes must match within half of this,
+    /// and of `near_distance`.
+    pub near_pixels: f32,
     /// Images bigger than this when decoded are rejected as `too_large`.
     pub max_decode_bytes: u64,
     /// The quality of JPEGs encoded anew (1 to 100).
@@ -109,7 +128,8 @@ impl Default for CleanOptions {
             out: PathBuf::from("clean"),
             min_side: 50,
             dedup: Dedup::Near,
-            near_distance: 5,
+            near_distance: 18,
+            near_pixels: 0.003,
             max_decode_bytes: picseek_imaging::DEFAULT_MAX_DECODE_BYTES,
             jpeg_quality: 95,
             quality: QualityThresholds::default(),
@@ -128,6 +148,9 @@ impl CleanOptions {
                 "near_distance",
                 format!("must be from 0 to 64 bits, not {}", self.near_distance),
             ));
+        }
+        if !(0.0..=1.0).contains(&self.near_pixels) {
+            return Err(InvalidOption::new("near_pixels", format!("must be from 0 to 1, not {}", self.near_pixels)));
         }
         if !(1..=100).contains(&self.jpeg_quality) {
             return Err(InvalidOption::new(
@@ -236,67 +259,185 @@ fn rejection_kind(reason: Option<&str>) -> &str {
     }
 }
 
-/// The duplicate-detection state: every kept image seen so far.
-#[derive(Default)]
-struct KeptImages {
-    by_bytes: HashMap<String, String>,
-    by_pixels: HashMap<String, String>,
-    hashes: Vec<(ImageHash, [u8; 3], String)>,
-    /// CLIP vectors of kept images (`--dedup clip`).
-    vectors: Vec<(Vec<f32>, String)>,
+/// A kept image as duplicates are told from it.
+struct KeptImage {
+    path: String,
+    class: String,
+    /// Its input file, from which an earlier run's image is compared again.
+    source: PathBuf,
+    hash: Option<ImageHash>,
+    colour: Option<[u8; 3]>,
+    /// Its likeness: known for images examined in this run, read when first needed for
+    /// the others (`None` inside: the input cannot be read any more).
+    likeness: OnceCell<Option<Likeness>>,
+    /// Its CLIP vector (`--dedup clip`).
+    vector: Option<Vec<f32>>,
 }
 
-impl KeptImages {
-    #[cfg(test)]
-    fn duplicate_of(&self, record: &CleanRecord, phash: Option<&ImageHash>, opts: &CleanOptions) -> Option<String> {
-        self.duplicate(record, phash, opts).map(|(path, _)| path)
+/// What is known of an image being decided.
+struct Candidate<'a> {
+    record: &'a CleanRecord,
+    hash: Option<&'a ImageHash>,
+    likeness: Option<&'a Likeness>,
+    vector: Option<&'a [f32]>,
+}
+
+/// The duplicate-detection state: every kept image seen so far.
+struct KeptImages<'a> {
+    examiner: &'a Examiner,
+    input: &'a Path,
+    by_bytes: HashMap<String, String>,
+    by_pixels: HashMap<String, String>,
+    images: Vec<KeptImage>,
+}
+
+impl<'a> KeptImages<'a> {
+    fn new(examiner: &'a Examiner, input: &'a Path) -> Self {
+        Self { examiner, input, by_bytes: HashMap::new(), by_pixels: HashMap::new(), images: Vec::new() }
     }
 
-    /// The kept image `record` duplicates, and how: the same file, the same picture in
-    /// another encoding, or a picture that looks alike (what `detail` records).
-    fn duplicate(
-        &self,
-        record: &CleanRecord,
-        phash: Option<&ImageHash>,
-        opts: &CleanOptions,
-    ) -> Option<(String, String)> {
+    /// The kept image `candidate` duplicates, with the evidence: the same file, the same
+    /// picture in another encoding, or (with near dedup) two independent kinds of evidence
+    /// that it is a copy: a close gradient hash or CLIP vector, and aligned pixels that
+    /// match. Images of another class must match within half the bounds. A low-information
+    /// image (near-blank: its hash and pixels say nothing) is only ever an exact duplicate.
+    fn duplicate(&self, candidate: &Candidate, opts: &CleanOptions) -> Option<DuplicateEvidence> {
         if opts.dedup == Dedup::Off {
             return None;
         }
+        let exact = |of: &String, matched| DuplicateEvidence {
+            of: of.clone(),
+            matched,
+            hash_distance: None,
+            pixel_difference: None,
+            cosine: None,
+            across_classes: false,
+        };
+        let record = candidate.record;
         if let Some(path) = self.by_bytes.get(&record.sha256) {
-            return Some((path.clone(), "exact: the same bytes".into()));
+            return Some(exact(path, DuplicateMatch::SameBytes));
         }
         if let Some(path) = record.pixels_xxh3.as_ref().and_then(|p| self.by_pixels.get(p)) {
-            return Some((path.clone(), "exact: the same pixels in another encoding".into()));
+            return Some(exact(path, DuplicateMatch::SamePixels));
         }
         if opts.dedup == Dedup::Exact {
             return None;
         }
-        let (phash, colour) = (phash?, record.mean_rgb?);
-        let colour_close = |c: &[u8; 3]| c.iter().zip(colour).all(|(a, b)| a.abs_diff(b) <= NEAR_MEAN_COLOUR);
-        self.hashes.iter().find(|(h, c, _)| h.dist(phash) <= opts.near_distance && colour_close(c)).map(
-            |(h, _, path)| {
-                (path.clone(), format!("near: looks alike (perceptual hashes {} bits apart)", h.dist(phash)))
-            },
-        )
+        let clip_threshold = opts.clip.as_ref().map(|c| c.threshold);
+        let colour = record.mean_rgb;
+        let colour_close = |c: Option<[u8; 3]>| match (c, colour) {
+            (Some(a), Some(b)) => a.iter().zip(b).all(|(x, y)| x.abs_diff(y) <= NEAR_MEAN_COLOUR),
+            _ => false,
+        };
+        // The first kind of evidence narrows the kept images down; pixels confirm.
+        let mut suspects: Vec<(f32, &KeptImage, Option<u32>, Option<f32>)> = Vec::new();
+        for kept in &self.images {
+            let across_classes = kept.class != record.class;
+            let strictness = if across_classes { 2 } else { 1 };
+            let distance = match (kept.hash.as_ref(), candidate.hash) {
+                (Some(a), Some(b)) => Some(a.dist(b)),
+                _ => None,
+            };
+            let near = distance.filter(|d| *d <= opts.near_distance / strictness && colour_close(kept.colour));
+            let cosine = match (kept.vector.as_deref(), candidate.vector, clip_threshold) {
+                (Some(a), Some(b), Some(threshold)) => {
+                    let cosine = a.iter().zip(b).map(|(x, y)| x * y).sum::<f32>();
+                    let needed = if across_classes { (1.0 + threshold) / 2.0 } else { threshold };
+                    (cosine >= needed).then_some(cosine)
+                }
+                _ => None,
+            };
+            if near.is_some() || cosine.is_some() {
+                // Closest first: by cosine where the model saw them alike, else by hash.
+                let closeness = cosine.map_or_else(|| near.map_or(0.0, |d| 1.0 - d as f32 / 64.0), |c| 1.0 + c);
+                suspects.push((closeness, kept, distance, cosine));
+            }
+        }
+        if suspects.is_empty() {
+            return None;
+        }
+        let read_now;
+        let likeness = match candidate.likeness {
+            Some(likeness) => likeness,
+            None => {
+                read_now = self.examiner.likeness_of_file(&self.input.join(&record.source))?;
+                &read_now
+            }
+        };
+        if likeness.low_information {
+            return None;
+        }
+        suspects.sort_by(|a, b| b.0.total_cmp(&a.0));
+        for (_, kept, distance, cosine) in suspects {
+            let Some(kept_likeness) = kept.likeness.get_or_init(|| self.read_likeness(kept)).as_ref() else {
+                continue;
+            };
+            if kept_likeness.low_information {
+                continue;
+            }
+            let across_classes = kept.class != record.class;
+            let bound = if across_classes { opts.near_pixels / 2.0 } else { opts.near_pixels };
+            let difference = kept_likeness.difference(likeness);
+            if difference <= bound {
+                let matched = if cosine.is_some() { DuplicateMatch::Clip } else { DuplicateMatch::Near };
+                return Some(DuplicateEvidence {
+                    of: kept.path.clone(),
+                    matched,
+                    hash_distance: distance,
+                    pixel_difference: Some(difference),
+                    cosine,
+                    across_classes,
+                });
+            }
+        }
+        None
     }
 
-    /// The kept image whose CLIP vector is most like `vector`, if at least `threshold`.
-    fn clip_duplicate(&self, vector: &[f32], threshold: f32) -> Option<(String, String)> {
-        let cosine = |v: &[f32]| v.iter().zip(vector).map(|(a, b)| a * b).sum::<f32>();
-        let (best, path) = self.vectors.iter().map(|(v, p)| (cosine(v), p)).max_by(|a, b| a.0.total_cmp(&b.0))?;
-        (best >= threshold).then(|| (path.clone(), format!("clip: looks alike to the model (cosine {best:.3})")))
+    fn read_likeness(&self, kept: &KeptImage) -> Option<Likeness> {
+        let likeness = self.examiner.likeness_of_file(&self.input.join(&kept.source));
+        if likeness.is_none() {
+            tracing::debug!("{}: cannot be read again to compare with", kept.source.display());
+        }
+        likeness
     }
 
-    fn add(&mut self, record: &CleanRecord, phash: Option<ImageHash>) {
+    fn add(&mut self, record: &CleanRecord, hash: Option<ImageHash>, likeness: Option<Likeness>, vector: Option<Vec<f32>>) {
         let Some(path) = record.path.clone() else { return };
         self.by_bytes.insert(record.sha256.clone(), path.clone());
         if let Some(pixels) = &record.pixels_xxh3 {
             self.by_pixels.insert(pixels.clone(), path.clone());
         }
-        if let (Some(h), Some(colour)) = (phash, record.mean_rgb) {
-            self.hashes.push((h, colour, path));
+        let known = OnceCell::new();
+        if let Some(likeness) = likeness {
+            let _ = known.set(Some(likeness));
         }
+        self.images.push(KeptImage {
+            path,
+            class: record.class.clone(),
+            source: PathBuf::from(&record.source),
+            hash,
+            colour: record.mean_rgb,
+            likeness: known,
+            vector,
+        });
+    }
+}
+
+/// The words a duplicate's `detail` says how it matched in.
+fn describe(evidence: &DuplicateEvidence) -> String {
+    let pixels = evidence.pixel_difference.map_or(String::new(), |d| format!(", {:.2} % of pixels differ", d * 100.0));
+    let across = if evidence.across_classes { ", in another class" } else { "" };
+    match evidence.matched {
+        DuplicateMatch::SameBytes => "exact: the same bytes".into(),
+        DuplicateMatch::SamePixels => "exact: the same pixels in another encoding".into(),
+        DuplicateMatch::Near => format!(
+            "near: looks alike (perceptual hashes {} bits apart{pixels}{across})",
+            evidence.hash_distance.unwrap_or_default()
+        ),
+        DuplicateMatch::Clip => format!(
+            "clip: looks alike to the model (cosine {:.3}{pixels}{across})",
+            evidence.cosine.unwrap_or_default()
+        ),
     }
 }
 
@@ -397,7 +538,7 @@ fn clean_inputs(
     let opts = &CleanOptions { dedup, ..opts.clone() };
 
     let mut report = CleanReport { manifest: manifest_path.clone(), ..CleanReport::default() };
-    let mut kept = KeptImages::default();
+    let mut kept = KeptImages::new(&examiner, &opts.input);
     let mut records: Vec<CleanRecord> = Vec::with_capacity(inputs.len());
     let progress = ProgressBar::new(inputs.len() as u64).with_message("cleaning");
     progress.set_style(
@@ -419,15 +560,15 @@ fn clean_inputs(
         };
         let mut to_write = Vec::new();
         for (input, item) in batch.iter().zip(examined) {
-            let (mut record, phash, image) = match item {
+            let (mut record, phash, likeness, image) = match item {
                 Examined::Unchanged(record) => {
                     report.reused += 1;
                     let phash = parse_phash(&record);
-                    (record, phash, None)
+                    (record, phash, None, None)
                 }
-                Examined::New { record, phash, output: jpeg } => {
+                Examined::New { record, phash, likeness, output } => {
                     report.examined += 1;
-                    (record, phash, jpeg)
+                    (record, phash, likeness, output)
                 }
             };
             previous.remove(&record.source);
@@ -435,28 +576,28 @@ fn clean_inputs(
             record.provenance = input.provenance.clone();
             let vector = vectors.next().flatten();
             if record.status == CleanStatus::Kept {
-                let clip_threshold = opts.clip.as_ref().map_or(1.0, |c| c.threshold);
-                let duplicate = kept
-                    .duplicate(&record, phash.as_ref(), opts)
-                    .or_else(|| vector.as_ref().and_then(|v| kept.clip_duplicate(v, clip_threshold)))
-                    .filter(|(p, _)| Some(p) != record.path.as_ref());
-                if let Some((original, how)) = duplicate {
-                    tracing::info!("{}: duplicate of {original}", record.source);
+                let candidate = Candidate {
+                    record: &record,
+                    hash: phash.as_ref(),
+                    likeness: likeness.as_ref(),
+                    vector: vector.as_deref(),
+                };
+                let duplicate = kept.duplicate(&candidate, opts).filter(|e| Some(&e.of) != record.path.as_ref());
+                if let Some(evidence) = duplicate {
+                    tracing::debug!("{}: duplicate of {} ({})", record.source, evidence.of, describe(&evidence));
                     if let Some(path) = record.path.take() {
                         // A re-run may find an earlier kept image to be a duplicate now.
                         let _ = std::fs::remove_file(opts.out.join(path));
                     }
                     record.status = CleanStatus::Rejected;
-                    record.reason = Some(format!("duplicate_of:{original}"));
-                    record.detail = Some(how);
+                    record.reason = Some(format!("duplicate_of:{}", evidence.of));
+                    record.detail = Some(describe(&evidence));
+                    record.duplicate = Some(evidence);
                 } else {
-                    if let (Some(jpeg), Some(path)) = (image, &record.path) {
-                        to_write.push((opts.out.join(path), jpeg));
+                    if let (Some(file), Some(path)) = (image, &record.path) {
+                        to_write.push((opts.out.join(path), file));
                     }
-                    kept.add(&record, phash);
-                    if let (Some(v), Some(path)) = (vector, &record.path) {
-                        kept.vectors.push((v, path.clone()));
-                    }
+                    kept.add(&record, phash, likeness, vector);
                 }
             } else if let (Some(reason), Some(detail)) = (&record.reason, &record.detail) {
                 tracing::warn!("rejected {} ({reason}): {detail}", record.source);
@@ -523,9 +664,9 @@ fn reject_flagged(records: &mut [CleanRecord], reject: &[QualityFlag], out: &Pat
 }
 
 /// Where a kept image of `source` in `class` goes, relative to `clean/`.
-fn output_path(class: &str, source: &Path) -> String {
+fn output_path(class: &str, source: &Path, extension: &str) -> String {
     let stem = source.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| "image".into());
-    format!("{}/{stem}.jpg", picseek_manifest::folder_name(class))
+    format!("{}/{stem}.{extension}", picseek_manifest::folder_name(class))
 }
 
 #[cfg(test)]
@@ -545,46 +686,117 @@ mod tests {
         }
     }
 
-    fn hash(bits: u64) -> ImageHash {
-        ImageHash::from_bytes(&bits.to_be_bytes()).unwrap()
-    }
-
     fn options(dedup: Dedup) -> CleanOptions {
         CleanOptions { dedup, ..CleanOptions::default() }
     }
 
-    /// The state after keeping `first` with perceptual hash 0.
-    fn seen_first() -> (KeptImages, CleanRecord) {
-        let first = kept("a.jpg", "sha-a", "px-a", [100, 100, 100]);
-        let mut seen = KeptImages::default();
-        seen.add(&first, Some(hash(0)));
-        (seen, first)
+    /// A kept record of `image` in `class`, with its hash and likeness.
+    fn examined(
+        examiner: &Examiner,
+        class: &str,
+        name: &str,
+        image: &image::RgbaImage,
+    ) -> (CleanRecord, ImageHash, Likeness) {
+        let view = crate::likeness::comparison_view(&image::DynamicImage::ImageRgba8(image.clone()));
+        let (hash, mean, pixels, likeness) = examiner.fingerprint(&view);
+        let record = CleanRecord {
+            path: Some(format!("{class}/{name}.jpg")),
+            status: CleanStatus::Kept,
+            sha256: format!("sha-{class}-{name}"),
+            pixels_xxh3: Some(pixels),
+            mean_rgb: Some(mean),
+            ..CleanRecord::unexamined(&format!("things/{class}/{name}.png"), class, "things")
+        };
+        (record, hash, likeness)
+    }
+
+    /// Decides `images` in order as clean does (keeping what is not a duplicate) and
+    /// returns each one's evidence.
+    fn decide(opts: &CleanOptions, images: &[(&str, &str, &image::RgbaImage)]) -> Vec<Option<DuplicateEvidence>> {
+        let examiner = Examiner::new(opts);
+        let mut kept = KeptImages::new(&examiner, Path::new("/nonexistent"));
+        images
+            .iter()
+            .map(|(class, name, image)| {
+                let (record, hash, likeness) = examined(&examiner, class, name, image);
+                let candidate = Candidate { record: &record, hash: Some(&hash), likeness: Some(&likeness), vector: None };
+                let evidence = kept.duplicate(&candidate, opts);
+                if evidence.is_none() {
+                    kept.add(&record, Some(hash), Some(likeness), None);
+                }
+                evidence
+            })
+            .collect()
     }
 
     #[test]
     fn the_first_kept_image_wins_for_same_bytes_and_same_pixels() {
-        let (seen, _) = seen_first();
+        let examiner = Examiner::new(&options(Dedup::Near));
+        let mut seen = KeptImages::new(&examiner, Path::new("/nonexistent"));
+        let first = kept("a.jpg", "sha-a", "px-a", [100, 100, 100]);
+        seen.add(&first, None, None, None);
         let same_bytes = kept("b.jpg", "sha-a", "px-b", [0, 0, 0]);
         let same_pixels = kept("c.png", "sha-c", "px-a", [0, 0, 0]);
+        let of = |record: &CleanRecord, dedup| {
+            let candidate = Candidate { record, hash: None, likeness: None, vector: None };
+            seen.duplicate(&candidate, &options(dedup)).map(|e| (e.of, e.matched))
+        };
         for dedup in [Dedup::Exact, Dedup::Near] {
-            assert_eq!(seen.duplicate_of(&same_bytes, None, &options(dedup)).as_deref(), Some("Owl/a.jpg"));
-            assert_eq!(seen.duplicate_of(&same_pixels, None, &options(dedup)).as_deref(), Some("Owl/a.jpg"));
+            assert_eq!(of(&same_bytes, dedup), Some(("Owl/a.jpg".into(), DuplicateMatch::SameBytes)));
+            assert_eq!(of(&same_pixels, dedup), Some(("Owl/a.jpg".into(), DuplicateMatch::SamePixels)));
         }
-        assert_eq!(seen.duplicate_of(&same_bytes, None, &options(Dedup::Off)), None);
+        assert_eq!(of(&same_bytes, Dedup::Off), None);
     }
 
     #[test]
-    fn near_duplicates_need_a_close_hash_and_a_close_mean_colour() {
-        let (seen, _) = seen_first();
-        let near = kept("d.jpg", "sha-d", "px-d", [110, 95, 100]);
-        let five_bits = hash(0b11111);
-        let six_bits = hash(0b111111);
-        assert_eq!(seen.duplicate_of(&near, Some(&five_bits), &options(Dedup::Near)).as_deref(), Some("Owl/a.jpg"));
-        assert_eq!(seen.duplicate_of(&near, Some(&six_bits), &options(Dedup::Near)), None);
-        assert_eq!(seen.duplicate_of(&near, Some(&five_bits), &options(Dedup::Exact)), None);
-        // Same structure, another colour (every flat image hashes alike): not a duplicate.
-        let other_colour = kept("e.jpg", "sha-e", "px-e", [100, 100, 200]);
-        assert_eq!(seen.duplicate_of(&other_colour, Some(&hash(0)), &options(Dedup::Near)), None);
+    fn look_alikes_are_kept_and_planted_copies_caught() {
+        let originals = crate::lookalikes::originals();
+        let copies = crate::lookalikes::planted_copies(&originals);
+        let mut images: Vec<(&str, &str, &image::RgbaImage)> =
+            originals.iter().map(|o| ("things", o.name.as_str(), &o.image)).collect();
+        images.extend(copies.iter().map(|c| ("things", c.name.as_str(), &c.image)));
+        let decided = decide(&options(Dedup::Near), &images);
+        let (distinct, planted) = decided.split_at(originals.len());
+        for (original, evidence) in originals.iter().zip(distinct) {
+            assert!(evidence.is_none(), "{} was taken for a duplicate: {evidence:?}", original.name);
+        }
+        let missed: Vec<&str> = copies
+            .iter()
+            .zip(planted)
+            .filter(|(copy, evidence)| evidence.as_ref().is_none_or(|e| e.of != format!("things/{}.jpg", copy.original)))
+            .map(|(copy, _)| copy.name.as_str())
+            .collect();
+        assert!(missed.len() * 20 <= copies.len(), "{} of {} copies missed: {missed:?}", missed.len(), copies.len());
+        let near = planted.iter().flatten().find(|e| e.matched == DuplicateMatch::Near).expect("a near copy");
+        assert!(near.hash_distance.is_some() && near.pixel_difference.is_some(), "both measures: {near:?}");
+        // Exact mode keeps every copy that is not the same picture (white art made
+        // brighter is).
+        let exact = decide(&options(Dedup::Exact), &images);
+        assert!(exact.iter().flatten().all(|e| e.matched == DuplicateMatch::SamePixels), "{exact:?}");
+    }
+
+    #[test]
+    fn blank_images_are_never_near_duplicates() {
+        let blank = |level: u8| image::RgbaImage::from_pixel(120, 100, image::Rgba([level, level, level, 255]));
+        let (white, whiter) = (blank(250), blank(252));
+        let decided = decide(&options(Dedup::Near), &[("a", "white", &white), ("a", "whiter", &whiter)]);
+        assert_eq!(decided[1], None, "same hash, same colour, but nothing to compare");
+    }
+
+    #[test]
+    fn another_class_needs_stronger_evidence() {
+        let originals = crate::lookalikes::originals();
+        let sign = &originals[0].image;
+        let shifted = crate::lookalikes::CopyKind::Shift { percent: 3 }.apply(sign);
+        let brighter = crate::lookalikes::CopyKind::Brightness { percent: 110 }.apply(sign);
+        let opts = CleanOptions { near_distance: 4, ..options(Dedup::Near) };
+        let same_class = decide(&opts, &[("a", "sign", sign), ("a", "shifted", &shifted)]);
+        let shift_distance = same_class[1].as_ref().map(|e| e.hash_distance);
+        let across = decide(&opts, &[("a", "sign", sign), ("b", "shifted", &shifted), ("b", "brighter", &brighter)]);
+        assert!(across[2].as_ref().is_some_and(|e| e.across_classes), "a plain copy is caught across classes");
+        if shift_distance.flatten().is_some_and(|d| d > 2) {
+            assert_eq!(across[1], None, "{shift_distance:?} bits is within the class bound only");
+        }
     }
 
     #[test]
@@ -594,7 +806,8 @@ mod tests {
         dup.reason = Some("duplicate_of:Owl/a.jpg".into());
         let mut small = dup.clone();
         small.reason = Some("too_small".into());
-        let report = CleanReport::default().finish(vec![seen_first().1, dup.clone(), dup, small]);
+        let first = kept("a.jpg", "sha-a", "px-a", [100, 100, 100]);
+        let report = CleanReport::default().finish(vec![first, dup.clone(), dup, small]);
         assert_eq!(report.kept(), 1);
         assert_eq!(report.rejected(), [("duplicate".to_owned(), 2), ("too_small".to_owned(), 1)].into());
         assert_eq!(report.summary["rejected: duplicate"], 2);

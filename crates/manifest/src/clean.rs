@@ -46,6 +46,47 @@ pub struct CleanRecord {
     /// The photo's page, owner and licence, from the download record of `source`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub provenance: Option<crate::PhotoSource>,
+    /// For a duplicate: the kept image it duplicates, how they matched, and what was
+    /// measured.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub duplicate: Option<DuplicateEvidence>,
+}
+
+/// Why an image was taken for a duplicate of a kept one: every measure behind the
+/// decision, as numbers.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DuplicateEvidence {
+    /// The kept image, relative to the clean folder.
+    pub of: String,
+    /// How they matched.
+    pub matched: DuplicateMatch,
+    /// Bits (of 64) in which their gradient hashes differ, where hashes were compared.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hash_distance: Option<u32>,
+    /// The share (0 to 1) of pixels that find no match in the other once aligned, where
+    /// pixels were compared.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pixel_difference: Option<f32>,
+    /// The cosine of their CLIP vectors, where vectors were compared.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cosine: Option<f32>,
+    /// The two are of different classes (held to stricter bounds).
+    #[serde(default)]
+    pub across_classes: bool,
+}
+
+/// How a duplicate matched its kept image.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DuplicateMatch {
+    /// The same file bytes.
+    SameBytes,
+    /// The same decoded pixels in another encoding.
+    SamePixels,
+    /// Close gradient hashes, confirmed by their aligned pixels.
+    Near,
+    /// Close CLIP vectors, confirmed by their aligned pixels.
+    Clip,
 }
 
 impl CleanRecord {
@@ -67,6 +108,7 @@ impl CleanRecord {
             mean_rgb: None,
             quality: None,
             provenance: None,
+            duplicate: None,
         }
     }
 }

@@ -14,7 +14,7 @@ mod provenance;
 mod shard;
 mod split;
 
-pub use clean::{CleanManifest, CleanRecord, CleanStatus, Quality};
+pub use clean::{CleanManifest, CleanRecord, CleanStatus, DuplicateEvidence, DuplicateMatch, Quality};
 pub use crawl::{Categories, CrawlManifest, TermRecord, TermStatus, UrlsManifest};
 pub use download::{DownloadManifest, DownloadRecord, DownloadStatus};
 pub use index::{AnnFile, IndexItem, IndexManifest, ModelIdentity, SkippedFile, VectorFile};

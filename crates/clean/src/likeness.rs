@@ -1,0 +1,280 @@
+//! What two images' pixels say about whether one is a copy of the other: the second,
+//! independent kind of evidence a near-duplicate decision needs beside the perceptual
+//! hash (which alone takes road signs of one template, or smileys that differ only in
+//! the mouth, for copies).
+//!
+//! Both images are reduced to a [`Likeness`]: a small greyscale thumbnail normalised to
+//! zero mean and unit spread (so a brightness change does not count). The second is
+//! aligned onto the first by the scale and shift that fit best (a crop resized back, or
+//! a shifted frame, does not count either), then every pixel looks for its match within
+//! one pixel in the other; [`Likeness::difference`] is the share of pixels that find none.
+//! A copy leaves almost none; a different glyph or mouth leaves its whole area.
+
+use image::{DynamicImage, GrayImage, RgbImage};
+
+/// The side of the thumbnail compared.
+const SIDE: usize = 128;
+/// A pixel matches when its normalised grey levels differ by at most this (in units of
+/// the image's own spread).
+const MATCH: f32 = 0.5;
+/// Scales tried when aligning: a crop of up to 6 % resized back is a zoom of up to 1.064.
+const SCALES: [f32; 7] = [0.94, 0.96, 0.98, 1.0, 1.02, 1.04, 1.06];
+/// Shifts tried when aligning, in pixels of a quarter-size thumbnail (each 1/32 of the side).
+const SHIFTS: i32 = 3;
+/// Above this mean difference (in units of spread) at the best coarse alignment, two
+/// thumbnails are unrelated and are not compared further (copies stay below 0.25).
+const UNRELATED: f32 = 0.5;
+/// Below this spread of grey levels (of 255) an image shows next to nothing: near-blank.
+const LOW_SPREAD: f32 = 6.0;
+
+/// What is compared of an image: its normalised grey thumbnail.
+#[derive(Debug, Clone)]
+pub(crate) struct Likeness {
+    grey: Vec<f32>,
+    pyramid: Pyramid,
+    /// The image shows next to nothing (its grey levels barely vary): nothing can be
+    /// told from its pixels or its hash, so it is never a near duplicate.
+    pub low_information: bool,
+}
+
+/// The picture duplicates are judged on: transparent pixels composited onto mid-grey,
+/// so that white (or black) art on a transparent background keeps its shape, where
+/// compositing onto white (what clean writes) would blank white art out.
+pub(crate) fn comparison_view(image: &DynamicImage) -> RgbImage {
+    if !image.color().has_alpha() {
+        return image.to_rgb8();
+    }
+    let rgba = image.to_rgba8();
+    RgbImage::from_fn(rgba.width(), rgba.height(), |x, y| {
+        let p = rgba.get_pixel(x, y).0;
+        let alpha = u32::from(p[3]);
+        image::Rgb([0, 1, 2].map(|c| ((u32::from(p[c]) * alpha + 128 * (255 - alpha) + 127) / 255) as u8))
+    })
+}
+
+impl Likeness {
+    /// Of the comparison view of an image (any size; it is resized to the thumbnail).
+    pub(crate) fn of(view: &RgbImage) -> Self {
+        let thumbnail = picseek_imaging::resize_exact(view, SIDE as u32, SIDE as u32);
+        let grey: GrayImage = DynamicImage::ImageRgb8(thumbnail).into_luma8();
+        let values: Vec<f32> = grey.pixels().map(|p| f32::from(p[0])).collect();
+        let n = values.len() as f32;
+        let mean = values.iter().sum::<f32>() / n;
+        let spread = (values.iter().map(|v| (v - mean).powi(2)).sum::<f32>() / n).sqrt();
+        let scale = 1.0 / spread.max(1.0);
+        let grey: Vec<f32> = values.iter().map(|v| (v - mean) * scale).collect();
+        Self { pyramid: Pyramid::of(&grey), grey, low_information: spread < LOW_SPREAD }
+    }
+
+    /// The share (0 to 1) of the pixels both images show, once `other` is aligned onto
+    /// this one, that find no match in the other: 0 for a copy, the changed area for a
+    /// different picture. Symmetric.
+    pub(crate) fn difference(&self, other: &Likeness) -> f32 {
+        let Some(alignment) = align(&self.pyramid, &other.pyramid) else { return 1.0 };
+        let (aligned, shown) = warp(&other.grey, SIDE, alignment);
+        unmatched_share(&self.grey, &aligned, &shown).max(unmatched_share(&aligned, &self.grey, &shown))
+    }
+}
+
+/// How `b` is brought onto `a`: zoomed by `scale` about the centre, then moved by
+/// (`dx`, `dy`) pixels of the full thumbnail.
+#[derive(Debug, Clone, Copy)]
+struct Alignment {
+    scale: f32,
+    dx: f32,
+    dy: f32,
+}
+
+/// A thumbnail at full, half and quarter size.
+#[derive(Debug, Clone)]
+struct Pyramid([Vec<f32>; 3]);
+
+impl Pyramid {
+    fn of(full: &[f32]) -> Self {
+        let half = halve(full, SIDE);
+        let quarter = halve(&half, SIDE / 2);
+        Self([full.to_vec(), half, quarter])
+    }
+}
+
+/// The alignment that brings `b` closest to `a`: every scale and shift on the quarter-size
+/// thumbnails, then refined by a pixel at half and at full size. `None` when even the
+/// best coarse alignment leaves them unrelated.
+fn align(a: &Pyramid, b: &Pyramid) -> Option<Alignment> {
+    let cost = |level: usize, t: Alignment| {
+        let side = SIDE >> level;
+        let factor = (1 << level) as f32;
+        let (warped, shown) = warp(&b.0[level], side, Alignment { dx: t.dx / factor, dy: t.dy / factor, ..t });
+        mean_abs(&a.0[level], &warped, &shown)
+    };
+    let mut best = (f32::INFINITY, Alignment { scale: 1.0, dx: 0.0, dy: 0.0 });
+    for scale in SCALES {
+        for dy in -SHIFTS..=SHIFTS {
+            for dx in -SHIFTS..=SHIFTS {
+                let t = Alignment { scale, dx: dx as f32 * 4.0, dy: dy as f32 * 4.0 };
+                let c = cost(2, t);
+                if c < best.0 {
+                    best = (c, t);
+                }
+            }
+        }
+    }
+    // Each finer level tries the neighbours of the best so far, in shift and in scale.
+    if best.0 > UNRELATED {
+        return None;
+    }
+    for (level, step, zoom) in [(1, 2.0, 0.01), (0, 1.0, 0.005), (0, 0.5, 0.0)] {
+        let centre = best.1;
+        best.0 = f32::INFINITY;
+        for scale in [centre.scale - zoom, centre.scale, centre.scale + zoom] {
+            for dy in [-step, 0.0, step] {
+                for dx in [-step, 0.0, step] {
+                    let t = Alignment { scale, dx: centre.dx + dx, dy: centre.dy + dy };
+                    let c = cost(level, t);
+                    if c < best.0 {
+                        best = (c, t);
+                    }
+                }
+            }
+        }
+    }
+    Some(best.1)
+}
+
+/// The mean absolute difference over the pixels both show.
+fn mean_abs(a: &[f32], b: &[f32], shown: &[bool]) -> f32 {
+    let (sum, n) = a
+        .iter()
+        .zip(b)
+        .zip(shown)
+        .filter(|(_, s)| **s)
+        .fold((0.0, 0usize), |(sum, n), ((x, y), _)| (sum + (x - y).abs(), n + 1));
+    if n == 0 { f32::INFINITY } else { sum / n as f32 }
+}
+
+/// `values` (`side` x `side`) a 2 x 2 average.
+fn halve(values: &[f32], side: usize) -> Vec<f32> {
+    let half = side / 2;
+    let mut out = vec![0.0; half * half];
+    for y in 0..half {
+        for x in 0..half {
+            let at = |dx: usize, dy: usize| values[(2 * y + dy) * side + 2 * x + dx];
+            out[y * half + x] = (at(0, 0) + at(1, 0) + at(0, 1) + at(1, 1)) / 4.0;
+        }
+    }
+    out
+}
+
+/// `values` (`side` x `side`) moved by `t`: pixel p of the result is `values` at
+/// (p - c) / scale + c - d. Also says which pixels fall inside the source (the others
+/// repeat its edge, and show nothing of it).
+fn warp(values: &[f32], side: usize, t: Alignment) -> (Vec<f32>, Vec<bool>) {
+    let centre = (side as f32 - 1.0) / 2.0;
+    let last = side as f32 - 1.0;
+    let inside = |v: f32| (-0.5..=last + 0.5).contains(&v);
+    let mut out = Vec::with_capacity(side * side);
+    let mut shown = Vec::with_capacity(side * side);
+    for y in 0..side {
+        let sy = (y as f32 - centre) / t.scale + centre - t.dy;
+        let clamped_y = sy.clamp(0.0, last);
+        let (y0, fy) = (clamped_y.floor() as usize, clamped_y.fract());
+        let y1 = (y0 + 1).min(side - 1);
+        for x in 0..side {
+            let sx = (x as f32 - centre) / t.scale + centre - t.dx;
+            let clamped_x = sx.clamp(0.0, last);
+            let (x0, fx) = (clamped_x.floor() as usize, clamped_x.fract());
+            let x1 = (x0 + 1).min(side - 1);
+            let top = values[y0 * side + x0] * (1.0 - fx) + values[y0 * side + x1] * fx;
+            let bottom = values[y1 * side + x0] * (1.0 - fx) + values[y1 * side + x1] * fx;
+            out.push(top * (1.0 - fy) + bottom * fy);
+            shown.push(inside(sx) && inside(sy));
+        }
+    }
+    (out, shown)
+}
+
+/// The share of the pixels of `a` both images show whose level lies outside the range
+/// of `b`'s levels within one pixel of the same place, widened by [`MATCH`]: an edge
+/// moved by up to a pixel, or blurred by resampling, stays within that range; a shape
+/// that is not there does not. The outermost ring is left out.
+fn unmatched_share(a: &[f32], b: &[f32], shown: &[bool]) -> f32 {
+    let (mut unmatched, mut compared) = (0usize, 0usize);
+    for y in 1..SIDE - 1 {
+        for x in 1..SIDE - 1 {
+            if !shown[y * SIDE + x] {
+                continue;
+            }
+            let (mut low, mut high) = (f32::INFINITY, f32::NEG_INFINITY);
+            for ny in y - 1..=y + 1 {
+                for &level in &b[ny * SIDE + x - 1..=ny * SIDE + x + 1] {
+                    low = low.min(level);
+                    high = high.max(level);
+                }
+            }
+            let level = a[y * SIDE + x];
+            compared += 1;
+            if level < low - MATCH || level > high + MATCH {
+                unmatched += 1;
+            }
+        }
+    }
+    if compared == 0 { 1.0 } else { unmatched as f32 / compared as f32 }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    use crate::lookalikes;
+
+    fn likeness(image: &image::RgbaImage) -> Likeness {
+        Likeness::of(&comparison_view(&DynamicImage::ImageRgba8(image.clone())))
+    }
+
+    /// The largest share of unmatched pixels for copies, the least for distinct pairs.
+    fn measure() -> (f32, f32) {
+        let originals = lookalikes::originals();
+        let likes: Vec<Likeness> = originals.iter().map(|o| likeness(&o.image)).collect();
+        let copies = lookalikes::planted_copies(&originals);
+        let worst_copy = copies.iter().zip(&likes).map(|(c, o)| o.difference(&likeness(&c.image))).fold(0.0, f32::max);
+        let mut closest_distinct = f32::INFINITY;
+        for (i, a) in likes.iter().enumerate() {
+            for b in &likes[i + 1..] {
+                closest_distinct = closest_distinct.min(a.difference(b));
+            }
+        }
+        (worst_copy, closest_distinct)
+    }
+
+    #[test]
+    fn copies_match_and_look_alikes_do_not() {
+        let (worst_copy, closest_distinct) = measure();
+        let threshold = crate::CleanOptions::default().near_pixels;
+        assert!(worst_copy <= threshold / 2.0, "a planted copy differs in {worst_copy} of its pixels");
+        assert!(closest_distinct >= threshold * 2.0, "two distinct images differ in only {closest_distinct}");
+    }
+
+    #[test]
+    fn a_blank_image_is_low_information_and_white_art_is_not() {
+        let blank = image::RgbaImage::from_pixel(100, 80, image::Rgba([250, 250, 250, 255]));
+        assert!(likeness(&blank).low_information);
+        let art = lookalikes::originals().into_iter().find(|o| o.name.starts_with("whiteart")).unwrap();
+        assert!(!likeness(&art.image).low_information, "white art on transparency keeps its shape");
+        assert!(to_rgb_on_white_is_blank(&art.image), "the fixture is white art");
+    }
+
+    fn to_rgb_on_white_is_blank(image: &image::RgbaImage) -> bool {
+        picseek_imaging::to_rgb_on_white(DynamicImage::ImageRgba8(image.clone())).pixels().all(|p| p.0 == [255; 3])
+    }
+
+    #[test]
+    fn alignment_undoes_a_shift_and_a_zoom() {
+        let art = &lookalikes::originals()[0].image;
+        let zoomed = lookalikes::CopyKind::Crop { percent: 6 }.apply(art);
+        let a = likeness(art);
+        let b = likeness(&zoomed);
+        let t = align(&a.pyramid, &b.pyramid).unwrap();
+        assert!((t.scale - 0.94).abs() < 0.015, "{t:?}");
+        assert!(t.dx.abs() >= 2.0 && t.dy.abs() >= 2.0, "the zoom was about a corner: {t:?}");
+    }
+}
