@@ -210,3 +210,78 @@ fn clip_finds_duplicates_the_hash_misses_and_groups_near_copies_from_the_shared_
         assert!(together, "{family:?} not grouped: {groups}");
     }
 }
+
+/// Writes the look-alike originals and their planted copies as `raw/things/<family>/`.
+fn plant_lookalikes(data: &Path) {
+    use crate::support::lookalikes::{originals, planted_copies};
+    let originals = originals();
+    let copies = planted_copies(&originals);
+    let named = originals.iter().map(|o| (&o.name, &o.image)).chain(copies.iter().map(|c| (&c.name, &c.image)));
+    for (name, image) in named {
+        let dir = data.join("raw/things").join(name.split('_').next().unwrap());
+        std::fs::create_dir_all(&dir).unwrap();
+        image.save(dir.join(format!("{name}.png"))).unwrap();
+    }
+}
+
+#[test]
+fn look_alikes_do_not_chain_into_groups_and_every_class_gets_its_test_images() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path();
+    let d = data.to_str().unwrap();
+    plant_lookalikes(data);
+    // Copies kept: under single linkage these road signs, smileys and buttons (a few
+    // bits apart each) chained into groups of whole classes.
+    picseek_json(&["--data-dir", d, "--json", "clean", "--dedup", "exact"]);
+    let args = ["--test-per-class", "3", "--train-per-class", "0"];
+    let report = picseek_json(&[&["--data-dir", d, "--json", "split"][..], &args].concat());
+    let split = read(&data.join("split.json"));
+    for (class, s) in split["classes"].as_object().unwrap() {
+        assert_eq!(s["test"].as_array().unwrap().len(), 3, "class {class}: {report}");
+    }
+    assert!(split.get("uneven_classes").is_none(), "{split}");
+    // Every two members of a group are near copies of each other (complete linkage).
+    let clean = read(&data.join("clean/manifest.json"));
+    let hash_of: BTreeMap<&str, u64> = clean
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|r| Some((r["path"].as_str()?, u64::from_str_radix(r["phash"].as_str()?, 16).ok()?)))
+        .collect();
+    let groups = split["groups"].as_array().unwrap();
+    assert!(!groups.is_empty());
+    for group in groups {
+        let members: Vec<u64> = group.as_array().unwrap().iter().map(|m| hash_of[m.as_str().unwrap()]).collect();
+        for (i, a) in members.iter().enumerate() {
+            assert!(members[i + 1..].iter().all(|b| (a ^ b).count_ones() <= 12), "a chained group: {group}");
+        }
+        let size = group.as_array().unwrap().len();
+        assert!(size <= 12, "{group}");
+    }
+    let on = sides(data);
+    for group in groups {
+        let placed: Vec<&str> = group.as_array().unwrap().iter().map(|m| on[m.as_str().unwrap()]).collect();
+        assert!(placed.windows(2).all(|w| w[0] == w[1]), "{group} crosses");
+    }
+    assert_eq!(split["leakage_check"]["compared"], split["leakage_check"]["images"]);
+}
+
+#[test]
+fn a_folder_never_cleaned_is_split_with_leakage_said_to_be_unchecked() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path();
+    let d = data.to_str().unwrap();
+    let own = data.join("mine");
+    crate::support::write_class(&own, "cats", [200, 80, 80], 30, 1);
+    crate::support::write_class(&own, "dogs", [80, 80, 200], 6, 2);
+    let out = crate::support::picseek(&["--data-dir", d, "split", "--in", own.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let text = String::from_utf8_lossy(&out.stderr).into_owned() + &String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("leakage NOT checked"), "{text}");
+    // 30 cats: 1 test, 19 train, 10 left out, and the flag that uses them all.
+    assert!(text.contains("left out 10 image(s)") && text.contains("--train-per-class 0"), "{text}");
+    let report = picseek_json(&["--data-dir", d, "--json", "report"]);
+    assert_eq!(report["leakage_check"]["compared"], 0, "{report}");
+    let page = std::fs::read_to_string(data.join("report.html")).unwrap();
+    assert!(page.contains("Leakage was not checked") && !page.contains("None of the"), "the page claims a check");
+}

@@ -213,6 +213,8 @@ pub struct CleanReport {
     pub reused: usize,
     /// `kept`, and `rejected: <reason>` for each reason (duplicates counted together).
     pub summary: BTreeMap<String, usize>,
+    /// Duplicates by how they matched.
+    pub duplicates: BTreeMap<DuplicateMatch, usize>,
     /// Kept images per quality flag.
     pub flagged: BTreeMap<QualityFlag, usize>,
     /// The whole manifest, in source path order.
@@ -241,6 +243,9 @@ impl CleanReport {
         let kept = self.kept();
         self.summary = self.rejected().into_iter().map(|(reason, n)| (format!("rejected: {reason}"), n)).collect();
         self.summary.insert("kept".into(), kept);
+        for evidence in self.records.iter().filter_map(|r| r.duplicate.as_ref()) {
+            *self.duplicates.entry(evidence.matched).or_default() += 1;
+        }
         for record in self.records.iter().filter(|r| r.status == CleanStatus::Kept) {
             for flag in record.quality.iter().flat_map(|q| &q.flags) {
                 *self.flagged.entry(*flag).or_default() += 1;

@@ -76,7 +76,7 @@ pub struct DuplicateEvidence {
 }
 
 /// How a duplicate matched its kept image.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum DuplicateMatch {
     /// The same file bytes.
@@ -87,6 +87,18 @@ pub enum DuplicateMatch {
     Near,
     /// Close CLIP vectors, confirmed by their aligned pixels.
     Clip,
+}
+
+impl DuplicateMatch {
+    /// How a person would say it.
+    pub fn describe(self) -> &'static str {
+        match self {
+            DuplicateMatch::SameBytes => "same bytes",
+            DuplicateMatch::SamePixels => "same pixels",
+            DuplicateMatch::Near => "near copies (hash and pixels)",
+            DuplicateMatch::Clip => "near copies (CLIP and pixels)",
+        }
+    }
 }
 
 impl CleanRecord {

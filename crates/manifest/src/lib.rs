@@ -24,7 +24,7 @@ pub use provenance::{FolderProvenance, License, PROVENANCE_FILE, PhotoSource, SO
 pub use shard::{
     COMPLETION_FILE, MAX_SHARDS, SHARDS_FOLDER, Shard, ShardCompletion, ShardError, input_fingerprint, shards_to_merge,
 };
-pub use split::{ClassSplit, SplitManifest};
+pub use split::{ClassSplit, CutGroup, LeakageCheck, SplitManifest};
 
 use std::io::Write;
 use std::path::{Path, PathBuf};

@@ -425,9 +425,14 @@ pub struct CleanArgs {
     clip_threshold: f32,
     #[command(flatten)]
     model: ModelArgs,
-    /// Largest Hamming distance (of 64 bits) between perceptual hashes of near duplicates.
+    /// Largest Hamming distance (of 64 bits) between perceptual hashes of near duplicates
+    /// (a first filter; aligned pixels decide, see --near-pixels).
     #[arg(long, default_value_t = CleanOptions::default().near_distance)]
     near_distance: u32,
+    /// Largest share (0 to 1) of pixels that may differ, once aligned, between near
+    /// duplicates (copies leave under 0.001; a different glyph on one template about 0.01).
+    #[arg(long, default_value_t = CleanOptions::default().near_pixels)]
+    near_pixels: f32,
     /// Images bigger than this when decoded (bytes) are rejected as too large.
     #[arg(long, default_value_t = CleanOptions::default().max_decode_bytes)]
     max_decode_bytes: u64,
@@ -465,6 +470,7 @@ impl CleanArgs {
             min_side: self.min_side,
             dedup: self.dedup,
             near_distance: self.near_distance,
+            near_pixels: self.near_pixels,
             max_decode_bytes: self.max_decode_bytes,
             reject: self.reject,
             clip,
@@ -489,6 +495,10 @@ fn write_clean_summary(out: &mut dyn Write, report: &CleanReport) -> std::io::Re
         report.files, report.examined, report.reused
     )?;
     write_counts(out, &report.summary)?;
+    if !report.duplicates.is_empty() {
+        let kinds: Vec<String> = report.duplicates.iter().map(|(how, n)| format!("{n} {}", how.describe())).collect();
+        writeln!(out, "duplicates: {} (each record's `duplicate` has the measures)", kinds.join(", "))?;
+    }
     if !report.flagged.is_empty() {
         let flags: Vec<String> = report.flagged.iter().map(|(flag, n)| format!("{n} {flag}")).collect();
         writeln!(out, "flagged (kept; --reject FLAG to reject): {}", flags.join(", "))?;
@@ -515,13 +525,17 @@ pub struct SplitArgs {
     #[arg(long, default_value = "near", value_parser = ["near", "off"])]
     leakage: String,
     /// Bits (of 64) in which two images' perceptual hashes may differ to count as near
-    /// copies (clean's duplicate distance is 5).
+    /// copies. Every two images of a group must be this close (groups do not chain).
     #[arg(long, default_value_t = SplitOptions::default().group_distance)]
     group_distance: u32,
     /// Cosine between CLIP vectors (where <data-dir>/index/cache/ has them) at or above
     /// which two images count as near copies.
     #[arg(long, default_value_t = SplitOptions::default().group_cosine)]
     group_cosine: f32,
+    /// The most images a near-copy group may keep on one side; larger groups, and any
+    /// holding more than a third of a class, are cut into pieces and named.
+    #[arg(long, default_value_t = SplitOptions::default().max_group)]
+    max_group: usize,
 }
 
 impl SplitArgs {
@@ -530,6 +544,7 @@ impl SplitArgs {
             keep_near_copies_together: self.leakage == "near",
             group_distance: self.group_distance,
             group_cosine: self.group_cosine,
+            max_group: self.max_group,
             ..split_options(ctx, self.input, self.test_per_class, self.train_per_class, self.seed)
         }
     }
@@ -583,8 +598,32 @@ fn write_split_summary(out: &mut dyn Write, report: &SplitReport) -> std::io::Re
         let images: usize = m.groups.iter().map(Vec::len).sum();
         writeln!(out, "kept {} near-copy groups ({images} images) on one side each", m.groups.len())?;
     }
+    for cut in &m.cut_groups {
+        writeln!(out, "cut a near-copy group ({}): {}", cut.reason, cut.images.join(", "))?;
+    }
     for (class, note) in &m.uneven_classes {
         writeln!(out, "class {class}: {note}")?;
+    }
+    if m.left_out > 0 {
+        writeln!(
+            out,
+            "left out {} image(s) past --train-per-class {} (--train-per-class 0 uses them all)",
+            m.left_out, m.train_per_class
+        )?;
+    }
+    match &m.leakage_check {
+        Some(check) if check.unchecked() => writeln!(
+            out,
+            "leakage NOT checked: none of the {} images has clean's records or a cached CLIP vector; \
+             run `picseek clean --in DIR` and split its output to keep near copies on one side",
+            check.images
+        )?,
+        Some(check) if check.compared < check.images => writeln!(
+            out,
+            "leakage checked for {} of {} images (the others have no clean record or CLIP vector)",
+            check.compared, check.images
+        )?,
+        _ => {}
     }
     Ok(())
 }

@@ -98,6 +98,11 @@ pub struct DataReport {
     pub flagged: BTreeMap<QualityFlag, Vec<(String, f64)>>,
     /// Classes whose test side holds other than `test_per_class` images, and why.
     pub uneven_classes: BTreeMap<String, String>,
+    /// Near-copy groups the split cut because they were too large, and why.
+    pub cut_groups: Vec<picseek_manifest::CutGroup>,
+    /// How far the split looked for near copies; `None`: it did not (`--leakage off`,
+    /// or a split made before it recorded this).
+    pub leakage_check: Option<picseek_manifest::LeakageCheck>,
 }
 
 fn read_if_there<T: serde::de::DeserializeOwned>(path: &Path) -> Result<Option<T>, ManifestError> {
@@ -150,6 +155,8 @@ pub fn report(opts: &ReportOptions) -> Result<DataReport, ReportError> {
         duplicates.into_iter().map(|(kept, duplicates)| DuplicateGroup { kept, duplicates }).collect();
     if let Some(split) = &split {
         report.uneven_classes = split.uneven_classes.clone();
+        report.cut_groups = split.cut_groups.clone();
+        report.leakage_check = split.leakage_check.clone();
         let mut side_of: BTreeMap<String, &str> = BTreeMap::new();
         for (class, s) in &split.classes {
             let counts = report.classes.entry(class.clone()).or_default();
@@ -166,7 +173,10 @@ pub fn report(opts: &ReportOptions) -> Result<DataReport, ReportError> {
             report.crossing_groups += usize::from(sides.len() > 1);
             report.split_groups.push(SplitGroup { images: group.clone(), sides });
         }
+        // Largest first: a group that swallows a class is what needs looking at.
+        report.split_groups.sort_by(|a, b| b.images.len().cmp(&a.images.len()));
     }
+    report.duplicate_groups.sort_by(|a, b| b.duplicates.len().cmp(&a.duplicates.len()));
     write_atomic(&opts.out, page(&report, &opts.out, data).as_bytes())?;
     Ok(report)
 }
@@ -244,19 +254,37 @@ figure.kept img { outline: 3px solid #2a2; } .ok { color: #2a2; } .bad { color: 
     }
     html.push_str("</section>\n");
 
-    let verdict = if report.crossing_groups == 0 {
-        format!(r#"<p class="ok">None of the {} groups crosses train and test.</p>"#, report.split_groups.len())
-    } else {
-        format!(
+    let verdict = match &report.leakage_check {
+        None => r#"<p class="bad">The split did not look for near copies (<code>--leakage off</code>, or a split made before picseek recorded it): leakage was not checked. Run <code>picseek split</code> to check it.</p>"#.to_owned(),
+        Some(check) if check.unchecked() => format!(
+            r#"<p class="bad">Leakage was not checked: none of the {} images has clean's records or a cached CLIP vector to compare. Run <code>picseek clean --in DIR</code> and split its output.</p>"#,
+            check.images
+        ),
+        Some(check) if report.crossing_groups == 0 => {
+            let partly = if check.compared < check.images {
+                format!(" ({} of the {} images could be compared)", check.compared, check.images)
+            } else {
+                String::new()
+            };
+            format!(r#"<p class="ok">None of the {} groups crosses train and test{partly}.</p>"#, report.split_groups.len())
+        }
+        Some(_) => format!(
             r#"<p class="bad">{} of {} groups cross train and test.</p>"#,
             report.crossing_groups,
             report.split_groups.len()
-        )
+        ),
     };
     html.push_str(&format!(
         r#"<section id="near-copies"><h2>Near copies kept together by the split ({} groups)</h2>{verdict}"#,
         report.split_groups.len()
     ));
+    for cut in &report.cut_groups {
+        html.push_str(&format!(
+            r#"<p class="bad">A group was too large to keep on one side and was cut ({}): {}.</p>"#,
+            escape(&cut.reason),
+            escape(&cut.images.join(", "))
+        ));
+    }
     for group in &report.split_groups {
         html.push_str(&format!(r#"<div class="group"><strong>{}</strong>"#, escape(&group.sides.join(" and "))));
         for item in &group.images {

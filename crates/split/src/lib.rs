@@ -20,7 +20,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 use picseek_imaging::{ImageError, list_class_images};
-use picseek_manifest::{ClassSplit, InvalidOption, ManifestError, SplitManifest, write_json_atomic};
+use picseek_manifest::{ClassSplit, InvalidOption, LeakageCheck, ManifestError, SplitManifest, write_json_atomic};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
@@ -56,6 +56,9 @@ pub struct SplitOptions {
     /// The index folder whose embedding cache (`cache/`, written by index or by clean's
     /// `--dedup clip`) groups near copies by CLIP too; `None`: by hashes only.
     pub embeddings_dir: Option<PathBuf>,
+    /// The most images a near-copy group may hold on one side; larger groups (and any
+    /// holding more than a third of a class) are cut into pieces and reported.
+    pub max_group: usize,
 }
 
 impl Default for SplitOptions {
@@ -73,6 +76,7 @@ impl Default for SplitOptions {
             group_colour: 40,
             group_cosine: 0.93,
             embeddings_dir: None,
+            max_group: 12,
         }
     }
 }
@@ -90,6 +94,9 @@ impl SplitOptions {
         }
         if !(0.0..=1.0).contains(&self.group_cosine) {
             return Err(InvalidOption::new("group_cosine", format!("must be from 0 to 1, not {}", self.group_cosine)));
+        }
+        if self.max_group < 2 {
+            return Err(InvalidOption::new("max_group", format!("must be at least 2, not {}", self.max_group)));
         }
         if self.group_distance > 64 {
             return Err(InvalidOption::new(
@@ -202,19 +209,20 @@ fn too_few(count: usize, opts: &SplitOptions) -> Option<String> {
 
 /// Splits every class at once, group by group. Each group (a near-copy group, or an
 /// image alone) is placed in the order of its first member's seeded hash: in `test/`
-/// while each of its classes still wants test images and keeps one for train, else
-/// in `train/` (then cut to `train_per_class` per class, in hash order). Without groups
-/// this is the plain per-class split: the first `test_per_class` images of each class in
-/// hash order.
+/// if each of its classes still has room for all its members there and keeps one for
+/// train, else in `train/` (then cut to `train_per_class` per class, in hash order).
+/// A class left short (its groups did not add up) then takes, of the groups that are
+/// its own alone, the first set in that order whose sizes add up exactly. Without
+/// groups this is the plain per-class split: the first `test_per_class` images of each
+/// class in hash order.
 fn assign(
     classes: &BTreeMap<String, Vec<String>>,
     groups: &[Vec<groups::Item>],
     opts: &SplitOptions,
 ) -> BTreeMap<String, ClassSplit> {
     let key = |(class, name): &groups::Item| split_order_key(opts.seed, class, name);
-    let mut grouped: std::collections::HashSet<&groups::Item> = std::collections::HashSet::new();
+    let grouped: std::collections::HashSet<&groups::Item> = groups.iter().flatten().collect();
     let mut units: Vec<Vec<groups::Item>> = groups.to_vec();
-    grouped.extend(groups.iter().flatten());
     for (class, names) in classes {
         for name in names {
             let item = (class.clone(), name.clone());
@@ -224,18 +232,30 @@ fn assign(
         }
     }
     units.sort_by_cached_key(|unit| unit.iter().map(key).min());
+    let mut in_test = vec![false; units.len()];
+    let mut taken: BTreeMap<&str, usize> = BTreeMap::new();
+    for (u, unit) in units.iter().enumerate() {
+        let per_class = count_per_class(unit);
+        let fits = per_class.iter().all(|(class, n)| {
+            let already = taken.get(class).copied().unwrap_or(0);
+            already + n <= opts.test_per_class && classes[*class].len() - already - n >= 1
+        });
+        if fits {
+            in_test[u] = true;
+            for (class, n) in per_class {
+                *taken.entry(class).or_default() += n;
+            }
+        }
+    }
+    for class in classes.keys() {
+        if taken.get(class.as_str()).copied().unwrap_or(0) != opts.test_per_class {
+            fill_exactly(class, &units, &mut in_test, classes[class].len(), opts.test_per_class);
+        }
+    }
     let mut test: BTreeMap<&str, Vec<String>> = BTreeMap::new();
     let mut train: BTreeMap<&str, Vec<String>> = BTreeMap::new();
-    for unit in &units {
-        let mut per_class: BTreeMap<&str, usize> = BTreeMap::new();
-        for (class, _) in unit {
-            *per_class.entry(class).or_default() += 1;
-        }
-        let fits = per_class.iter().all(|(class, n)| {
-            let taken = test.get(class).map_or(0, Vec::len);
-            taken < opts.test_per_class && classes[*class].len() - taken - n >= 1
-        });
-        let side = if fits { &mut test } else { &mut train };
+    for (unit, placed_in_test) in units.iter().zip(&in_test) {
+        let side = if *placed_in_test { &mut test } else { &mut train };
         for (class, name) in unit {
             side.entry(class).or_default().push(name.clone());
         }
@@ -257,6 +277,50 @@ fn assign(
         .collect()
 }
 
+fn count_per_class(unit: &[groups::Item]) -> BTreeMap<&str, usize> {
+    let mut counts = BTreeMap::new();
+    for (class, _) in unit {
+        *counts.entry(class.as_str()).or_default() += 1;
+    }
+    counts
+}
+
+/// Re-places the groups that hold only `class` so that its test side holds exactly
+/// `wanted` images (with what groups shared with other classes already put there), and
+/// train keeps one: the first set, in unit order, whose sizes add up. Leaves the class
+/// as it is when no set does.
+fn fill_exactly(class: &str, units: &[Vec<groups::Item>], in_test: &mut [bool], size: usize, wanted: usize) {
+    let own: Vec<usize> = (0..units.len()).filter(|&u| units[u].iter().all(|(c, _)| c == class)).collect();
+    let shared_in_test: usize = (0..units.len())
+        .filter(|&u| in_test[u] && !own.contains(&u))
+        .map(|u| units[u].iter().filter(|(c, _)| c == class).count())
+        .sum();
+    let Some(need) = wanted.checked_sub(shared_in_test) else { return };
+    if size - shared_in_test <= need {
+        return;
+    }
+    // chosen[s]: the earliest units (by position in `own`) whose sizes add up to s.
+    let mut chosen: Vec<Option<Vec<usize>>> = vec![None; need + 1];
+    chosen[0] = Some(Vec::new());
+    for (i, &u) in own.iter().enumerate() {
+        let n = units[u].len();
+        for s in (n..=need).rev() {
+            if chosen[s].is_none()
+                && let Some(base) = &chosen[s - n]
+            {
+                let mut with = base.clone();
+                with.push(i);
+                chosen[s] = Some(with);
+            }
+        }
+    }
+    if let Some(picked) = &chosen[need] {
+        for (i, &u) in own.iter().enumerate() {
+            in_test[u] = picked.contains(&i);
+        }
+    }
+}
+
 /// Runs the split stage: see the crate documentation.
 pub fn split(opts: &SplitOptions) -> Result<SplitReport, SplitError> {
     opts.validate()?;
@@ -273,7 +337,10 @@ pub fn split(opts: &SplitOptions) -> Result<SplitReport, SplitError> {
         classes: BTreeMap::new(),
         skipped_classes: BTreeMap::new(),
         groups: Vec::new(),
+        cut_groups: Vec::new(),
         uneven_classes: BTreeMap::new(),
+        leakage_check: None,
+        left_out: 0,
     };
     let mut classes: BTreeMap<String, Vec<String>> = BTreeMap::new();
     for class in listing.classes {
@@ -297,8 +364,24 @@ pub fn split(opts: &SplitOptions) -> Result<SplitReport, SplitError> {
             colour: opts.group_colour,
             cosine: opts.group_cosine,
             embeddings_dir: opts.embeddings_dir.clone(),
+            max_group: opts.max_group,
         };
-        groups::near_copy_groups(&opts.input, &items, &rule)
+        let sizes = classes.iter().map(|(c, names)| (c.clone(), names.len())).collect();
+        let found = groups::near_copy_groups(&opts.input, &items, &rule, &sizes);
+        let check = LeakageCheck { images: items.len(), compared: found.compared };
+        if check.unchecked() {
+            tracing::warn!(
+                "near copies were not looked for: none of the {} images has clean's records or a cached CLIP \
+                 vector (run picseek clean, then split its output)",
+                check.images
+            );
+        }
+        for cut in &found.cut {
+            tracing::warn!("a near-copy group was cut ({}): {}", cut.reason, cut.images.join(", "));
+        }
+        manifest.leakage_check = Some(check);
+        manifest.cut_groups = found.cut;
+        found.groups
     } else {
         Vec::new()
     };
@@ -317,6 +400,7 @@ pub fn split(opts: &SplitOptions) -> Result<SplitReport, SplitError> {
         if opts.train_per_class > 0 && split.train.len() < opts.train_per_class {
             tracing::warn!(class = %class, "only {} train image(s) of the {} asked for", split.train.len(), opts.train_per_class);
         }
+        manifest.left_out += classes[class].len() - split.train.len() - split.test.len();
     }
     let train = manifest.classes.iter().map(|(c, s)| (c.as_str(), s.train.as_slice())).collect();
     mirror_side(&opts.input, &opts.train_dir, &train, &mut report)?;
