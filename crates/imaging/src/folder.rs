@@ -1,5 +1,7 @@
 use std::path::{Path, PathBuf};
 
+use picseek_manifest::ClassNaming;
+
 use crate::ImageError;
 
 /// The files of one class folder, sorted by name.
@@ -67,6 +69,70 @@ pub fn list_class_images(dir: &Path) -> Result<ClassListing, ImageError> {
     Ok(listing)
 }
 
+/// Files that sit beside images in folders of one's own and are never images: skipped
+/// without a word (a stage's manifest, credits, notes, editors' sidecars).
+const NOT_IMAGES: &[&str] = &["json", "md", "txt", "xmp", "aae", "ini", "db", "csv"];
+
+/// Lists every image file under `dir`, at any depth, with the class `naming` gives it:
+/// a `<class>/<image>` folder, a flat folder and a nested tree (`2024/summer/`) alike.
+/// Hidden files and folders, and files that are never images ([`NOT_IMAGES`]), are
+/// passed over; symbolic links to folders are not followed (no loops). Classes are
+/// sorted by name, their files by path. What cannot be read is in `problems`.
+pub fn list_images(dir: &Path, naming: ClassNaming) -> Result<ClassListing, ImageError> {
+    let unreadable = |path: &Path, source| ImageError::Unreadable { path: path.to_owned(), source };
+    std::fs::read_dir(dir).map_err(|e| unreadable(dir, e))?;
+    let own_name = std::path::absolute(dir)
+        .ok()
+        .and_then(|d| d.file_name().map(|n| n.to_string_lossy().into_owned()))
+        .unwrap_or_else(|| "images".into());
+    let mut by_class: std::collections::BTreeMap<String, Vec<PathBuf>> = std::collections::BTreeMap::new();
+    let mut problems = Vec::new();
+    let mut folders = vec![dir.to_path_buf()];
+    while let Some(folder) = folders.pop() {
+        let entries = match std::fs::read_dir(&folder) {
+            Ok(entries) => entries,
+            Err(e) => {
+                problems.push((folder, format!("cannot read folder: {e}")));
+                continue;
+            }
+        };
+        for path in entries.filter_map(|e| e.ok().map(|e| e.path())).filter(|p| !is_hidden(p)) {
+            let is_link = std::fs::symlink_metadata(&path).is_ok_and(|m| m.file_type().is_symlink());
+            if path.is_dir() {
+                if !is_link {
+                    folders.push(path);
+                }
+                continue;
+            }
+            let extension = path.extension().map(|e| e.to_string_lossy().to_ascii_lowercase());
+            if extension.as_deref().is_some_and(|e| NOT_IMAGES.contains(&e)) {
+                continue;
+            }
+            let within = path.strip_prefix(dir).unwrap_or(&path);
+            let folders_above: Vec<String> = within
+                .parent()
+                .map(|p| p.components().map(|c| c.as_os_str().to_string_lossy().into_owned()).collect())
+                .unwrap_or_default();
+            let class = match naming {
+                ClassNaming::Folder => folders_above.last().cloned(),
+                ClassNaming::Top => folders_above.first().cloned(),
+                ClassNaming::None => None,
+            }
+            .unwrap_or_else(|| own_name.clone());
+            by_class.entry(class).or_default().push(path);
+        }
+    }
+    let classes = by_class
+        .into_iter()
+        .map(|(class, mut files)| {
+            files.sort();
+            ClassImages { class, files }
+        })
+        .collect();
+    problems.sort();
+    Ok(ClassListing { classes, problems })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -106,5 +172,25 @@ mod tests {
     fn a_missing_folder_is_an_error_naming_it() {
         let err = list_class_images(Path::new("/nonexistent/picseek")).unwrap_err();
         assert!(err.to_string().contains("/nonexistent/picseek"));
+    }
+
+    #[test]
+    fn any_layout_is_listed_with_the_classes_asked_for() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().join("photos");
+        for file in ["beach.jpg", "2024/summer/a.jpg", "2024/summer/b.png", "2024/winter/c.jpg", "cats/d.jpg"] {
+            let path = root.join(file);
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::write(path, b"x").unwrap();
+        }
+        std::fs::write(root.join("2024/summer/notes.txt"), b"x").unwrap();
+        std::fs::write(root.join("2024/.hidden.jpg"), b"x").unwrap();
+        let classes = |naming| -> Vec<(String, usize)> {
+            list_images(&root, naming).unwrap().classes.into_iter().map(|c| (c.class, c.files.len())).collect()
+        };
+        let owned = |v: &[(&str, usize)]| v.iter().map(|(c, n)| (c.to_string(), *n)).collect::<Vec<_>>();
+        assert_eq!(classes(ClassNaming::Folder), owned(&[("cats", 1), ("photos", 1), ("summer", 2), ("winter", 1)]));
+        assert_eq!(classes(ClassNaming::Top), owned(&[("2024", 3), ("cats", 1), ("photos", 1)]));
+        assert_eq!(classes(ClassNaming::None), owned(&[("photos", 5)]));
     }
 }

@@ -3,9 +3,9 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use indicatif::{ProgressBar, ProgressStyle};
-use picseek_imaging::{ImageError, list_class_images, read_image_file};
+use picseek_imaging::{ImageError, list_images, read_image_file};
 use picseek_manifest::{
-    Dtype, EmbedderKind, FolderProvenance, IndexItem, IndexManifest, InvalidOption, Metric, ModelIdentity,
+    ClassNaming, Dtype, EmbedderKind, IndexedFolder, FolderProvenance, IndexItem, IndexManifest, InvalidOption, Metric, ModelIdentity,
     PROVENANCE_FILE, PhotoSource, Shard, SkippedFile, TEMPORARY_PREFIX, VectorFile, input_fingerprint, read_json,
     sha256_hex, shards_to_merge, staging_file_in, write_json_atomic,
 };
@@ -67,6 +67,9 @@ pub struct IndexOptions {
     /// Embed only the images whose SHA-256 is this shard's, into the shard's own
     /// embedding cache (CLIP only); [`merge_index`] then builds the index once.
     pub shard: Option<Shard>,
+    /// How the images of `train` get their classes: `<class>/<image>`, a flat folder
+    /// and a nested tree are all indexed.
+    pub classes: ClassNaming,
 }
 
 impl Default for IndexOptions {
@@ -81,6 +84,7 @@ impl Default for IndexOptions {
             rebuild: false,
             ann: AnnSettings::default(),
             shard: None,
+            classes: ClassNaming::Folder,
         }
     }
 }
@@ -325,7 +329,7 @@ fn build(opts: &IndexOptions, work: Work) -> Result<IndexReport, IndexError> {
         .map(|p| p.manifest().items.iter().enumerate().map(|(row, item)| (item.sha256.as_str(), row)).collect())
         .unwrap_or_default();
 
-    let listing = list_class_images(&opts.train)?;
+    let listing = list_images(&opts.train, opts.classes)?;
     let provenance = Provenance::read(&opts.train);
     let mut report = IndexReport { index: opts.index_dir.clone(), ..IndexReport::default() };
     for (path, reason) in &listing.problems {
@@ -333,10 +337,6 @@ fn build(opts: &IndexOptions, work: Work) -> Result<IndexReport, IndexError> {
     }
     let mut files = Vec::new();
     for class in &listing.classes {
-        if class.files.is_empty() {
-            let dir = opts.train.join(&class.class);
-            skip(&mut report, &dir, "empty_class", &format!("{}: empty class folder", dir.display()));
-        }
         files.extend(class.files.iter().map(|f| (class.class.as_str(), f.as_path())));
     }
     let fingerprint = images_fingerprint(&identity, &opts.train, &files);
@@ -548,6 +548,7 @@ fn build(opts: &IndexOptions, work: Work) -> Result<IndexReport, IndexError> {
         ann,
         items,
         skipped: report.skipped.clone(),
+        folder: Some(IndexedFolder { path: relative_to_root(&root, &opts.train)?, classes: opts.classes }),
     };
     write_json_atomic(&opts.index_dir.join(MANIFEST_FILE), &manifest)?;
     drop(previous);
@@ -625,8 +626,10 @@ fn remove_replaced_files(index_dir: &Path, keep: &[&str]) {
 }
 
 /// Records a file that is not indexed (`reason` is a short code; `message` says it all).
+/// Records a file that is not indexed; the binary sums them up in one line (each one is
+/// logged at debug level, `-v`).
 fn skip(report: &mut IndexReport, path: &Path, reason: &str, message: &str) {
-    tracing::warn!("skipped {message}");
+    tracing::debug!("skipped {message}");
     report.skipped.push(SkippedFile { path: path.display().to_string(), reason: reason.to_owned() });
 }
 

@@ -24,6 +24,7 @@ mod ann;
 mod build;
 mod cache;
 mod clip;
+mod freshness;
 mod identity;
 mod pixel;
 mod query;
@@ -34,6 +35,7 @@ pub use ann::{AnnSettings, build_graph, candidate_count, clip_like_vectors, open
 pub use build::{IndexOptions, IndexReport, build_index, merge_index};
 pub use cache::cached_embeddings;
 pub use clip::{CachedClipEmbedder, ClipEmbedder, ClipOptions};
+pub use freshness::FolderChanges;
 pub use identity::{IdentityDifference, IndexIdentity};
 pub use picseek_clip::Device;
 pub use picseek_manifest::{EmbedderKind, Metric, Quantization};
@@ -47,6 +49,11 @@ use std::path::PathBuf;
 use picseek_clip::ClipError;
 use picseek_imaging::ImageError;
 use picseek_manifest::{InvalidOption, ManifestError, ModelIdentity};
+
+/// `index.json` in an index folder: written last by a build, so its time is the build's.
+pub fn manifest_path(index_dir: &std::path::Path) -> PathBuf {
+    index_dir.join(store::MANIFEST_FILE)
+}
 
 /// The layout version of `index/` this code reads and writes.
 pub const FORMAT_VERSION: u32 = 1;

@@ -29,6 +29,20 @@ pub struct IndexManifest {
     /// Files under the indexed folder that could not be embedded, with the reason.
     #[serde(default)]
     pub skipped: Vec<SkippedFile>,
+    /// The folder indexed and how its images got their classes, so that readers can
+    /// tell when it has changed since; `None` in indexes made before it was recorded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub folder: Option<IndexedFolder>,
+}
+
+/// The folder an index was built from.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct IndexedFolder {
+    /// Relative to the folder that holds `index/` (the data directory), or absolute
+    /// when it lies outside it, as item paths are.
+    pub path: String,
+    /// How its images got their classes.
+    pub classes: crate::ClassNaming,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

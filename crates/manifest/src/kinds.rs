@@ -145,6 +145,19 @@ impl Dtype {
 }
 
 named_kind! {
+    /// How the images of a folder of one's own get their classes.
+    pub enum ClassNaming ("class naming") {
+        /// The folder an image is in (`<class>/<image>`, or the innermost folder of a
+        /// nested tree); images directly in the folder take the folder's own name.
+        Folder = "folder",
+        /// The top folder under the folder (`2024/summer/x.jpg` is of `2024`).
+        Top = "top",
+        /// No classes: every image is of one class, named after the folder.
+        None = "none",
+    }
+}
+
+named_kind! {
     /// How an approximate-search graph stores its vectors. Scores shown to users are
     /// recomputed from the exact rows whatever the graph stores.
     pub enum Quantization ("quantization") {

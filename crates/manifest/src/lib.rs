@@ -17,8 +17,8 @@ mod split;
 pub use clean::{CleanManifest, CleanRecord, CleanStatus, DuplicateEvidence, DuplicateMatch, Quality};
 pub use crawl::{Categories, CrawlManifest, TermRecord, TermStatus, UrlsManifest};
 pub use download::{DownloadManifest, DownloadRecord, DownloadStatus};
-pub use index::{AnnFile, IndexItem, IndexManifest, ModelIdentity, SkippedFile, VectorFile};
-pub use kinds::{Dtype, EmbedderKind, Metric, QualityFlag, Quantization, UnknownName};
+pub use index::{AnnFile, IndexItem, IndexManifest, IndexedFolder, ModelIdentity, SkippedFile, VectorFile};
+pub use kinds::{ClassNaming, Dtype, EmbedderKind, Metric, QualityFlag, Quantization, UnknownName};
 pub use lock::{DataDirLock, LOCK_FILE, LockError, TEMPORARY_PREFIX, remove_stale_temporaries};
 pub use provenance::{FolderProvenance, License, PROVENANCE_FILE, PhotoSource, SOURCES_FILE, SourcesManifest};
 pub use shard::{

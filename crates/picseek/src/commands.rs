@@ -15,7 +15,8 @@ use picseek_download::{DownloadOptions, DownloadReport};
 use picseek_index::{
     AnnSettings, ClipOptions, EmbedderChoice, EmbedderKind, Index, IndexOptions, IndexReport, RecordedBuild,
 };
-use picseek_manifest::{DataDirLock, Metric, QualityFlag, Quantization, Shard, TermStatus};
+use picseek_manifest::{ClassNaming, DataDirLock, Metric, QualityFlag, Quantization, Shard, TermStatus};
+use std::collections::BTreeMap;
 use picseek_pipeline::{RunOptions, RunReport, Stage};
 use picseek_search::{SearchRequest, Searcher, SheetQuery, evaluate};
 use picseek_serve::ServeOptions;
@@ -653,9 +654,14 @@ impl ModelArgs {
 
 #[derive(Args)]
 pub struct IndexArgs {
-    /// The <class>/<image> folder to index [default: <data-dir>/train].
+    /// The folder to index: <class>/<image>, a flat folder of photos or a nested tree
+    /// [default: <data-dir>/train].
     #[arg(long)]
     train: Option<PathBuf>,
+    /// Where each image's class comes from: folder (the folder it is in), top (the top
+    /// folder under --train) or none (one class named after --train).
+    #[arg(long, value_enum, default_value_t = IndexOptions::default().classes)]
+    classes: ClassNaming,
     /// The index folder [default: <data-dir>/index].
     #[arg(long)]
     index: Option<PathBuf>,
@@ -784,6 +790,7 @@ impl IndexArgs {
             rebuild: self.build.rebuild,
             ann,
             shard: self.shard.shard()?,
+            classes: self.classes,
         })
     }
 }
@@ -813,11 +820,25 @@ fn write_index_summary(out: &mut dyn Write, report: &IndexReport) -> std::io::Re
         report.reused,
         report.skipped.len()
     )?;
+    write_skipped_line(out, report.skipped.iter().map(|s| s.reason.as_str()))?;
     if !report.graphs_built.is_empty() {
         let names: Vec<&str> = report.graphs_built.iter().map(|m| m.name()).collect();
         writeln!(out, "built approximate-search graphs: {}", names.join(", "))?;
     }
     Ok(())
+}
+
+/// One line for the files a stage passed over, by reason (each is named at `-v`).
+fn write_skipped_line<'a>(out: &mut dyn Write, reasons: impl Iterator<Item = &'a str>) -> std::io::Result<()> {
+    let mut counts: BTreeMap<&str, usize> = BTreeMap::new();
+    for reason in reasons {
+        *counts.entry(reason).or_default() += 1;
+    }
+    if counts.is_empty() {
+        return Ok(());
+    }
+    let parts: Vec<String> = counts.iter().map(|(reason, n)| format!("{n} {reason}")).collect();
+    writeln!(out, "skipped: {} (-v names each file)", parts.join(", "))
 }
 
 fn open_index(ctx: &Context, flag: Option<PathBuf>) -> anyhow::Result<Index> {
@@ -912,6 +933,13 @@ pub fn search(ctx: &Context, args: SearchArgs) -> anyhow::Result<()> {
     let index = open_index(ctx, args.index.clone())?;
     if args.k > index.len() {
         tracing::warn!("-k {} is more than the {} images in the index: all of them are shown", args.k, index.len());
+    }
+    if let Some(changes) = index.folder_changes().filter(|c| c.any()) {
+        tracing::warn!(
+            "{} changed since the index was built ({}): results leave those out; run `picseek index` to update it",
+            changes.folder.display(),
+            changes.describe()
+        );
     }
     let embedder = index.query_embedder(args.model.model.as_deref(), args.model.threads(), args.model.device)?;
     let searcher = Searcher::new(&index);
@@ -1036,6 +1064,10 @@ pub struct EvalArgs {
     /// recall against brute force is reported).
     #[arg(long)]
     exact: bool,
+    /// Score an index that is stale (test images in it, or its folder changed since it
+    /// was built); the output says what is stale.
+    #[arg(long)]
+    allow_stale: bool,
     #[command(flatten)]
     model: ModelArgs,
 }
@@ -1058,12 +1090,19 @@ pub fn eval(ctx: &Context, args: EvalArgs) -> anyhow::Result<()> {
     let index = open_index(ctx, args.index)?;
     let embedder = index.query_embedder(args.model.model.as_deref(), args.model.threads(), args.model.device)?;
     let test_dir = ctx.path_or_default(args.test, "test");
-    let report = evaluate(&index, &embedder, &test_dir, args.k, &args.metric.0, args.exact)
-        .with_context(|| format!("evaluating on {}", test_dir.display()))?;
+    let report = match evaluate(&index, &embedder, &test_dir, args.k, &args.metric.0, args.exact, args.allow_stale) {
+        Err(e @ picseek_search::SearchError::StaleIndex { .. }) => {
+            bail!("{e}; run `picseek index` to build it again (or --allow-stale to score it anyway)")
+        }
+        other => other.with_context(|| format!("evaluating on {}", test_dir.display()))?,
+    };
     if report.queries == 0 {
         bail!("{}: no usable query image", test_dir.display());
     }
     ctx.print(&report, |out| {
+        if let Some(stale) = &report.stale {
+            writeln!(out, "--allow-stale: scoring a stale index ({}); the scores overstate", stale.describe())?;
+        }
         writeln!(out, "{} queries against {} images, k = {}", report.queries, report.index_items, report.k)?;
         writeln!(
             out,

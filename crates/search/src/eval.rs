@@ -4,7 +4,9 @@ use std::time::{Duration, Instant};
 
 use indicatif::ProgressBar;
 use picseek_imaging::list_class_images;
-use picseek_index::{Index, IndexError, QueryEmbedder};
+use picseek_index::{FolderChanges, Index, IndexError, QueryEmbedder};
+use picseek_manifest::sha256_hex;
+use rayon::prelude::*;
 use serde::Serialize;
 
 use crate::{Metric, SearchError, SearchMethod, SearchRequest, Searcher, top_k};
@@ -41,6 +43,51 @@ pub struct EvalReport {
     pub skipped: Vec<(String, String)>,
     /// One entry per metric evaluated, in the order asked.
     pub metrics: Vec<MetricEval>,
+    /// Why the scores may overstate (test images in the index, a folder changed since
+    /// the build), when the caller allowed a stale index; `None`: the index was fresh.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stale: Option<Staleness>,
+}
+
+/// How an index is out of date for an evaluation.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct Staleness {
+    /// Test images whose bytes are an item of the index: each finds itself first.
+    pub test_images_in_index: usize,
+    /// Test images looked at.
+    pub test_images: usize,
+    /// How the indexed folder changed since the build, if it did.
+    pub folder: Option<FolderChanges>,
+}
+
+impl Staleness {
+    /// Whether scores over this index would not mean what they say.
+    pub fn is_stale(&self) -> bool {
+        self.test_images_in_index > 0 || self.folder.as_ref().is_some_and(FolderChanges::any)
+    }
+
+    /// What is stale, for people.
+    pub fn describe(&self) -> String {
+        let mut parts = Vec::new();
+        if self.test_images_in_index > 0 {
+            parts.push(format!("{} of {} test images are in it", self.test_images_in_index, self.test_images));
+        }
+        if let Some(folder) = self.folder.as_ref().filter(|f| f.any()) {
+            parts.push(format!("{} changed since it was built ({})", folder.folder.display(), folder.describe()));
+        }
+        parts.join("; ")
+    }
+}
+
+/// How stale `index` is for evaluating on the images of `test_dir`: which test images
+/// are items of it (by SHA-256 of their bytes), and how its folder changed.
+pub fn staleness(index: &Index, queries: &[(&str, &PathBuf)]) -> Staleness {
+    let items: std::collections::HashSet<&str> = index.manifest().items.iter().map(|i| i.sha256.as_str()).collect();
+    let test_images_in_index = queries
+        .par_iter()
+        .filter(|(_, path)| std::fs::read(path).is_ok_and(|bytes| items.contains(sha256_hex(&bytes).as_str())))
+        .count();
+    Staleness { test_images_in_index, test_images: queries.len(), folder: index.folder_changes() }
 }
 
 /// Average precision over the top k: the mean of precision@i at every rank i <= k that
@@ -75,7 +122,8 @@ struct Sums {
 /// `index` (embedded by `embedder`, from the index's
 /// [`query_embedder`](Index::query_embedder)) and scores the top `k` by class, for
 /// each metric. Metrics with an approximate graph are searched through it unless
-/// `exact`, and also exactly to measure its recall.
+/// `exact`, and also exactly to measure its recall. A stale index (see [`staleness`]) is
+/// refused unless `allow_stale`, and then the report says what is stale.
 pub fn evaluate(
     index: &Index,
     embedder: &QueryEmbedder,
@@ -83,6 +131,7 @@ pub fn evaluate(
     k: usize,
     metrics: &[Metric],
     exact: bool,
+    allow_stale: bool,
 ) -> Result<EvalReport, SearchError> {
     if k == 0 {
         return Err(SearchError::ZeroK);
@@ -97,6 +146,11 @@ pub fn evaluate(
         listing.problems.iter().map(|(p, r)| (p.display().to_string(), r.clone())).collect();
     let queries: Vec<(&str, &PathBuf)> =
         listing.classes.iter().flat_map(|c| c.files.iter().map(move |f| (c.class.as_str(), f))).collect();
+    let stale = staleness(index, &queries);
+    if stale.is_stale() && !allow_stale {
+        return Err(SearchError::StaleIndex { index: index.dir().to_owned(), what: stale.describe() });
+    }
+    let stale = stale.is_stale().then_some(stale);
     for class in listing.classes.iter().filter(|c| !class_sizes.contains_key(c.class.as_str())) {
         tracing::warn!("test class {} has no images in the index: its queries cannot succeed", class.class);
     }
@@ -155,7 +209,7 @@ pub fn evaluate(
             }
         })
         .collect();
-    Ok(EvalReport { k, queries: answered, index_items: index.len(), skipped, metrics })
+    Ok(EvalReport { k, queries: answered, index_items: index.len(), skipped, metrics, stale })
 }
 
 #[cfg(test)]

@@ -21,7 +21,7 @@ mod pixel_kernels;
 mod query;
 
 pub use contact_sheet::{PlotFormatError, SheetQuery, contact_sheet, sheet_format};
-pub use eval::{EvalReport, MetricEval, evaluate};
+pub use eval::{EvalReport, MetricEval, Staleness, evaluate, staleness};
 pub use metric::{EPSILON, Metric, score};
 pub use query::{ComposedQuery, QueryTerm, TermSource, compose, split_weight};
 
@@ -108,6 +108,14 @@ pub enum SearchError {
         /// The index's embedder.
         embedder: picseek_index::EmbedderKind,
     },
+    /// The index does not describe the data it is evaluated on any more.
+    #[error("{}: the index is stale: {what}", index.display())]
+    StaleIndex {
+        /// The index folder.
+        index: std::path::PathBuf,
+        /// What is stale.
+        what: String,
+    },
     /// The terms' weighted sum is (almost) zero.
     #[error("the query's terms cancel each other out")]
     CancelledOut,
@@ -148,14 +156,42 @@ impl Default for SearchRequest<'_> {
 /// Searches an opened index. Keep one for many queries: for pixel indexes it caches
 /// each row's sum and sum of squares the first time cosine or correlation needs them.
 pub struct Searcher<'a> {
-    index: &'a Index,
+    index: IndexRef<'a>,
     row_moments: OnceLock<Vec<Moments>>,
+}
+
+/// The index a searcher searches: borrowed, or shared by a server that may swap it.
+enum IndexRef<'a> {
+    Borrowed(&'a Index),
+    Shared(std::sync::Arc<Index>),
+}
+
+impl std::ops::Deref for IndexRef<'_> {
+    type Target = Index;
+
+    fn deref(&self) -> &Index {
+        match self {
+            IndexRef::Borrowed(index) => index,
+            IndexRef::Shared(index) => index,
+        }
+    }
 }
 
 impl<'a> Searcher<'a> {
     /// A searcher over `index`.
     pub fn new(index: &'a Index) -> Self {
-        Self { index, row_moments: OnceLock::new() }
+        Self { index: IndexRef::Borrowed(index), row_moments: OnceLock::new() }
+    }
+
+    /// A searcher that keeps `index` alive itself (for a server that replaces its
+    /// index when it is rebuilt).
+    pub fn shared(index: std::sync::Arc<Index>) -> Searcher<'static> {
+        Searcher { index: IndexRef::Shared(index), row_moments: OnceLock::new() }
+    }
+
+    /// The index searched.
+    pub fn index(&self) -> &Index {
+        &self.index
     }
 
     fn dimension(&self) -> usize {

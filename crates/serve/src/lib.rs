@@ -2,8 +2,10 @@
 //! indexes), an item of the index ("more like this"), or several of them at once, and
 //! the JSON API behind it.
 //!
-//! The index is opened once and stays loaded (memory-mapped, with the search's cached
-//! row sums) between queries. Images are served only by index key (`/image/<key>`,
+//! The index stays loaded (memory-mapped, with the search's cached row sums) between
+//! queries, and is opened again when it is rebuilt (`index.json` rewritten): each
+//! request sees one whole index, the old or the new. Items whose image file is gone
+//! (a split re-run before the index) are left out of what the page lists. Images are served only by index key (`/image/<key>`,
 //! `/thumb/<key>`), so no request can name a path; uploads are limited in size and a
 //! bad one gets a clear message.
 //!
@@ -108,6 +110,7 @@ fn search_error_response(e: SearchError) -> ApiError {
         | SearchError::CombinedPixel { .. }
         | SearchError::CancelledOut
         | SearchError::UnknownItem { .. } => bad_request(e.to_string()),
+        SearchError::StaleIndex { .. } => ApiError(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
     }
 }
 
@@ -119,16 +122,80 @@ fn index_error_response(e: IndexError) -> ApiError {
     }
 }
 
-struct AppState {
+/// An index as served: the index, its searcher and the query embedder that matches it.
+struct Loaded {
     searcher: Searcher<'static>,
-    embedder: QueryEmbedder,
-    index: &'static Index,
+    embedder: Arc<QueryEmbedder>,
+    /// When its `index.json` was written: a later one is a rebuilt index.
+    built: Option<std::time::SystemTime>,
+}
+
+impl Loaded {
+    fn index(&self) -> &Index {
+        self.searcher.index()
+    }
+
+    /// Opens the index in `opts.index_dir`, keeping `previous`'s embedder when the new
+    /// index was made the same way (no model is loaded twice).
+    fn open(opts: &ServeOptions, previous: Option<&Loaded>) -> Result<Self, IndexError> {
+        let built = built_at(&opts.index_dir);
+        let index = Index::open(&opts.index_dir)?;
+        let embedder = match previous.filter(|p| p.index().identity() == index.identity()) {
+            Some(previous) => previous.embedder.clone(),
+            None => {
+                let embedder = index.query_embedder(opts.model_dir.as_deref(), opts.threads, opts.device)?;
+                embedder.preload()?;
+                Arc::new(embedder)
+            }
+        };
+        Ok(Self { searcher: Searcher::shared(Arc::new(index)), embedder, built })
+    }
+}
+
+fn built_at(index_dir: &std::path::Path) -> Option<std::time::SystemTime> {
+    std::fs::metadata(picseek_index::manifest_path(index_dir)).and_then(|m| m.modified()).ok()
+}
+
+struct AppState {
+    options: ServeOptions,
+    loaded: std::sync::RwLock<Arc<Loaded>>,
+    /// Held while a rebuilt index is opened, so it is opened once.
+    reloading: std::sync::Mutex<()>,
     max_upload: usize,
     /// Searches running at once are bounded: each may take a core for a while.
     searches: tokio::sync::Semaphore,
     /// The host names this server answers to (see [`allowed_hosts`]).
     hosts: Vec<String>,
     thumbnails: thumbnails::Thumbnails,
+}
+
+impl AppState {
+    /// The index to answer with: the loaded one, or, when it has been rebuilt since, the
+    /// new one (opened once; if it cannot be opened the old one goes on serving).
+    fn current(&self) -> Arc<Loaded> {
+        let loaded = self.loaded.read().expect("no panic holds the lock").clone();
+        let built = built_at(&self.options.index_dir);
+        if built == loaded.built || built.is_none() {
+            return loaded;
+        }
+        let _reloading = self.reloading.lock().expect("no panic holds the lock");
+        let latest = self.loaded.read().expect("no panic holds the lock").clone();
+        if latest.built == built {
+            return latest;
+        }
+        match Loaded::open(&self.options, Some(&latest)) {
+            Ok(fresh) => {
+                tracing::info!("{}: the index was rebuilt; serving the new one", self.options.index_dir.display());
+                let fresh = Arc::new(fresh);
+                *self.loaded.write().expect("no panic holds the lock") = fresh.clone();
+                fresh
+            }
+            Err(e) => {
+                tracing::warn!("the rebuilt index cannot be opened yet ({e}); serving the previous one");
+                latest
+            }
+        }
+    }
 }
 
 /// Searches that may run at once; more are answered 503.
@@ -194,11 +261,7 @@ fn bad_request(message: impl Into<String>) -> ApiError {
 
 /// Serves until Ctrl-C. `on_listening` gets the bound address (useful with port 0).
 pub async fn serve(opts: &ServeOptions, on_listening: impl FnOnce(SocketAddr)) -> Result<(), ServeError> {
-    // The index lives as long as the process serves it; leaking it lets the search
-    // borrow it for 'static, which axum's shared state needs.
-    let index: &'static Index = Box::leak(Box::new(Index::open(&opts.index_dir)?));
-    let embedder = index.query_embedder(opts.model_dir.as_deref(), opts.threads, opts.device)?;
-    embedder.preload()?;
+    let loaded = Loaded::open(opts, None)?;
     if !opts.addr.ip().is_loopback() {
         tracing::warn!(
             "listening on {}, not a loopback address: every machine that can reach it can search the index and see its images",
@@ -206,9 +269,9 @@ pub async fn serve(opts: &ServeOptions, on_listening: impl FnOnce(SocketAddr)) -
         );
     }
     let state = Arc::new(AppState {
-        searcher: Searcher::new(index),
-        embedder,
-        index,
+        options: opts.clone(),
+        loaded: std::sync::RwLock::new(Arc::new(loaded)),
+        reloading: std::sync::Mutex::new(()),
         max_upload: opts.max_upload,
         searches: tokio::sync::Semaphore::new(CONCURRENT_SEARCHES),
         hosts: allowed_hosts(opts.addr),
@@ -279,7 +342,8 @@ async fn serve_connections(listener: tokio::net::TcpListener, app: Router) -> Re
 }
 
 async fn info(State(state): State<Arc<AppState>>) -> impl IntoResponse {
-    let manifest = state.index.manifest();
+    let loaded = state.current();
+    let manifest = loaded.index().manifest();
     let mut classes = std::collections::BTreeMap::<&str, usize>::new();
     for item in &manifest.items {
         *classes.entry(item.class.as_str()).or_default() += 1;
@@ -292,7 +356,7 @@ async fn info(State(state): State<Arc<AppState>>) -> impl IntoResponse {
         "classes": classes.keys().collect::<Vec<_>>(),
         "class_sizes": classes,
         "metrics": metrics,
-        "text_queries": state.embedder.supports_text(),
+        "text_queries": loaded.embedder.supports_text(),
         "max_upload": state.max_upload,
         "max_page": MAX_PAGE,
     }))
@@ -372,8 +436,9 @@ fn class_filter(class: Option<String>) -> Option<String> {
 
 async fn search(State(state): State<Arc<AppState>>, multipart: Multipart) -> Result<impl IntoResponse, ApiError> {
     let form = read_form(multipart).await?;
+    let loaded = state.current();
     let k = number_field(form.k.as_deref(), "k", 5, 1..=MAX_PAGE)?;
-    let offset = number_field(form.offset.as_deref(), "offset", 0, 0..=state.index.len())?;
+    let offset = number_field(form.offset.as_deref(), "offset", 0, 0..=loaded.index().len())?;
     let metric: Metric = form
         .metric
         .as_deref()
@@ -399,15 +464,15 @@ async fn search(State(state): State<Arc<AppState>>, multipart: Multipart) -> Res
     let Ok(_permit) = state.searches.try_acquire() else {
         return Err(ApiError(StatusCode::SERVICE_UNAVAILABLE, "too many searches at once; try again".into()));
     };
-    let state_for_query = state.clone();
+    let for_query = loaded.clone();
     let (label, hits, total) = tokio::task::spawn_blocking(move || {
-        let state = state_for_query;
-        let query = picseek_search::compose(state.index, &state.embedder, &terms).map_err(search_error_response)?;
+        let loaded = for_query;
+        let query = picseek_search::compose(loaded.index(), &loaded.embedder, &terms).map_err(search_error_response)?;
         let exclude = if exclude_query { query.own_items.clone() } else { Vec::new() };
         let request = SearchRequest { metric, k, class: class.as_deref(), offset, exclude: &exclude, exact: false };
-        let hits = state.searcher.search(&query.vector, &request).map_err(search_error_response)?;
-        let total = state
-            .index
+        let hits = loaded.searcher.search(&query.vector, &request).map_err(search_error_response)?;
+        let total = loaded
+            .index()
             .manifest()
             .items
             .iter()
@@ -419,8 +484,9 @@ async fn search(State(state): State<Arc<AppState>>, multipart: Multipart) -> Res
     .map_err(|e| ApiError(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))??;
     let results: Vec<_> = hits
         .iter()
+        .filter(|h| on_disk(&loaded, h.key))
         .map(|h| {
-            let mut card = item_card(&state, h.key);
+            let mut card = item_card(&loaded, h.key);
             card["rank"] = h.rank.into();
             card["score"] = h.score.into();
             card
@@ -430,7 +496,7 @@ async fn search(State(state): State<Arc<AppState>>, multipart: Multipart) -> Res
         "query": label,
         "metric": metric.name(),
         "larger_is_closer": metric.larger_is_closer(),
-        "search": state.searcher.method(metric, false),
+        "search": loaded.searcher.method(metric, false),
         "offset": offset,
         "k": k,
         "total": total,
@@ -438,9 +504,19 @@ async fn search(State(state): State<Arc<AppState>>, multipart: Multipart) -> Res
     })))
 }
 
+/// Whether item `key`'s image is still on disk: one that is gone (the folder changed
+/// and the index was not built again) is never listed, so no listed item answers 404.
+fn on_disk(loaded: &Loaded, key: u64) -> bool {
+    let present = loaded.index().item_path(key as usize).is_file();
+    if !present {
+        tracing::warn!("item {key} of the index is gone from disk; run picseek index to build it again");
+    }
+    present
+}
+
 /// What the page shows of an item: key, class, file name and where its pictures are.
-fn item_card(state: &AppState, key: u64) -> serde_json::Value {
-    let item = &state.index.manifest().items[key as usize];
+fn item_card(loaded: &Loaded, key: u64) -> serde_json::Value {
+    let item = &loaded.index().manifest().items[key as usize];
     let file =
         std::path::Path::new(&item.path).file_name().map_or(item.path.clone(), |f| f.to_string_lossy().into_owned());
     let source = item.sources.first().map(|s| {
@@ -475,10 +551,11 @@ async fn browse(
     State(state): State<Arc<AppState>>,
     axum::extract::Query(query): axum::extract::Query<BrowseQuery>,
 ) -> Result<impl IntoResponse, ApiError> {
+    let loaded = state.current();
     let k = number_field(query.k.as_deref(), "k", 50, 1..=MAX_PAGE)?;
-    let offset = number_field(query.offset.as_deref(), "offset", 0, 0..=state.index.len())?;
+    let offset = number_field(query.offset.as_deref(), "offset", 0, 0..=loaded.index().len())?;
     let class = class_filter(query.class);
-    let items = &state.index.manifest().items;
+    let items = &loaded.index().manifest().items;
     if let Some(class) = &class
         && !items.iter().any(|i| &i.class == class)
     {
@@ -486,21 +563,23 @@ async fn browse(
     }
     let in_class: Vec<u64> =
         items.iter().filter(|i| class.as_deref().is_none_or(|c| i.class == c)).map(|i| i.key).collect();
-    let results: Vec<_> = in_class.iter().skip(offset).take(k).map(|&key| item_card(&state, key)).collect();
+    let results: Vec<_> =
+        in_class.iter().skip(offset).take(k).filter(|&&key| on_disk(&loaded, key)).map(|&key| item_card(&loaded, key)).collect();
     Ok(axum::Json(json!({"class": class, "offset": offset, "k": k, "total": in_class.len(), "results": results})))
 }
 
 /// The item of a `/image/<key>` or `/thumb/<key>` path, or a 404.
-fn item_of(state: &AppState, key: &str) -> Result<usize, ApiError> {
+fn item_of(loaded: &Loaded, key: &str) -> Result<usize, ApiError> {
     key.parse::<usize>()
         .ok()
-        .filter(|&k| k < state.index.len())
+        .filter(|&k| k < loaded.index().len())
         .ok_or_else(|| ApiError(StatusCode::NOT_FOUND, "no such image".into()))
 }
 
 async fn image_file(State(state): State<Arc<AppState>>, Path(key): Path<String>) -> Result<Response, ApiError> {
-    let key = item_of(&state, &key)?;
-    let path = state.index.item_path(key);
+    let loaded = state.current();
+    let key = item_of(&loaded, &key)?;
+    let path = loaded.index().item_path(key);
     let bytes = tokio::fs::read(&path).await.map_err(|e| {
         tracing::warn!("{}: {e}", path.display());
         ApiError(StatusCode::NOT_FOUND, "no such image".into())
@@ -510,9 +589,10 @@ async fn image_file(State(state): State<Arc<AppState>>, Path(key): Path<String>)
 }
 
 async fn thumbnail(State(state): State<Arc<AppState>>, Path(key): Path<String>) -> Result<Response, ApiError> {
-    let key = item_of(&state, &key)?;
-    let path = state.index.item_path(key);
-    let sha256 = state.index.manifest().items[key].sha256.clone();
+    let loaded = state.current();
+    let key = item_of(&loaded, &key)?;
+    let path = loaded.index().item_path(key);
+    let sha256 = loaded.index().manifest().items[key].sha256.clone();
     let state_for_thumb = state.clone();
     let jpeg = tokio::task::spawn_blocking(move || state_for_thumb.thumbnails.get(&path, &sha256))
         .await
