@@ -15,6 +15,7 @@ mod duplicates;
 mod hostile;
 mod leakage;
 mod model_download;
+mod own_folders;
 mod pixel_retrieval;
 mod provenance;
 mod quality;

@@ -99,7 +99,7 @@ fn output_into_a_closed_pipe_ends_quietly() {
     let data = dir.path().to_str().unwrap();
     for args in [
         vec!["--data-dir", data, "search", "--image", query.to_str().unwrap(), "-k", "10"],
-        vec!["--data-dir", data, "eval", "--test", dir.path().join("train").to_str().unwrap()],
+        vec!["--data-dir", data, "eval", "--allow-stale", "--test", dir.path().join("train").to_str().unwrap()],
     ] {
         let mut child = picseek_command().args(&args).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
         // The reader goes before picseek writes a line, as `| head -0` would.

@@ -30,8 +30,8 @@ use image_hasher::ImageHash;
 use indicatif::{ProgressBar, ProgressStyle};
 use picseek_imaging::ImageError;
 use picseek_manifest::{
-    CleanManifest, CleanRecord, CleanStatus, DuplicateEvidence, DuplicateMatch, InvalidOption, ManifestError, QualityFlag, Shard, ShardError,
-    input_fingerprint, read_json, shards_to_merge, write_atomic, write_json_atomic,
+    CleanManifest, CleanRecord, CleanStatus, DuplicateEvidence, DuplicateMatch, InvalidOption, ManifestError,
+    QualityFlag, Shard, ShardError, input_fingerprint, read_json, shards_to_merge, write_atomic, write_json_atomic,
 };
 use quality::mark_odd_sizes;
 use rayon::prelude::*;
@@ -179,6 +179,9 @@ impl CleanOptions {
 /// error).
 #[derive(Debug, thiserror::Error)]
 pub enum CleanError {
+    /// A stop was requested (Ctrl-C or SIGTERM); the manifest keeps what was done.
+    #[error(transparent)]
+    Interrupted(#[from] picseek_manifest::stop::Interrupted),
     /// `clean/manifest.json` cannot be read or written, or a kept image not written.
     #[error(transparent)]
     Manifest(#[from] ManifestError),
@@ -406,7 +409,13 @@ impl<'a> KeptImages<'a> {
         likeness
     }
 
-    fn add(&mut self, record: &CleanRecord, hash: Option<ImageHash>, likeness: Option<Likeness>, vector: Option<Vec<f32>>) {
+    fn add(
+        &mut self,
+        record: &CleanRecord,
+        hash: Option<ImageHash>,
+        likeness: Option<Likeness>,
+        vector: Option<Vec<f32>>,
+    ) {
         let Some(path) = record.path.clone() else { return };
         self.by_bytes.insert(record.sha256.clone(), path.clone());
         if let Some(pixels) = &record.pixels_xxh3 {
@@ -556,9 +565,25 @@ fn clean_inputs(
         }
         _ => None,
     };
+    let total = inputs.len();
     for batch in inputs.chunks(BATCH) {
-        let examined: Vec<Examined> =
-            batch.par_iter().map(|input| examiner.examine(input, previous.get(&input.source), &opts.out)).collect();
+        // Each file looks for a stop first, so a stop is seen within one file's time.
+        let examined: Vec<Option<Examined>> = batch
+            .par_iter()
+            .map(|input| {
+                picseek_manifest::stop::requested()
+                    .is_none()
+                    .then(|| examiner.examine(input, previous.get(&input.source), &opts.out))
+            })
+            .collect();
+        if examined.iter().any(Option::is_none) {
+            let done = records.len();
+            // What earlier runs recorded of the files not reached stays in the manifest.
+            records.extend(previous.into_values());
+            write_json_atomic(&manifest_path, &records)?;
+            return Err(picseek_manifest::stop::Interrupted { done, total }.into());
+        }
+        let examined: Vec<Examined> = examined.into_iter().flatten().collect();
         let mut vectors = match clip.as_mut() {
             Some(clip) => clip_vectors(clip, &examined, &opts.out)?.into_iter(),
             None => Vec::new().into_iter(),
@@ -724,7 +749,8 @@ mod tests {
             .iter()
             .map(|(class, name, image)| {
                 let (record, hash, likeness) = examined(&examiner, class, name, image);
-                let candidate = Candidate { record: &record, hash: Some(&hash), likeness: Some(&likeness), vector: None };
+                let candidate =
+                    Candidate { record: &record, hash: Some(&hash), likeness: Some(&likeness), vector: None };
                 let evidence = kept.duplicate(&candidate, opts);
                 if evidence.is_none() {
                     kept.add(&record, Some(hash), Some(likeness), None);
@@ -768,7 +794,9 @@ mod tests {
         let missed: Vec<&str> = copies
             .iter()
             .zip(planted)
-            .filter(|(copy, evidence)| evidence.as_ref().is_none_or(|e| e.of != format!("things/{}.jpg", copy.original)))
+            .filter(|(copy, evidence)| {
+                evidence.as_ref().is_none_or(|e| e.of != format!("things/{}.jpg", copy.original))
+            })
             .map(|(copy, _)| copy.name.as_str())
             .collect();
         assert!(missed.len() * 20 <= copies.len(), "{} of {} copies missed: {missed:?}", missed.len(), copies.len());

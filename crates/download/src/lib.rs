@@ -129,6 +129,9 @@ impl DownloadOptions {
 /// Why the download stage could not run (a URL that fails is recorded, not an error).
 #[derive(Debug, thiserror::Error)]
 pub enum DownloadError {
+    /// A stop was requested (Ctrl-C or SIGTERM); the manifest keeps what was done.
+    #[error(transparent)]
+    Interrupted(#[from] picseek_manifest::stop::Interrupted),
     /// `urls.json` or `raw/manifest.json` cannot be read or written.
     #[error(transparent)]
     Manifest(#[from] ManifestError),
@@ -342,7 +345,25 @@ pub async fn download(opts: &DownloadOptions) -> Result<DownloadReport, Download
     });
     let mut results = futures::stream::select_all(host_streams);
     let mut last_save = tokio::time::Instant::now();
-    while let Some((slot, record)) = results.next().await {
+    let mut stop_check = tokio::time::interval(STOP_CHECK);
+    loop {
+        let next = tokio::select! {
+            next = results.next() => next,
+            _ = stop_check.tick() => {
+                if picseek_manifest::stop::requested().is_some() {
+                    // Fetches under way are dropped with their partial files.
+                    drop(results);
+                    save(&manifest_path, &records)?;
+                    if opts.shard.is_none() {
+                        picseek_manifest::remove_stale_temporaries(&opts.out_dir, 3);
+                    }
+                    let done = records.iter().flatten().count();
+                    return Err(picseek_manifest::stop::Interrupted { done, total: records.len() }.into());
+                }
+                continue;
+            }
+        };
+        let Some((slot, record)) = next else { break };
         if let Some(error) = &record.error {
             tracing::warn!("{}: {error}", record.url);
         }
@@ -370,6 +391,8 @@ pub async fn download(opts: &DownloadOptions) -> Result<DownloadReport, Download
 
 /// The manifest in `raw/` (and in each shard's folder).
 const MANIFEST_FILE: &str = "manifest.json";
+/// How often a download looks for a stop request while it waits on the network.
+const STOP_CHECK: std::time::Duration = std::time::Duration::from_millis(100);
 
 /// `urls.json`, and the fingerprint of its bytes that shards record.
 fn read_urls(path: &Path) -> Result<(UrlsManifest, String), DownloadError> {

@@ -5,9 +5,9 @@ use std::path::{Path, PathBuf};
 use indicatif::{ProgressBar, ProgressStyle};
 use picseek_imaging::{ImageError, list_images, read_image_file};
 use picseek_manifest::{
-    ClassNaming, Dtype, EmbedderKind, IndexedFolder, FolderProvenance, IndexItem, IndexManifest, InvalidOption, Metric, ModelIdentity,
-    PROVENANCE_FILE, PhotoSource, Shard, SkippedFile, TEMPORARY_PREFIX, VectorFile, input_fingerprint, read_json,
-    sha256_hex, shards_to_merge, staging_file_in, write_json_atomic,
+    ClassNaming, Dtype, EmbedderKind, FolderProvenance, IndexItem, IndexManifest, IndexedFolder, InvalidOption, Metric,
+    ModelIdentity, PROVENANCE_FILE, PhotoSource, Shard, SkippedFile, TEMPORARY_PREFIX, VectorFile, input_fingerprint,
+    read_json, sha256_hex, shards_to_merge, staging_file_in, write_json_atomic,
 };
 use rayon::prelude::*;
 use serde::Serialize;
@@ -413,6 +413,7 @@ fn build(opts: &IndexOptions, work: Work) -> Result<IndexReport, IndexError> {
             }
         });
         for (batch, prepared) in batches.iter().zip(receiver) {
+            picseek_manifest::stop::Interrupted::check(progress.position() as usize, files.len())?;
             let mut usable = Vec::new();
             let mut new_inputs = Vec::new();
             for ((class, path), result) in batch.iter().zip(prepared) {

@@ -92,6 +92,9 @@ impl EmbedderChoice {
 
 #[derive(Debug, thiserror::Error)]
 pub enum IndexError {
+    /// A stop was requested (Ctrl-C or SIGTERM); the embedding cache keeps what was done.
+    #[error(transparent)]
+    Interrupted(#[from] picseek_manifest::stop::Interrupted),
     #[error(transparent)]
     /// An image that cannot be used (unreadable, undecodable, too large).
     Image(#[from] ImageError),

@@ -13,6 +13,7 @@ mod lock;
 mod provenance;
 mod shard;
 mod split;
+pub mod stop;
 
 pub use clean::{CleanManifest, CleanRecord, CleanStatus, DuplicateEvidence, DuplicateMatch, Quality};
 pub use crawl::{Categories, CrawlManifest, TermRecord, TermStatus, UrlsManifest};

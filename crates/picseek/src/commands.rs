@@ -16,12 +16,12 @@ use picseek_index::{
     AnnSettings, ClipOptions, EmbedderChoice, EmbedderKind, Index, IndexOptions, IndexReport, RecordedBuild,
 };
 use picseek_manifest::{ClassNaming, DataDirLock, Metric, QualityFlag, Quantization, Shard, TermStatus};
-use std::collections::BTreeMap;
 use picseek_pipeline::{RunOptions, RunReport, Stage};
 use picseek_search::{SearchRequest, Searcher, SheetQuery, evaluate};
 use picseek_serve::ServeOptions;
 use picseek_split::{SplitOptions, SplitReport};
 use serde::Serialize;
+use std::collections::BTreeMap;
 
 /// What every command shares.
 pub struct Context {

@@ -53,12 +53,33 @@ enum Command {
     Merge(commands::MergeArgs),
 }
 
+/// The log targets of picseek's crates (a filter's target matches a crate's modules,
+/// not other crates whose names it begins).
+const PICSEEK_CRATES: &[&str] = &[
+    "picseek",
+    "picseek_clean",
+    "picseek_clip",
+    "picseek_crawl",
+    "picseek_doctor",
+    "picseek_download",
+    "picseek_imaging",
+    "picseek_index",
+    "picseek_manifest",
+    "picseek_pipeline",
+    "picseek_report",
+    "picseek_search",
+    "picseek_serve",
+    "picseek_split",
+];
+
 fn init_logging(verbose: u8) {
     use std::io::IsTerminal;
+    // -v shows what picseek's own crates say about each file; -vv its dependencies too.
+    let ours = || PICSEEK_CRATES.iter().map(|c| format!(",{c}=debug")).collect::<String>();
     let default = match verbose {
-        0 => "warn,picseek=info",
-        1 => "info",
-        _ => "debug",
+        0 => "warn,picseek=info".to_owned(),
+        1 => format!("info{}", ours()),
+        _ => "debug".to_owned(),
     };
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
@@ -69,6 +90,9 @@ fn init_logging(verbose: u8) {
         .with_env_filter(filter)
         .with_target(false)
         .with_ansi(colour)
+        // A log line that cannot be written (stderr closed, as under `2>&1 | head`) is
+        // dropped: reporting it would panic on the same closed stderr.
+        .log_internal_errors(false)
         .init();
 }
 
@@ -104,6 +128,38 @@ fn writing_lock(
     picseek_manifest::DataDirLock::acquire(&ctx.data_dir, name).map(Some)
 }
 
+/// For the stages that stop cleanly (download, clean, index and the run of them): the
+/// first Ctrl-C or SIGTERM asks the stage to stop (it saves its work and says how far it
+/// got); a second one ends the process at once. Crawl stops its browsers itself, and
+/// the readers hold nothing to save.
+fn stop_on_signals(command: &Command) {
+    if !matches!(
+        command,
+        Command::Download(_)
+            | Command::Clean(_)
+            | Command::Index(_)
+            | Command::Run(_)
+            | Command::Merge(_)
+            | Command::Split(_)
+    ) {
+        return;
+    }
+    use signal_hook::consts::{SIGINT, SIGTERM};
+    for signal in [SIGINT, SIGTERM] {
+        let asked = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        // Registered first, so it runs first: only a second signal finds the flag set.
+        let registered = signal_hook::flag::register_conditional_shutdown(signal, 128 + signal, asked.clone())
+            .and_then(|_| signal_hook::flag::register(signal, asked))
+            // SAFETY: the action is one atomic store, which is async-signal-safe.
+            .and_then(|_| unsafe {
+                signal_hook::low_level::register(signal, move || picseek_manifest::stop::request(signal))
+            });
+        if let Err(e) = registered {
+            tracing::warn!("cannot catch signal {signal} ({e}): stopping will not save the work under way");
+        }
+    }
+}
+
 fn main() -> std::process::ExitCode {
     if std::env::var_os(picseek_clip::runtime::TELEMETRY_OPT_OUT_VARIABLE).is_none() {
         // SAFETY: no other thread exists yet, so nothing reads the environment meanwhile.
@@ -112,6 +168,7 @@ fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     init_logging(cli.verbose);
     let ctx = commands::Context { data_dir: cli.data_dir, json: cli.json };
+    stop_on_signals(&cli.command);
     let result = writing_lock(&ctx, &cli.command).map_err(anyhow::Error::from).and_then(|_lock| match cli.command {
         Command::Crawl(args) => commands::crawl(&ctx, args),
         Command::Download(args) => commands::download(&ctx, args),
@@ -130,7 +187,11 @@ fn main() -> std::process::ExitCode {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("picseek: {}", errors::one_line(&e));
-            std::process::ExitCode::FAILURE
+            match picseek_manifest::stop::requested() {
+                // 128 + the signal, as a shell reports a command a signal ended.
+                Some(signal) => std::process::ExitCode::from((128 + signal) as u8),
+                None => std::process::ExitCode::FAILURE,
+            }
         }
     }
 }

@@ -563,8 +563,13 @@ async fn browse(
     }
     let in_class: Vec<u64> =
         items.iter().filter(|i| class.as_deref().is_none_or(|c| i.class == c)).map(|i| i.key).collect();
-    let results: Vec<_> =
-        in_class.iter().skip(offset).take(k).filter(|&&key| on_disk(&loaded, key)).map(|&key| item_card(&loaded, key)).collect();
+    let results: Vec<_> = in_class
+        .iter()
+        .skip(offset)
+        .take(k)
+        .filter(|&&key| on_disk(&loaded, key))
+        .map(|&key| item_card(&loaded, key))
+        .collect();
     Ok(axum::Json(json!({"class": class, "offset": offset, "k": k, "total": in_class.len(), "results": results})))
 }
 
