@@ -13,6 +13,7 @@ mod doctor;
 mod download;
 mod duplicates;
 mod hostile;
+mod interrupt;
 mod leakage;
 mod model_download;
 mod own_folders;

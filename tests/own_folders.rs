@@ -166,3 +166,62 @@ fn a_flat_folder_and_a_date_tree_index_and_search() {
     assert!(stdout.contains("skipped: 1 undecodable (-v names each file)"), "{stdout}");
     assert!(!String::from_utf8_lossy(&out.stderr).contains("broken.jpg"), "named only at -v");
 }
+
+#[test]
+fn a_word_typed_in_nfc_and_in_nfd_is_one_class() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path();
+    // "Phở" from two keyboards: precomposed, and o + horn + hook above.
+    let (nfc, nfd) = ("Ph\u{1edf}", "Pho\u{31b}\u{309}");
+    write_class(&data.join("raw/food"), nfc, [200, 120, 60], 3, 1);
+    write_class(&data.join("raw/food"), nfd, [190, 110, 70], 3, 2);
+    let cleaned = picseek_json(&["--data-dir", s(data), "--json", "clean", "--dedup", "off"]);
+    assert_eq!(cleaned["summary"]["kept"], 6, "{cleaned}");
+    let classes: Vec<String> = std::fs::read_dir(data.join("clean"))
+        .unwrap()
+        .flatten()
+        .filter(|e| e.path().is_dir())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(classes, [nfc], "one class folder, in NFC");
+    // A folder of one's own with both spellings indexes as one class too.
+    let indexed = picseek_json(&[
+        "--data-dir",
+        s(data),
+        "--json",
+        "index",
+        "--train",
+        s(&data.join("raw/food")),
+        "--embedder",
+        "pixel",
+        "--pixel-size",
+        "8",
+    ]);
+    assert_eq!(indexed["items"], 6, "{indexed}");
+    let manifest: Value = serde_json::from_slice(&std::fs::read(data.join("index/index.json")).unwrap()).unwrap();
+    assert!(manifest["items"].as_array().unwrap().iter().all(|i| i["class"] == nfc), "{manifest}");
+}
+
+#[test]
+fn clean_takes_a_class_folder_a_flat_folder_and_a_tree_of_ones_own() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let mine = dir.path().join("mine");
+    write_class(&mine, "cats", [200, 80, 80], 3, 1);
+    write_class(&mine.join("2024"), "summer", [80, 200, 80], 2, 2);
+    write_class(dir.path(), "mine", [80, 80, 200], 2, 3);
+    let cleaned = picseek_json(&["--data-dir", s(&data), "--json", "clean", "--in", s(&mine), "--dedup", "off"]);
+    assert_eq!(cleaned["summary"]["kept"], 7, "{cleaned}");
+    let mut classes: Vec<String> = std::fs::read_dir(data.join("clean"))
+        .unwrap()
+        .flatten()
+        .filter(|e| e.path().is_dir())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    classes.sort();
+    assert_eq!(classes, ["cats", "mine", "summer"]);
+    // Then split and index as the tutorial lays it out.
+    picseek_json(&["--data-dir", s(&data), "--json", "split", "--test-per-class", "1"]);
+    let index = picseek_json(&["--data-dir", s(&data), "--json", "index", "--embedder", "pixel", "--pixel-size", "8"]);
+    assert_eq!(index["items"], 4, "{index}");
+}

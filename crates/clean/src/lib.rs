@@ -30,8 +30,9 @@ use image_hasher::ImageHash;
 use indicatif::{ProgressBar, ProgressStyle};
 use picseek_imaging::ImageError;
 use picseek_manifest::{
-    CleanManifest, CleanRecord, CleanStatus, DuplicateEvidence, DuplicateMatch, InvalidOption, ManifestError,
-    QualityFlag, Shard, ShardError, input_fingerprint, read_json, shards_to_merge, write_atomic, write_json_atomic,
+    ClassNaming, CleanManifest, CleanRecord, CleanStatus, DuplicateEvidence, DuplicateMatch, InvalidOption,
+    ManifestError, QualityFlag, Shard, ShardError, input_fingerprint, read_json, shards_to_merge, write_atomic,
+    write_json_atomic,
 };
 use quality::mark_odd_sizes;
 use rayon::prelude::*;
@@ -116,6 +117,9 @@ pub struct CleanOptions {
     pub reject: Vec<QualityFlag>,
     /// The model for `Dedup::Clip`.
     pub clip: Option<ClipDedup>,
+    /// For a folder of one's own (no download manifest in `input`): where each image's
+    /// class comes from. A download's `raw/` always takes its terms.
+    pub classes: ClassNaming,
     /// Examine only this shard's files (by path) into the shard's own manifest, and
     /// leave what needs every file (duplicates, odd sizes, `reject`) to [`merge_clean`].
     pub shard: Option<Shard>,
@@ -136,6 +140,7 @@ impl Default for CleanOptions {
             reject: Vec::new(),
             clip: None,
             shard: None,
+            classes: ClassNaming::Folder,
         }
     }
 }
@@ -466,7 +471,7 @@ fn parse_phash(record: &CleanRecord) -> Option<ImageHash> {
 /// temporaries of killed shards are left for the merge.
 pub fn clean(opts: &CleanOptions) -> Result<CleanReport, CleanError> {
     opts.validate()?;
-    let inputs = list_inputs(&opts.input)?;
+    let inputs = list_inputs(&opts.input, opts.classes)?;
     let Some(shard) = opts.shard else {
         picseek_manifest::remove_stale_temporaries(&opts.out, 2);
         let manifest_path = opts.out.join(MANIFEST_FILE);
@@ -500,7 +505,7 @@ pub fn clean(opts: &CleanOptions) -> Result<CleanReport, CleanError> {
 pub fn merge_clean(opts: &CleanOptions, count: Option<usize>) -> Result<CleanReport, CleanError> {
     let opts = &CleanOptions { shard: None, ..opts.clone() };
     opts.validate()?;
-    let inputs = list_inputs(&opts.input)?;
+    let inputs = list_inputs(&opts.input, opts.classes)?;
     let shards = shards_to_merge(&opts.out, count, &inputs_fingerprint(&inputs))?;
     picseek_manifest::remove_stale_temporaries(&opts.out, 3);
     let manifest_path = opts.out.join(MANIFEST_FILE);

@@ -25,8 +25,8 @@ use std::time::Duration;
 
 use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
 use picseek_manifest::{
-    Categories, CrawlManifest, InvalidOption, ManifestError, TermRecord, TermStatus, UrlsManifest, read_json,
-    write_json_atomic,
+    Categories, CrawlManifest, InvalidOption, ManifestError, TermRecord, TermStatus, UrlsManifest, class_name,
+    read_json, write_json_atomic,
 };
 use serde::Serialize;
 use tokio::task::JoinSet;
@@ -269,15 +269,33 @@ impl CrawlReport {
     }
 }
 
+/// The categories file, with every name in one Unicode form ([`class_name`]): a term
+/// typed twice in two forms is one term. A term under two categories is one class (clean
+/// names classes by term), which is said once.
 fn read_categories(path: &Path) -> Result<Categories, CrawlError> {
-    let categories: Categories = read_json(path)?;
+    let given: Categories = read_json(path)?;
     let bad = |reason: &str| CrawlError::BadCategories { path: path.to_owned(), reason: reason.to_owned() };
-    if categories.is_empty() {
+    if given.is_empty() {
         return Err(bad("no categories: expected {\"category\": [\"term\", ...]}"));
     }
-    for (category, terms) in &categories {
+    let mut categories = Categories::new();
+    for (category, terms) in &given {
         if category.trim().is_empty() || terms.iter().any(|t| t.trim().is_empty()) {
             return Err(bad("empty category or term name"));
+        }
+        let normalised: &mut Vec<String> = categories.entry(class_name(category)).or_default();
+        for term in terms.iter().map(|t| class_name(t)) {
+            if !normalised.contains(&term) {
+                normalised.push(term);
+            }
+        }
+    }
+    let mut seen: std::collections::BTreeMap<&str, &str> = std::collections::BTreeMap::new();
+    for (category, terms) in &categories {
+        for term in terms {
+            if let Some(first) = seen.insert(term, category) {
+                tracing::warn!("{term:?} is a term of both {first:?} and {category:?}: its images form one class");
+            }
         }
     }
     Ok(categories)

@@ -397,7 +397,16 @@ const STOP_CHECK: std::time::Duration = std::time::Duration::from_millis(100);
 /// `urls.json`, and the fingerprint of its bytes that shards record.
 fn read_urls(path: &Path) -> Result<(UrlsManifest, String), DownloadError> {
     let bytes = std::fs::read(path).map_err(|source| ManifestError::Io { path: path.to_owned(), source })?;
-    let urls: UrlsManifest = picseek_manifest::parse_json(path, &bytes)?;
+    let given: UrlsManifest = picseek_manifest::parse_json(path, &bytes)?;
+    // Names in one Unicode form: a term written in two forms is one term, its URLs joined.
+    let mut urls = UrlsManifest::new();
+    for (category, terms) in given {
+        let normalised = urls.entry(picseek_manifest::class_name(&category)).or_default();
+        for (term, term_urls) in terms {
+            let joined = normalised.entry(picseek_manifest::class_name(&term)).or_default();
+            joined.extend(term_urls.into_iter().filter(|u| !joined.contains(u)).collect::<Vec<_>>());
+        }
+    }
     Ok((urls, input_fingerprint([bytes.as_slice()])))
 }
 

@@ -1,6 +1,6 @@
 use std::path::{Path, PathBuf};
 
-use picseek_manifest::ClassNaming;
+use picseek_manifest::{ClassNaming, class_name};
 
 use crate::ImageError;
 
@@ -119,7 +119,7 @@ pub fn list_images(dir: &Path, naming: ClassNaming) -> Result<ClassListing, Imag
                 ClassNaming::None => None,
             }
             .unwrap_or_else(|| own_name.clone());
-            by_class.entry(class).or_default().push(path);
+            by_class.entry(class_name(&class)).or_default().push(path);
         }
     }
     let classes = by_class

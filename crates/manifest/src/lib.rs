@@ -94,7 +94,15 @@ const MAX_FOLDER_NAME: usize = 100;
 /// be a folder as it is (reserved, such as `manifest.json`, or too long) is shortened
 /// and given a hash of the whole name, so two names never share a folder. The user's
 /// names stay as they are in every manifest; only the folder differs.
+/// A term's or class's name in one Unicode form (NFC): the same word typed on two
+/// keyboards (precomposed, or a letter and a combining accent) is one class.
+pub fn class_name(name: &str) -> String {
+    use unicode_normalization::UnicodeNormalization;
+    name.nfc().collect()
+}
+
 pub fn folder_name(name: &str) -> String {
+    let name = &class_name(name);
     let mut safe: String =
         name.chars().map(|c| if c == '/' || c == '\\' || c.is_control() { '_' } else { c }).collect();
     if safe.is_empty() || safe.starts_with('.') {
@@ -189,6 +197,16 @@ mod tests {
         std::fs::write(dir.path().join("plain"), b"x").unwrap();
         write_atomic(&dir.path().join("atomic"), b"x").unwrap();
         assert_eq!(mode("atomic"), mode("plain"));
+    }
+
+    #[test]
+    fn a_word_typed_in_nfd_is_the_same_class_as_in_nfc() {
+        // "Phở": precomposed, and as o, a horn and a hook above.
+        let nfc = "Ph\u{1edf}";
+        let nfd = "Pho\u{31b}\u{309}";
+        assert_ne!(nfc, nfd);
+        assert_eq!(class_name(&nfd), class_name(nfc));
+        assert_eq!(folder_name(&nfd), folder_name(nfc));
     }
 
     #[test]

@@ -408,9 +408,14 @@ fn write_counts(out: &mut dyn Write, counts: &std::collections::BTreeMap<String,
 
 #[derive(Args)]
 pub struct CleanArgs {
-    /// The downloaded files [default: <data-dir>/raw].
+    /// The downloaded files, or a folder of one's own in any layout (<class>/<image>, flat,
+    /// nested) [default: <data-dir>/raw].
     #[arg(long = "in")]
     input: Option<PathBuf>,
+    /// For a folder of one's own: where each image's class comes from: folder (the folder
+    /// it is in), top (the top folder under --in) or none (one class named after --in).
+    #[arg(long, value_enum, default_value_t = CleanOptions::default().classes)]
+    classes: ClassNaming,
     /// Where kept images go [default: <data-dir>/clean].
     #[arg(long)]
     out: Option<PathBuf>,
@@ -472,6 +477,7 @@ impl CleanArgs {
             dedup: self.dedup,
             near_distance: self.near_distance,
             near_pixels: self.near_pixels,
+            classes: self.classes,
             max_decode_bytes: self.max_decode_bytes,
             reject: self.reject,
             clip,
