@@ -225,3 +225,21 @@ fn clean_takes_a_class_folder_a_flat_folder_and_a_tree_of_ones_own() {
     let index = picseek_json(&["--data-dir", s(&data), "--json", "index", "--embedder", "pixel", "--pixel-size", "8"]);
     assert_eq!(index["items"], 4, "{index}");
 }
+
+#[test]
+fn an_image_wider_than_jpeg_allows_is_kept_whole_as_png() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path();
+    let term = data.join("raw/wide/panorama");
+    std::fs::create_dir_all(&term).unwrap();
+    image::RgbImage::from_fn(70_000, 60, |x, _| image::Rgb([(x % 251) as u8, 90, 160]))
+        .save(term.join("strip.png"))
+        .unwrap();
+    picseek_json(&["--data-dir", s(data), "--json", "clean", "--dedup", "off"]);
+    let manifest: Value = serde_json::from_slice(&std::fs::read(data.join("clean/manifest.json")).unwrap()).unwrap();
+    let record = &manifest[0];
+    assert_eq!((record["status"].as_str(), record["width"].as_u64()), (Some("kept"), Some(70_000)), "{record}");
+    let written = data.join("clean").join(record["path"].as_str().unwrap());
+    assert_eq!(written.extension().unwrap(), "png", "{record}");
+    assert_eq!(image::image_dimensions(&written).unwrap(), (70_000, 60), "written whole, not cut to 65535");
+}

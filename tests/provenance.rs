@@ -191,8 +191,17 @@ fn provenance_flows_from_the_api_to_search_results_the_page_and_the_credits() {
             || credits.contains("also published: \"Tulip no. 0\" by Owner 0")),
         "{credits}"
     );
-    let provenance = read(&data.join("train/provenance.json"));
+    let provenance = read(&data.join("provenance/train.json"));
     assert!(!provenance.as_object().unwrap().is_empty());
+    // train/ and test/ hold class folders only: the tutorial's reader (classes are the
+    // entries of train/, images the entries of each class) runs over them.
+    let classic = std::process::Command::new(crate::support::repo_root().join(".venv/bin/python"))
+        .args(["-c", "import os, sys\nfor side in sys.argv[1:]:\n    for c in os.listdir(side):\n        for f in os.listdir(os.path.join(side, c)):\n            open(os.path.join(side, c, f), 'rb').close()\nprint('ok')"])
+        .arg(data.join("train"))
+        .arg(data.join("test"))
+        .output()
+        .unwrap();
+    assert!(classic.status.success(), "{}", String::from_utf8_lossy(&classic.stderr));
 
     // Index and search: every result says whose photo it is.
     crate::support::index_pixel(data, &[]);
@@ -217,7 +226,7 @@ fn provenance_flows_from_the_api_to_search_results_the_page_and_the_credits() {
         "{found}"
     );
     // A folder without provenance is indexed as before.
-    std::fs::remove_file(data.join("train/provenance.json")).unwrap();
+    std::fs::remove_file(data.join("provenance/train.json")).unwrap();
     let plain = crate::support::index_pixel(data, &["--index", s(&data.join("plain-index"))]);
     assert!(plain["items"].as_u64().unwrap() > 0);
     let manifest = read(&data.join("plain-index/index.json"));

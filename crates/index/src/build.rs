@@ -6,8 +6,8 @@ use indicatif::{ProgressBar, ProgressStyle};
 use picseek_imaging::{ImageError, list_images, read_image_file};
 use picseek_manifest::{
     ClassNaming, Dtype, EmbedderKind, FolderProvenance, IndexItem, IndexManifest, IndexedFolder, InvalidOption, Metric,
-    ModelIdentity, PROVENANCE_FILE, PhotoSource, Shard, SkippedFile, TEMPORARY_PREFIX, VectorFile, input_fingerprint,
-    read_json, sha256_hex, shards_to_merge, staging_file_in, write_json_atomic,
+    ModelIdentity, OLD_PROVENANCE_FILE, PhotoSource, Shard, SkippedFile, TEMPORARY_PREFIX, VectorFile,
+    input_fingerprint, provenance_path, read_json, sha256_hex, shards_to_merge, staging_file_in, write_json_atomic,
 };
 use rayon::prelude::*;
 use serde::Serialize;
@@ -20,16 +20,16 @@ use crate::{
     AnnSettings, ClipEmbedder, ClipOptions, EmbedderChoice, FORMAT_VERSION, IndexError, PixelEmbedder, io_error,
 };
 
-/// Where the indexed folder's images came from (`provenance.json`, written by split);
-/// nothing for a folder from elsewhere.
+/// Where the indexed folder's images came from (written by split, beside it); nothing
+/// for a folder from elsewhere.
 struct Provenance(FolderProvenance);
 
 impl Provenance {
     fn read(folder: &Path) -> Self {
-        let path = folder.join(PROVENANCE_FILE);
-        if !path.is_file() {
+        let path = [provenance_path(folder), folder.join(OLD_PROVENANCE_FILE)].into_iter().find(|p| p.is_file());
+        let Some(path) = path else {
             return Self(FolderProvenance::new());
-        }
+        };
         match read_json(&path) {
             Ok(provenance) => Self(provenance),
             Err(e) => {

@@ -93,7 +93,7 @@ pub struct IndexItem {
     /// The SHA-256 of the image file's bytes.
     pub sha256: String,
     /// Where the photo came from: its own source first, then those of the copies clean
-    /// merged into it (from `provenance.json` in the indexed folder); empty when unknown.
+    /// merged into it (from the indexed folder's provenance file); empty when unknown.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub sources: Vec<crate::PhotoSource>,
 }

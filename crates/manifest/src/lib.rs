@@ -21,7 +21,10 @@ pub use download::{DownloadManifest, DownloadRecord, DownloadStatus};
 pub use index::{AnnFile, IndexItem, IndexManifest, IndexedFolder, ModelIdentity, SkippedFile, VectorFile};
 pub use kinds::{ClassNaming, Dtype, EmbedderKind, Metric, QualityFlag, Quantization, UnknownName};
 pub use lock::{DataDirLock, LOCK_FILE, LockError, TEMPORARY_PREFIX, remove_stale_temporaries};
-pub use provenance::{FolderProvenance, License, PROVENANCE_FILE, PhotoSource, SOURCES_FILE, SourcesManifest};
+pub use provenance::{
+    FolderProvenance, License, OLD_PROVENANCE_FILE, PROVENANCE_DIR, PhotoSource, SOURCES_FILE, SourcesManifest,
+    provenance_path,
+};
 pub use shard::{
     COMPLETION_FILE, MAX_SHARDS, SHARDS_FOLDER, Shard, ShardCompletion, ShardError, input_fingerprint, shards_to_merge,
 };

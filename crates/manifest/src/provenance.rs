@@ -13,13 +13,27 @@ pub type SourcesManifest = BTreeMap<String, PhotoSource>;
 /// The file name of [`SourcesManifest`], beside `urls.json`.
 pub const SOURCES_FILE: &str = "sources.json";
 
-/// `<folder>/provenance.json` in `train/` and `test/` (written by split): each image,
-/// as `<class>/<file>`, to where it came from (its own source first, then those of the
-/// copies clean merged into it). Images it does not list have no known source.
+/// Where the images of `train/` or `test/` came from (written by split, see
+/// [`provenance_path`]): each image, as `<class>/<file>`, to its sources (its own first,
+/// then those of the copies clean merged into it). Images it does not list have no known
+/// source.
 pub type FolderProvenance = BTreeMap<String, Vec<PhotoSource>>;
 
-/// The file name of [`FolderProvenance`], directly in the class folder.
-pub const PROVENANCE_FILE: &str = "provenance.json";
+/// The folder, beside `train/` and `test/`, that holds their [`FolderProvenance`]: the
+/// sides themselves hold only `<class>/<image>`, so that any reader that lists them as
+/// classes of images (the tutorial's own code does) finds nothing else.
+pub const PROVENANCE_DIR: &str = "provenance";
+
+/// The file of the folder it was once kept in, by versions before [`PROVENANCE_DIR`]:
+/// still read when no newer file exists, and removed by split.
+pub const OLD_PROVENANCE_FILE: &str = "provenance.json";
+
+/// Where the provenance of the images of `folder` (`train/`, `test/`, or any folder
+/// split wrote) is kept: `provenance/<folder name>.json` beside it.
+pub fn provenance_path(folder: &std::path::Path) -> std::path::PathBuf {
+    let name = folder.file_name().map_or("images".into(), |n| n.to_string_lossy().into_owned());
+    folder.parent().unwrap_or(std::path::Path::new("")).join(PROVENANCE_DIR).join(format!("{name}.json"))
+}
 
 /// What is known of one photo. Only what the source said is recorded: a field that is
 /// `None` is unknown, never guessed.

@@ -1,6 +1,7 @@
 //! The dataset's credits: where each image of `train/` and `test/` came from, from the
 //! clean manifest (each kept image's own source, then those of the copies clean merged
-//! into it). Written three ways: `provenance.json` in each side folder (what index reads),
+//! into it). Written three ways: `provenance/train.json` and `provenance/test.json` beside
+//! the sides (what index reads; the sides hold only `<class>/<image>`),
 //! `attribution.json` (per image: path, class, split, sources) and `CREDITS.md` (a page
 //! grouped by licence) beside `split.json`. An image without a known source is listed as
 //! of unknown licence, never guessed.
@@ -9,7 +10,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use picseek_manifest::{
-    CleanManifest, CleanStatus, FolderProvenance, ManifestError, PROVENANCE_FILE, PhotoSource, SplitManifest,
+    CleanManifest, CleanStatus, FolderProvenance, ManifestError, PhotoSource, SplitManifest, provenance_path,
     read_json, write_atomic, write_json_atomic,
 };
 use serde::Serialize;
@@ -99,7 +100,7 @@ pub(crate) fn write_credits(
                 });
             }
         }
-        write_json_atomic(&dir.join(PROVENANCE_FILE), &folder)?;
+        write_json_atomic(&provenance_path(dir), &folder)?;
     }
     write_json_atomic(&out_dir.join("attribution.json"), &attribution)?;
     write_atomic(&out_dir.join("CREDITS.md"), credits_page(&attribution).as_bytes())?;

@@ -8,8 +8,9 @@
 //! `split.json` (hard links where possible, copies otherwise), and files in them that the
 //! split no longer names are removed.
 //!
-//! It also writes the dataset's credits (see `credits`): `provenance.json` in `train/`
-//! and `test/`, and `attribution.json` and `CREDITS.md` beside `split.json`.
+//! It also writes the dataset's credits (see `credits`): `provenance/train.json` and
+//! `provenance/test.json` beside the sides (which hold only `<class>/<image>`), and
+//! `attribution.json` and `CREDITS.md` beside `split.json`.
 
 mod credits;
 mod groups;
@@ -429,9 +430,6 @@ fn mirror_side(
             wanted.get(class.as_str()).map(|v| v.iter().map(String::as_str).collect()).unwrap_or_default();
         // A symbolic link (a folder a user linked in) is removed as a link: what it
         // points to is not the split's to change.
-        if class == picseek_manifest::PROVENANCE_FILE {
-            continue;
-        }
         let is_link = std::fs::symlink_metadata(&path).map_err(io_error(&path))?.file_type().is_symlink();
         if is_link || !path.is_dir() {
             std::fs::remove_file(&path).map_err(io_error(&path))?;
