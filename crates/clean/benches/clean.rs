@@ -71,7 +71,6 @@ fn main() {
             out: dir.path().join(format!("clean-{run}")),
             min_side: 50,
             dedup: Dedup::Near,
-            near_distance: 5,
             max_decode_bytes: picseek_imaging::DEFAULT_MAX_DECODE_BYTES,
             jpeg_quality: 95,
             ..CleanOptions::default()

@@ -53,6 +53,7 @@ fn write_index(dir: &Path, vectors: &[u8], dim: usize) {
             })
             .collect(),
         skipped: Vec::new(),
+        folder: None,
     };
     write_json_atomic(&dir.join("index.json"), &manifest).expect("write index.json");
 }
