@@ -62,11 +62,13 @@ fn look_alikes_are_kept_copies_are_caught_and_no_more_is_dropped_than_cleanvisio
     for record in records.iter().filter(|r| !stem(r).contains("__")) {
         assert_eq!(record["status"], "kept", "a distinct image was taken for a duplicate: {record}");
     }
+    let original_of: std::collections::BTreeMap<&str, &str> =
+        copies.iter().map(|c| (c.name.as_str(), c.original.as_str())).collect();
     let mut caught = 0;
     for record in records.iter().filter(|r| stem(r).contains("__")) {
-        let original = stem(record).split("__").next().unwrap().to_owned();
+        let original = original_of[stem(record).as_str()];
         let evidence = &record["duplicate"];
-        if evidence["of"] == format!("{}/{original}.jpg", family(&original)) {
+        if evidence["of"] == format!("{}/{original}.jpg", family(original)) {
             caught += 1;
             if evidence["matched"] == "near" {
                 assert!(evidence["hash_distance"].is_u64() && evidence["pixel_difference"].is_f64(), "{record}");

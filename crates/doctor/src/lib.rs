@@ -380,7 +380,7 @@ mod tests {
         let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().to_string();
         let ok = network_check(&[closed.clone(), open.clone()], Duration::from_secs(2));
         assert_eq!(ok.status, Status::Ok, "{ok:?}");
-        let bad = network_check(&[closed.clone()], Duration::from_secs(2));
+        let bad = network_check(std::slice::from_ref(&closed), Duration::from_secs(2));
         assert_eq!((bad.status, bad.problem), (Status::Fail, Some(Problem::Offline)));
         assert!(bad.detail.contains(&closed), "{}", bad.detail);
     }

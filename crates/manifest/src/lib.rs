@@ -92,11 +92,6 @@ const RESERVED_NAMES: [&str; 4] = ["manifest.json", "cache", "index.json", "spli
 /// inside it with room to spare.
 const MAX_FOLDER_NAME: usize = 100;
 
-/// A category or term as one safe folder name: path separators and control characters
-/// become `_`, and a leading dot is escaped so nothing is hidden. A name that could not
-/// be a folder as it is (reserved, such as `manifest.json`, or too long) is shortened
-/// and given a hash of the whole name, so two names never share a folder. The user's
-/// names stay as they are in every manifest; only the folder differs.
 /// A term's or class's name in one Unicode form (NFC): the same word typed on two
 /// keyboards (precomposed, or a letter and a combining accent) is one class.
 pub fn class_name(name: &str) -> String {
@@ -104,6 +99,12 @@ pub fn class_name(name: &str) -> String {
     name.nfc().collect()
 }
 
+/// A category or term as one safe folder name, in NFC ([`class_name`]): path separators
+/// and control characters become `_`, and a leading dot is escaped so nothing is
+/// hidden. A name that could not be a folder as it is (reserved, such as
+/// `manifest.json`, or too long) is shortened and given a hash of the whole name, so two
+/// names never share a folder. The user's names stay as they are in every manifest;
+/// only the folder differs.
 pub fn folder_name(name: &str) -> String {
     let name = &class_name(name);
     let mut safe: String =
@@ -208,8 +209,8 @@ mod tests {
         let nfc = "Ph\u{1edf}";
         let nfd = "Pho\u{31b}\u{309}";
         assert_ne!(nfc, nfd);
-        assert_eq!(class_name(&nfd), class_name(nfc));
-        assert_eq!(folder_name(&nfd), folder_name(nfc));
+        assert_eq!(class_name(nfd), class_name(nfc));
+        assert_eq!(folder_name(nfd), folder_name(nfc));
     }
 
     #[test]

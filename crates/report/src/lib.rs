@@ -174,9 +174,9 @@ pub fn report(opts: &ReportOptions) -> Result<DataReport, ReportError> {
             report.split_groups.push(SplitGroup { images: group.clone(), sides });
         }
         // Largest first: a group that swallows a class is what needs looking at.
-        report.split_groups.sort_by(|a, b| b.images.len().cmp(&a.images.len()));
+        report.split_groups.sort_by_key(|g| std::cmp::Reverse(g.images.len()));
     }
-    report.duplicate_groups.sort_by(|a, b| b.duplicates.len().cmp(&a.duplicates.len()));
+    report.duplicate_groups.sort_by_key(|g| std::cmp::Reverse(g.duplicates.len()));
     write_atomic(&opts.out, page(&report, &opts.out, data).as_bytes())?;
     Ok(report)
 }
