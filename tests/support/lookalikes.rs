@@ -3,9 +3,9 @@
 //! `#[path]`, and by the end-to-end comparison with cleanvision).
 //!
 //! The families are what fooled a hash-only rule on real clip art: road signs of one
-//! template with different glyphs, smileys that differ only in the mouth, flat icons of
-//! one style, and white art on a transparent background (all white once composited onto
-//! white, so every one of them hashes alike). The copies are what a crawl really brings
+//! template with different glyphs, smileys that differ only in the mouth or the eyes,
+//! flat buttons of one style, and art on a transparent background (white art is all
+//! white once composited onto white, so every piece of it hashes alike). The copies are what a crawl really brings
 //! home twice: a crop of up to 6 % resized back, JPEG at quality 40, brightness ±10 %,
 //! and a shift of up to 3 %.
 
@@ -85,20 +85,29 @@ impl CopyKind {
     }
 }
 
-/// Every distinct fixture, in a fixed order.
+/// Every distinct fixture (112), in a fixed order: each family's members differ only in
+/// one small part (a glyph, a mouth, the eyes, a symbol) or in the template around it.
 pub fn originals() -> Vec<Lookalike> {
     let mut all = Vec::new();
-    for (n, glyph) in sign_glyphs().into_iter().enumerate() {
-        all.push(Lookalike { name: format!("sign_{n:02}"), image: road_sign(&glyph) });
+    for (t, template) in SignTemplate::ALL.iter().enumerate() {
+        for (n, glyph) in sign_glyphs().into_iter().enumerate() {
+            all.push(Lookalike { name: format!("sign_{t}{n:02}"), image: road_sign(*template, &glyph) });
+        }
     }
-    for (n, mouth) in mouths().into_iter().enumerate() {
-        all.push(Lookalike { name: format!("smiley_{n:02}"), image: smiley(&mouth) });
+    for (e, eyes) in [Eyes::Dots, Eyes::Ovals, Eyes::Closed].into_iter().enumerate() {
+        for (n, mouth) in mouths().into_iter().enumerate() {
+            all.push(Lookalike { name: format!("smiley_{e}{n:02}"), image: smiley(eyes, &mouth) });
+        }
     }
-    for (n, symbol) in button_symbols().into_iter().enumerate() {
-        all.push(Lookalike { name: format!("button_{n:02}"), image: button(&symbol) });
+    for (c, plate) in [[40, 110, 210, 255], [40, 150, 70, 255], [70, 70, 80, 255]].into_iter().enumerate() {
+        for (n, symbol) in button_symbols().into_iter().enumerate() {
+            all.push(Lookalike { name: format!("button_{c}{n:02}"), image: button(plate, &symbol) });
+        }
     }
-    for (n, art) in white_art().into_iter().enumerate() {
-        all.push(Lookalike { name: format!("whiteart_{n:02}"), image: art });
+    for (c, ink) in [WHITE, BLACK].into_iter().enumerate() {
+        for (n, art) in art_on_transparency(ink).into_iter().enumerate() {
+            all.push(Lookalike { name: format!("art_{c}{n:02}"), image: art });
+        }
     }
     all
 }
@@ -175,10 +184,33 @@ fn sign_glyphs() -> Vec<Vec<Shape>> {
     ]
 }
 
-fn road_sign(glyph: &[Shape]) -> RgbaImage {
-    let outer = triangle((0.5, 0.12), (0.08, 0.86), (0.92, 0.86));
-    let inner = triangle((0.5, 0.27), (0.2, 0.79), (0.8, 0.79));
-    let mut layers: Vec<(&Shape, [u8; 4])> = vec![(&outer, [210, 30, 30, 255]), (&inner, WHITE)];
+/// The three sign templates: a red warning triangle, a blue round sign, a yellow diamond.
+#[derive(Clone, Copy)]
+enum SignTemplate {
+    Triangle,
+    Round,
+    Diamond,
+}
+
+impl SignTemplate {
+    const ALL: [SignTemplate; 3] = [SignTemplate::Triangle, SignTemplate::Round, SignTemplate::Diamond];
+}
+
+fn diamond(cx: f32, cy: f32, r: f32) -> Shape {
+    Box::new(move |x, y| (x - cx).abs() + (y - cy).abs() <= r)
+}
+
+fn road_sign(template: SignTemplate, glyph: &[Shape]) -> RgbaImage {
+    let (outer, inner, rim): (Shape, Shape, [u8; 4]) = match template {
+        SignTemplate::Triangle => (
+            triangle((0.5, 0.12), (0.08, 0.86), (0.92, 0.86)),
+            triangle((0.5, 0.27), (0.2, 0.79), (0.8, 0.79)),
+            [210, 30, 30, 255],
+        ),
+        SignTemplate::Round => (disc(0.5, 0.58, 0.4), disc(0.5, 0.58, 0.3), [30, 70, 200, 255]),
+        SignTemplate::Diamond => (diamond(0.5, 0.56, 0.44), diamond(0.5, 0.56, 0.36), [240, 190, 20, 255]),
+    };
+    let mut layers: Vec<(&Shape, [u8; 4])> = vec![(&outer, rim), (&inner, WHITE)];
     layers.extend(glyph.iter().map(|g| (g, BLACK)));
     paint(WHITE, &layers)
 }
@@ -198,10 +230,26 @@ fn mouths() -> Vec<Shape> {
     ]
 }
 
-fn smiley(mouth: &Shape) -> RgbaImage {
+/// The smileys' eyes.
+#[derive(Clone, Copy)]
+enum Eyes {
+    Dots,
+    Ovals,
+    Closed,
+}
+
+fn eye(eyes: Eyes, cx: f32) -> Shape {
+    match eyes {
+        Eyes::Dots => disc(cx, 0.4, 0.05),
+        Eyes::Ovals => rect(cx - 0.025, 0.32, cx + 0.025, 0.46),
+        Eyes::Closed => arc(cx, 0.36, 0.06, 0.03, 1.2, true),
+    }
+}
+
+fn smiley(eyes: Eyes, mouth: &Shape) -> RgbaImage {
     let face = disc(0.5, 0.5, 0.42);
     let rim = ring(0.5, 0.5, 0.42, 0.04);
-    let (left, right) = (disc(0.37, 0.4, 0.05), disc(0.63, 0.4, 0.05));
+    let (left, right) = (eye(eyes, 0.37), eye(eyes, 0.63));
     paint(WHITE, &[(&face, [250, 205, 40, 255]), (&rim, BLACK), (&left, BLACK), (&right, BLACK), (mouth, BLACK)])
 }
 
@@ -227,16 +275,17 @@ fn button_symbols() -> Vec<Vec<Shape>> {
     ]
 }
 
-fn button(symbol: &[Shape]) -> RgbaImage {
+fn button(colour: [u8; 4], symbol: &[Shape]) -> RgbaImage {
     let plate: Shape = Box::new(|x, y| (x - 0.5).abs() < 0.42 && (y - 0.5).abs() < 0.42);
-    let mut layers: Vec<(&Shape, [u8; 4])> = vec![(&plate, [40, 110, 210, 255])];
+    let mut layers: Vec<(&Shape, [u8; 4])> = vec![(&plate, colour)];
     layers.extend(symbol.iter().map(|s| (s, WHITE)));
     paint(WHITE, &layers)
 }
 
-/// White shapes on a transparent background: a house, a racket, a star and the like.
-fn white_art() -> Vec<RgbaImage> {
-    let clear = [255, 255, 255, 0];
+/// Shapes in `ink` on a transparent background: a house, a racket and the like. White
+/// ones are all white once composited onto white.
+fn art_on_transparency(ink: [u8; 4]) -> Vec<RgbaImage> {
+    let clear = [ink[0], ink[1], ink[2], 0];
     let shapes: Vec<Vec<Shape>> = vec![
         vec![rect(0.25, 0.5, 0.75, 0.85), triangle((0.5, 0.15), (0.15, 0.52), (0.85, 0.52))],
         vec![ring(0.45, 0.35, 0.2, 0.05), rect(0.42, 0.55, 0.48, 0.9)],
@@ -250,7 +299,7 @@ fn white_art() -> Vec<RgbaImage> {
     shapes
         .iter()
         .map(|parts| {
-            let layers: Vec<(&Shape, [u8; 4])> = parts.iter().map(|s| (s, WHITE)).collect();
+            let layers: Vec<(&Shape, [u8; 4])> = parts.iter().map(|s| (s, ink)).collect();
             paint(clear, &layers)
         })
         .collect()

@@ -491,6 +491,9 @@ pub fn clean(ctx: &Context, args: CleanArgs) -> anyhow::Result<()> {
     let opts = args.options(ctx)?;
     let _shard_lock = lock_shard(&opts.out, opts.shard, "clean")?;
     let report = picseek_clean::clean(&opts)?;
+    if report.files == 0 && report.shard.is_none() {
+        bail!("{}: no files to clean (--in names the folder of images)", opts.input.display());
+    }
     ctx.print(&report, |out| write_clean_summary(out, &report))
 }
 
