@@ -381,29 +381,30 @@ impl<'a> KeptImages<'a> {
             return None;
         }
         suspects.sort_by(|a, b| b.0.total_cmp(&a.0));
-        for (_, kept, distance, cosine) in suspects {
-            let Some(kept_likeness) = kept.likeness.get_or_init(|| self.read_likeness(kept)).as_ref() else {
-                continue;
-            };
-            if kept_likeness.low_information {
-                continue;
-            }
-            let across_classes = kept.class != record.class;
+        // Images of earlier runs are read once, here; the comparisons then run on all
+        // cores, and the first suspect in order that matches is the original.
+        let known: Vec<(&str, &str, &Likeness, Option<u32>, Option<f32>)> = suspects
+            .into_iter()
+            .filter_map(|(_, kept, distance, cosine)| {
+                let likeness = kept.likeness.get_or_init(|| self.read_likeness(kept)).as_ref()?;
+                let known = (kept.path.as_str(), kept.class.as_str(), likeness, distance, cosine);
+                (!likeness.low_information).then_some(known)
+            })
+            .collect();
+        let measured = known.par_iter().map(|(path, class, kept_likeness, distance, cosine)| {
+            let across_classes = *class != record.class;
             let bound = if across_classes { opts.near_pixels / 2.0 } else { opts.near_pixels };
-            let difference = kept_likeness.difference(likeness);
-            if difference <= bound {
-                let matched = if cosine.is_some() { DuplicateMatch::Clip } else { DuplicateMatch::Near };
-                return Some(DuplicateEvidence {
-                    of: kept.path.clone(),
-                    matched,
-                    hash_distance: distance,
-                    pixel_difference: Some(difference),
-                    cosine,
-                    across_classes,
-                });
-            }
-        }
-        None
+            let difference = kept_likeness.difference(likeness, bound);
+            (difference <= bound).then(|| DuplicateEvidence {
+                of: path.to_string(),
+                matched: if cosine.is_some() { DuplicateMatch::Clip } else { DuplicateMatch::Near },
+                hash_distance: *distance,
+                pixel_difference: Some(difference),
+                cosine: *cosine,
+                across_classes,
+            })
+        });
+        measured.find_first(Option::is_some).flatten()
     }
 
     fn read_likeness(&self, kept: &KeptImage) -> Option<Likeness> {

@@ -73,13 +73,29 @@ impl Likeness {
 
     /// The share (0 to 1) of the pixels both images show, once `other` is aligned onto
     /// this one, that find no match in the other: 0 for a copy, the changed area for a
-    /// different picture. Symmetric.
-    pub(crate) fn difference(&self, other: &Likeness) -> f32 {
+    /// different picture. Symmetric. A pair that is plainly more than `give_up_above`
+    /// apart at a coarser level is not looked at in full: any value above it may come
+    /// back.
+    pub(crate) fn difference(&self, other: &Likeness, give_up_above: f32) -> f32 {
         if glance_unmatched(&self.pyramid, &other.pyramid) > GLANCE_LIMIT {
             return 1.0;
         }
-        let Some(alignment) = align(&self.pyramid, &other.pyramid) else { return 1.0 };
-        let (aligned, shown) = warp(&other.grey, SIDE, alignment);
+        let Some(coarse) = align(&self.pyramid, &other.pyramid, &COARSE_ROUNDS, None) else { return 1.0 };
+        // At half size a copy leaves next to nothing unmatched; a pair far apart there
+        // is far apart in full.
+        let half = SIDE / 2;
+        let (aligned, shown) = warp(&other.pyramid.0[1], half, coarse.at_level(1));
+        let rough = unmatched_share_at(&self.pyramid.0[1], &aligned, &shown, half).max(unmatched_share_at(
+            &aligned,
+            &self.pyramid.0[1],
+            &shown,
+            half,
+        ));
+        if rough > (4.0 * give_up_above).max(EARLY_REJECT) {
+            return rough;
+        }
+        let Some(fine) = align(&self.pyramid, &other.pyramid, &FINE_ROUNDS, Some(coarse)) else { return 1.0 };
+        let (aligned, shown) = warp(&other.grey, SIDE, fine);
         unmatched_share(&self.grey, &aligned, &shown).max(unmatched_share(&aligned, &self.grey, &shown))
     }
 }
@@ -92,6 +108,25 @@ struct Alignment {
     dx: f32,
     dy: f32,
 }
+
+impl Alignment {
+    /// The same alignment in pixels of pyramid level `level` (halved `level` times).
+    fn at_level(self, level: usize) -> Self {
+        let factor = (1 << level) as f32;
+        Alignment { dx: self.dx / factor, dy: self.dy / factor, ..self }
+    }
+}
+
+/// A round of refinement: the pyramid level, the shift step (in full-size pixels) and
+/// the zoom step tried either side of the best alignment so far.
+type Round = (usize, f32, f32);
+/// Down to half size: what the early look needs.
+const COARSE_ROUNDS: [Round; 1] = [(1, 2.0, 0.01)];
+/// Then at full size.
+const FINE_ROUNDS: [Round; 2] = [(0, 1.0, 0.005), (0, 0.5, 0.0)];
+/// At half size, a pair with more than this share unmatched is not a copy (copies stay
+/// near 0 there), whatever the bound asked for.
+const EARLY_REJECT: f32 = 0.02;
 
 /// A thumbnail at full, half, quarter and eighth size (the 16 x 16 glance).
 #[derive(Debug, Clone)]
@@ -117,58 +152,82 @@ fn glance_unmatched(a: &Pyramid, b: &Pyramid) -> usize {
     count(&a.0[3], &b.0[3]).max(count(&b.0[3], &a.0[3]))
 }
 
-/// The alignment that brings `b` closest to `a`: every scale and shift on the quarter-size
-/// thumbnails, then refined by a pixel (and a little zoom) at half and at full size.
-/// `None` when even the best coarse alignment leaves them unrelated.
-fn align(a: &Pyramid, b: &Pyramid) -> Option<Alignment> {
-    let cost = |level: usize, t: Alignment| {
-        let side = SIDE >> level;
-        let factor = (1 << level) as f32;
-        let (warped, shown) = warp(&b.0[level], side, Alignment { dx: t.dx / factor, dy: t.dy / factor, ..t });
-        mean_abs(&a.0[level], &warped, &shown)
-    };
-    let mut best = (f32::INFINITY, Alignment { scale: 1.0, dx: 0.0, dy: 0.0 });
-    for scale in SCALES {
-        for dy in -SHIFTS..=SHIFTS {
-            for dx in -SHIFTS..=SHIFTS {
-                let t = Alignment { scale, dx: dx as f32 * 4.0, dy: dy as f32 * 4.0 };
-                let c = cost(2, t);
-                if c < best.0 {
-                    best = (c, t);
+/// The alignment that brings `b` closest to `a`: from `start`, or from every scale and
+/// shift tried on the quarter-size thumbnails (`None` when even the best of those leaves
+/// them unrelated), then refined by each of `rounds`: the neighbours of the best so far,
+/// in shift and in zoom, at that round's level.
+fn align(a: &Pyramid, b: &Pyramid, rounds: &[Round], start: Option<Alignment>) -> Option<Alignment> {
+    let cost = |level: usize, t: Alignment| aligned_cost(&a.0[level], &b.0[level], SIDE >> level, t.at_level(level));
+    let mut best = match start {
+        Some(t) => t,
+        None => {
+            let mut coarse = (f32::INFINITY, Alignment { scale: 1.0, dx: 0.0, dy: 0.0 });
+            for scale in SCALES {
+                for dy in -SHIFTS..=SHIFTS {
+                    for dx in -SHIFTS..=SHIFTS {
+                        let t = Alignment { scale, dx: dx as f32 * 4.0, dy: dy as f32 * 4.0 };
+                        let c = cost(2, t);
+                        if c < coarse.0 {
+                            coarse = (c, t);
+                        }
+                    }
                 }
             }
+            if coarse.0 > UNRELATED {
+                return None;
+            }
+            coarse.1
         }
-    }
-    // Each finer level tries the neighbours of the best so far, in shift and in scale.
-    if best.0 > UNRELATED {
-        return None;
-    }
-    for (level, step, zoom) in [(1, 2.0, 0.01), (0, 1.0, 0.005), (0, 0.5, 0.0)] {
-        let centre = best.1;
-        best.0 = f32::INFINITY;
-        for scale in [centre.scale - zoom, centre.scale, centre.scale + zoom] {
+    };
+    for &(level, step, zoom) in rounds {
+        let centre = best;
+        let mut lowest = f32::INFINITY;
+        let scales: &[f32] = if zoom == 0.0 { &[0.0] } else { &[-zoom, 0.0, zoom] };
+        for dz in scales {
             for dy in [-step, 0.0, step] {
                 for dx in [-step, 0.0, step] {
-                    let t = Alignment { scale, dx: centre.dx + dx, dy: centre.dy + dy };
+                    let t = Alignment { scale: centre.scale + dz, dx: centre.dx + dx, dy: centre.dy + dy };
                     let c = cost(level, t);
-                    if c < best.0 {
-                        best = (c, t);
+                    if c < lowest {
+                        (lowest, best) = (c, t);
                     }
                 }
             }
         }
     }
-    Some(best.1)
+    Some(best)
 }
 
-/// The mean absolute difference over the pixels both show.
-fn mean_abs(a: &[f32], b: &[f32], shown: &[bool]) -> f32 {
-    let (sum, n) = a
-        .iter()
-        .zip(b)
-        .zip(shown)
-        .filter(|(_, s)| **s)
-        .fold((0.0, 0usize), |(sum, n), ((x, y), _)| (sum + (x - y).abs(), n + 1));
+/// The mean absolute difference between `a` and `b` moved by `t` (both `side` x `side`),
+/// over the pixels `b` shows there; computed as it goes, nothing allocated. From 32 px
+/// up, every other row and column is enough for a mean.
+fn aligned_cost(a: &[f32], b: &[f32], side: usize, t: Alignment) -> f32 {
+    let centre = (side as f32 - 1.0) / 2.0;
+    let last = side as f32 - 1.0;
+    let stride = if side >= 32 { 2 } else { 1 };
+    let (mut sum, mut n) = (0.0f32, 0usize);
+    for y in (0..side).step_by(stride) {
+        let sy = (y as f32 - centre) / t.scale + centre - t.dy;
+        if !(-0.5..=last + 0.5).contains(&sy) {
+            continue;
+        }
+        let sy = sy.clamp(0.0, last);
+        let (y0, fy) = (sy.floor() as usize, sy.fract());
+        let y1 = (y0 + 1).min(side - 1);
+        for x in (0..side).step_by(stride) {
+            let sx = (x as f32 - centre) / t.scale + centre - t.dx;
+            if !(-0.5..=last + 0.5).contains(&sx) {
+                continue;
+            }
+            let sx = sx.clamp(0.0, last);
+            let (x0, fx) = (sx.floor() as usize, sx.fract());
+            let x1 = (x0 + 1).min(side - 1);
+            let top = b[y0 * side + x0] * (1.0 - fx) + b[y0 * side + x1] * fx;
+            let bottom = b[y1 * side + x0] * (1.0 - fx) + b[y1 * side + x1] * fx;
+            sum += (a[y * side + x] - (top * (1.0 - fy) + bottom * fy)).abs();
+            n += 1;
+        }
+    }
     if n == 0 { f32::INFINITY } else { sum / n as f32 }
 }
 
@@ -223,20 +282,29 @@ fn unmatched_share(a: &[f32], b: &[f32], shown: &[bool]) -> f32 {
 
 /// [`unmatched_share`] of `side` x `side` images.
 fn unmatched_share_at(a: &[f32], b: &[f32], shown: &[bool], side: usize) -> f32 {
+    // The lowest and highest level of `b` within one pixel of each place: along rows,
+    // then along columns (two passes of 3 instead of one of 9).
+    let along_rows = |pick: fn(f32, f32) -> f32| {
+        let mut out = b.to_vec();
+        for y in 0..side {
+            for x in 1..side - 1 {
+                let i = y * side + x;
+                out[i] = pick(pick(b[i - 1], b[i]), b[i + 1]);
+            }
+        }
+        out
+    };
+    let (row_low, row_high) = (along_rows(f32::min), along_rows(f32::max));
     let (mut unmatched, mut compared) = (0usize, 0usize);
     for y in 1..side - 1 {
         for x in 1..side - 1 {
-            if !shown[y * side + x] {
+            let i = y * side + x;
+            if !shown[i] {
                 continue;
             }
-            let (mut low, mut high) = (f32::INFINITY, f32::NEG_INFINITY);
-            for ny in y - 1..=y + 1 {
-                for &level in &b[ny * side + x - 1..=ny * side + x + 1] {
-                    low = low.min(level);
-                    high = high.max(level);
-                }
-            }
-            let level = a[y * side + x];
+            let low = row_low[i - side].min(row_low[i]).min(row_low[i + side]);
+            let high = row_high[i - side].max(row_high[i]).max(row_high[i + side]);
+            let level = a[i];
             compared += 1;
             if level < low - MATCH || level > high + MATCH {
                 unmatched += 1;
@@ -263,13 +331,14 @@ mod tests {
         let originals = lookalikes::originals();
         let likes: Vec<Likeness> = originals.iter().map(|o| likeness(&o.image)).collect();
         let copies = lookalikes::planted_copies(&originals);
-        let worst_copy = copies.iter().zip(&likes).map(|(c, o)| o.difference(&likeness(&c.image))).fold(0.0, f32::max);
+        let worst_copy =
+            copies.iter().zip(&likes).map(|(c, o)| o.difference(&likeness(&c.image), 1.0)).fold(0.0, f32::max);
         let mut closest_distinct = f32::INFINITY;
         let variant = |name: &str| name[..name.len() - 2].to_owned();
         for (i, a) in likes.iter().enumerate() {
             for (j, b) in likes.iter().enumerate().skip(i + 1) {
                 if variant(&originals[i].name) == variant(&originals[j].name) {
-                    closest_distinct = closest_distinct.min(a.difference(b));
+                    closest_distinct = closest_distinct.min(a.difference(b, 1.0));
                 }
             }
         }
@@ -304,7 +373,7 @@ mod tests {
         let zoomed = lookalikes::CopyKind::Crop { percent: 6 }.apply(art);
         let a = likeness(art);
         let b = likeness(&zoomed);
-        let t = align(&a.pyramid, &b.pyramid).unwrap();
+        let t = align(&a.pyramid, &b.pyramid, &[COARSE_ROUNDS[0], FINE_ROUNDS[0], FINE_ROUNDS[1]], None).unwrap();
         assert!((t.scale - 0.94).abs() < 0.015, "{t:?}");
         assert!(t.dx.abs() >= 2.0 && t.dy.abs() >= 2.0, "the zoom was about a corner: {t:?}");
     }
