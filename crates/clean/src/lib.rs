@@ -22,9 +22,9 @@ mod quality;
 
 pub use quality::QualityThresholds;
 
-use std::cell::OnceCell;
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
 
 use image_hasher::ImageHash;
 use indicatif::{ProgressBar, ProgressStyle};
@@ -282,7 +282,7 @@ struct KeptImage {
     colour: Option<[u8; 3]>,
     /// Its likeness: known for images examined in this run, read when first needed for
     /// the others (`None` inside: the input cannot be read any more).
-    likeness: OnceCell<Option<Likeness>>,
+    likeness: OnceLock<Option<Likeness>>,
     /// Its CLIP vector (`--dedup clip`).
     vector: Option<Vec<f32>>,
 }
@@ -293,6 +293,16 @@ struct Candidate<'a> {
     hash: Option<&'a ImageHash>,
     likeness: Option<&'a Likeness>,
     vector: Option<&'a [f32]>,
+}
+
+/// An image of a batch, ready to be decided: its record, hash, likeness, output file (for
+/// an image examined in this run) and CLIP vector (`--dedup clip`).
+type Decidable = (CleanRecord, Option<ImageHash>, Option<Likeness>, Option<Vec<u8>>, Option<Vec<f32>>);
+
+impl<'a> Candidate<'a> {
+    fn of((record, hash, likeness, _, vector): &'a Decidable) -> Self {
+        Candidate { record, hash: hash.as_ref(), likeness: likeness.as_ref(), vector: vector.as_deref() }
+    }
 }
 
 /// The duplicate-detection state: every kept image seen so far.
@@ -314,7 +324,9 @@ impl<'a> KeptImages<'a> {
     /// that it is a copy: a close gradient hash or CLIP vector, and aligned pixels that
     /// match. Images of another class must match within half the bounds. A low-information
     /// image (near-blank: its hash and pixels say nothing) is only ever an exact duplicate.
-    fn duplicate(&self, candidate: &Candidate, opts: &CleanOptions) -> Option<DuplicateEvidence> {
+    /// Near copies are looked for among the kept images from position `from` on (exact
+    /// ones among all).
+    fn duplicate(&self, candidate: &Candidate, opts: &CleanOptions, from: usize) -> Option<DuplicateEvidence> {
         if opts.dedup == Dedup::Off {
             return None;
         }
@@ -344,7 +356,7 @@ impl<'a> KeptImages<'a> {
         };
         // The first kind of evidence narrows the kept images down; pixels confirm.
         let mut suspects: Vec<(f32, &KeptImage, Option<u32>, Option<f32>)> = Vec::new();
-        for kept in &self.images {
+        for kept in &self.images[from.min(self.images.len())..] {
             let across_classes = kept.class != record.class;
             let strictness = if across_classes { 2 } else { 1 };
             let distance = match (kept.hash.as_ref(), candidate.hash) {
@@ -427,7 +439,7 @@ impl<'a> KeptImages<'a> {
         if let Some(pixels) = &record.pixels_xxh3 {
             self.by_pixels.insert(pixels.clone(), path.clone());
         }
-        let known = OnceCell::new();
+        let known = OnceLock::new();
         if let Some(likeness) = likeness {
             let _ = known.set(Some(likeness));
         }
@@ -595,30 +607,44 @@ fn clean_inputs(
             None => Vec::new().into_iter(),
         };
         let mut to_write = Vec::new();
-        for (input, item) in batch.iter().zip(examined) {
-            let (mut record, phash, likeness, image) = match item {
-                Examined::Unchanged(record) => {
-                    report.reused += 1;
-                    let phash = parse_phash(&record);
-                    (record, phash, None, None)
+        let prepared: Vec<Decidable> = examined
+            .into_iter()
+            .map(|item| {
+                let vector = vectors.next().flatten();
+                match item {
+                    Examined::Unchanged(record) => {
+                        report.reused += 1;
+                        let phash = parse_phash(&record);
+                        (record, phash, None, None, vector)
+                    }
+                    Examined::New { record, phash, likeness, output } => {
+                        report.examined += 1;
+                        (record, phash, likeness, output, vector)
+                    }
                 }
-                Examined::New { record, phash, likeness, output } => {
-                    report.examined += 1;
-                    (record, phash, likeness, output)
-                }
-            };
+            })
+            .collect();
+        // Whether each image copies one kept before this batch is asked of all at once, on
+        // all cores; only copies of images kept within the batch are looked for in order.
+        let batch_start = kept.images.len();
+        let earlier: Vec<Option<DuplicateEvidence>> = prepared
+            .par_iter()
+            .map(|item| {
+                (item.0.status == CleanStatus::Kept).then(|| kept.duplicate(&Candidate::of(item), opts, 0)).flatten()
+            })
+            .collect();
+        for ((input, item), earlier) in batch.iter().zip(prepared).zip(earlier) {
+            let duplicate = earlier.or_else(|| {
+                (item.0.status == CleanStatus::Kept)
+                    .then(|| kept.duplicate(&Candidate::of(&item), opts, batch_start))
+                    .flatten()
+            });
+            let (mut record, phash, likeness, image, vector) = item;
             previous.remove(&record.source);
             // Provenance follows the download manifest, also for files unchanged since.
             record.provenance = input.provenance.clone();
-            let vector = vectors.next().flatten();
             if record.status == CleanStatus::Kept {
-                let candidate = Candidate {
-                    record: &record,
-                    hash: phash.as_ref(),
-                    likeness: likeness.as_ref(),
-                    vector: vector.as_deref(),
-                };
-                let duplicate = kept.duplicate(&candidate, opts).filter(|e| Some(&e.of) != record.path.as_ref());
+                let duplicate = duplicate.filter(|e| Some(&e.of) != record.path.as_ref());
                 if let Some(evidence) = duplicate {
                     tracing::debug!("{}: duplicate of {} ({})", record.source, evidence.of, describe(&evidence));
                     if let Some(path) = record.path.take() {
@@ -757,7 +783,7 @@ mod tests {
                 let (record, hash, likeness) = examined(&examiner, class, name, image);
                 let candidate =
                     Candidate { record: &record, hash: Some(&hash), likeness: Some(&likeness), vector: None };
-                let evidence = kept.duplicate(&candidate, opts);
+                let evidence = kept.duplicate(&candidate, opts, 0);
                 if evidence.is_none() {
                     kept.add(&record, Some(hash), Some(likeness), None);
                 }
@@ -776,7 +802,7 @@ mod tests {
         let same_pixels = kept("c.png", "sha-c", "px-a", [0, 0, 0]);
         let of = |record: &CleanRecord, dedup| {
             let candidate = Candidate { record, hash: None, likeness: None, vector: None };
-            seen.duplicate(&candidate, &options(dedup)).map(|e| (e.of, e.matched))
+            seen.duplicate(&candidate, &options(dedup), 0).map(|e| (e.of, e.matched))
         };
         for dedup in [Dedup::Exact, Dedup::Near] {
             assert_eq!(of(&same_bytes, dedup), Some(("Owl/a.jpg".into(), DuplicateMatch::SameBytes)));
