@@ -500,6 +500,17 @@ pub async fn crawl(opts: &CrawlOptions) -> Result<CrawlReport, CrawlError> {
 mod tests {
     use super::*;
 
+    #[test]
+    fn a_term_typed_in_two_unicode_forms_is_one_term() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("categories.json");
+        // "Phở" precomposed and decomposed, and a term under two categories.
+        std::fs::write(&path, r#"{"food": ["Ph\u1edf", "Pho\u031b\u0309", "Tea"], "drink": ["Tea"]}"#).unwrap();
+        let categories = read_categories(&path).unwrap();
+        assert_eq!(categories["food"], ["Ph\u{1edf}", "Tea"]);
+        assert_eq!(categories["drink"], ["Tea"], "a term under two categories stays in both: one class");
+    }
+
     fn urls(n: usize) -> UrlsManifest {
         let list = (0..n).map(|i| format!("https://live.staticflickr.com/1/{i}_s_b.jpg")).collect();
         [("animal".to_owned(), [("Owl".to_owned(), list)].into())].into()
