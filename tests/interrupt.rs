@@ -96,3 +96,38 @@ fn an_index_stopped_by_ctrl_c_or_sigterm_resumes_where_it_stopped() {
     assert_eq!(finished["items"], 600, "{finished}");
     assert!(finished["embedded"].as_u64().unwrap() < 600, "what the stopped runs embedded is reused: {finished}");
 }
+
+#[test]
+fn a_download_stopped_by_ctrl_c_keeps_what_it_fetched_and_resumes() {
+    let server = crate::support::image_server::ImageServer::start();
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path();
+    // Slow images, and one that answers only after 10 s: the stop must not wait for it.
+    let mut urls: Vec<String> = (0..60).map(|i| server.url(&format!("slowimg/{i}.jpg"))).collect();
+    urls.push(server.url("slow.jpg"));
+    std::fs::write(data.join("urls.json"), serde_json::json!({"things": {"stuff": urls}}).to_string()).unwrap();
+    let args = ["--data-dir", data.to_str().unwrap(), "download", "--rate", "0", "--concurrency", "2"];
+    let mut child = picseek_command().args(args).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+    let started = Instant::now();
+    let fetched = || std::fs::read_dir(data.join("raw/things/stuff")).map_or(0, |d| d.count());
+    while fetched() < 4 {
+        assert!(started.elapsed() < Duration::from_secs(30), "nothing was fetched");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    // SAFETY: kill(2) on our own child's pid.
+    assert_eq!(unsafe { libc::kill(child.id() as i32, libc::SIGINT) }, 0);
+    let signalled = Instant::now();
+    let status = child.wait().unwrap();
+    assert!(signalled.elapsed() < Duration::from_secs(2), "stopped {:?} after the signal", signalled.elapsed());
+    let mut stderr = String::new();
+    std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut stderr).unwrap();
+    assert_eq!(status.code(), Some(130), "{stderr}");
+    assert!(stderr.contains("interrupted:") && stderr.contains("of 61 done"), "{stderr}");
+    assert_eq!(temporaries(data), Vec::<String>::new(), "temporaries are removed");
+    let saved: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(data.join("raw/manifest.json")).unwrap()).unwrap();
+    let done = saved.as_array().unwrap().len();
+    assert!((4..61).contains(&done), "the manifest keeps what was fetched: {done}");
+    let resumed = picseek_json(&[&["--json"][..], &args[..3], &["--timeout", "1", "--retries", "0"]].concat());
+    assert_eq!(resumed["reused"], done, "{resumed}");
+}
