@@ -287,6 +287,15 @@ struct KeptImage {
     vector: Option<Vec<f32>>,
 }
 
+/// A kept image that the first kind of evidence points to, for its pixels to confirm.
+struct Suspect<'a> {
+    path: &'a str,
+    class: &'a str,
+    likeness: &'a Likeness,
+    hash_distance: Option<u32>,
+    cosine: Option<f32>,
+}
+
 /// What is known of an image being decided.
 struct Candidate<'a> {
     record: &'a CleanRecord,
@@ -395,24 +404,24 @@ impl<'a> KeptImages<'a> {
         suspects.sort_by(|a, b| b.0.total_cmp(&a.0));
         // Images of earlier runs are read once, here; the comparisons then run on all
         // cores, and the first suspect in order that matches is the original.
-        let known: Vec<(&str, &str, &Likeness, Option<u32>, Option<f32>)> = suspects
+        let known: Vec<Suspect> = suspects
             .into_iter()
-            .filter_map(|(_, kept, distance, cosine)| {
+            .filter_map(|(_, kept, hash_distance, cosine)| {
                 let likeness = kept.likeness.get_or_init(|| self.read_likeness(kept)).as_ref()?;
-                let known = (kept.path.as_str(), kept.class.as_str(), likeness, distance, cosine);
-                (!likeness.low_information).then_some(known)
+                let suspect = Suspect { path: &kept.path, class: &kept.class, likeness, hash_distance, cosine };
+                (!likeness.low_information).then_some(suspect)
             })
             .collect();
-        let measured = known.par_iter().map(|(path, class, kept_likeness, distance, cosine)| {
-            let across_classes = *class != record.class;
+        let measured = known.par_iter().map(|suspect| {
+            let across_classes = suspect.class != record.class;
             let bound = if across_classes { opts.near_pixels / 2.0 } else { opts.near_pixels };
-            let difference = kept_likeness.difference(likeness, bound);
+            let difference = suspect.likeness.difference(likeness, bound);
             (difference <= bound).then(|| DuplicateEvidence {
-                of: path.to_string(),
-                matched: if cosine.is_some() { DuplicateMatch::Clip } else { DuplicateMatch::Near },
-                hash_distance: *distance,
+                of: suspect.path.to_owned(),
+                matched: if suspect.cosine.is_some() { DuplicateMatch::Clip } else { DuplicateMatch::Near },
+                hash_distance: suspect.hash_distance,
                 pixel_difference: Some(difference),
-                cosine: *cosine,
+                cosine: suspect.cosine,
                 across_classes,
             })
         });

@@ -1,3 +1,6 @@
+//! The two ONNX encoders (image and text), run through ONNX Runtime, and the unit
+//! length every CLIP vector is given.
+
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 

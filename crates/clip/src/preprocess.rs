@@ -1,3 +1,6 @@
+//! CLIP's image preprocessing, read from the export's `preprocessor_config.json` and
+//! applied exactly as Hugging Face's processor does with Pillow.
+
 use std::path::Path;
 
 use image::RgbImage;

@@ -3,7 +3,7 @@
 //! results" until it has enough photo URLs, and writes them, rewritten to one size, to
 //! `urls.json` (`{category: {term: [url]}}`).
 //!
-//! Every page action (load, scroll, click) is paced per host (see [`pacing`]). `urls.json` and `crawl.json` (how each term ended) are written atomically after
+//! Every page action (load, scroll, click) is paced per host (see the `pacing` module). `urls.json` and `crawl.json` (how each term ended) are written atomically after
 //! each finished term, so an interrupted crawl keeps its finished terms and a re-run
 //! skips them. picseek starts `chromedriver` itself unless given a WebDriver URL, and
 //! stops it (and its browsers) on success, error and Ctrl-C. With [`Source::FlickrApi`]

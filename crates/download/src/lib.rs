@@ -2,7 +2,7 @@
 //! into `raw/<category>/<term>/` and accounts for each in `raw/manifest.json`.
 //!
 //! Downloads run concurrently (`tokio` + `reqwest`), at most a few connections per host,
-//! paced per host by an adaptive limit (see [`limiter`](crate::limiter): it backs off
+//! paced per host by an adaptive limit (see the `limiter` module: it backs off
 //! when a host refuses with 429 or 503 and creeps back up to `--rate`; being refused is
 //! not a failure), with exponential back-off and jitter for timeouts, resets, 5xx, 408 and 429
 //! (honouring `Retry-After`). A response is kept only if it is complete and is an image

@@ -1,3 +1,6 @@
+//! Listing folders of images: `<class>/<image>` one level deep (split), or any layout
+//! with the class of each image from [`ClassNaming`] (clean, index).
+
 use std::path::{Path, PathBuf};
 
 use picseek_manifest::{ClassNaming, class_name};
@@ -71,7 +74,7 @@ pub fn list_class_images(dir: &Path) -> Result<ClassListing, ImageError> {
 
 /// Files that sit beside images in folders of one's own and are never images: skipped
 /// without a word (a stage's manifest, credits, notes, editors' sidecars).
-const NOT_IMAGES: &[&str] = &["json", "md", "txt", "xmp", "aae", "ini", "db", "csv"];
+pub const NOT_IMAGES: &[&str] = &["json", "md", "txt", "xmp", "aae", "ini", "db", "csv"];
 
 /// Lists every image file under `dir`, at any depth, with the class `naming` gives it:
 /// a `<class>/<image>` folder, a flat folder and a nested tree (`2024/summer/`) alike.

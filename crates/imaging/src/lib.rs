@@ -8,7 +8,7 @@
 mod folder;
 mod pillow_resample;
 
-pub use folder::{ClassImages, ClassListing, list_class_images, list_images};
+pub use folder::{ClassImages, ClassListing, NOT_IMAGES, list_class_images, list_images};
 pub use pillow_resample::{PillowFilter, resize_like_pillow, resize_nearest};
 
 use std::io::Cursor;

@@ -1,3 +1,7 @@
+//! Building an index: listing the folder, embedding what is new (or reusing rows and
+//! cached vectors by image SHA-256), the graphs, and committing `index.json` last; the
+//! shards' part and their merge.
+
 use std::collections::HashMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};

@@ -1,3 +1,6 @@
+//! The CLIP image embedder for building (batches, threads, device) and the embedding
+//! cache in front of it that clean's `--dedup clip` shares.
+
 use std::path::{Path, PathBuf};
 
 use picseek_clip::{ImageEncoder, ModelFiles, Preprocessing};

@@ -1,3 +1,6 @@
+//! The tutorial's pixel embedder: each image resized to a square, its RGB bytes the
+//! vector.
+
 use std::path::Path;
 
 use picseek_imaging::{ImageError, decode, read_image_file, resize_exact, to_rgb_on_white};

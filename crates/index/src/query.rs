@@ -1,3 +1,5 @@
+//! Embedding queries (images, texts) the way an index's rows were made.
+
 use std::path::Path;
 use std::sync::OnceLock;
 

@@ -1,3 +1,6 @@
+//! A finished index opened for searching: `index.json`, its memory-mapped rows and
+//! graphs, and the query embedder that matches it.
+
 use std::path::{Path, PathBuf};
 
 use memmap2::Mmap;

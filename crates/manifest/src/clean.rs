@@ -1,3 +1,6 @@
+//! `clean/manifest.json`: what clean made of each input file, and why a duplicate is
+//! one.
+
 use serde::{Deserialize, Serialize};
 
 /// `clean/manifest.json`: one record per file found in `raw/`.

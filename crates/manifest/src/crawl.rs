@@ -1,3 +1,5 @@
+//! The categories file, `urls.json` and `crawl.json`.
+
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};

@@ -1,3 +1,5 @@
+//! `raw/manifest.json`: what download did with each URL.
+
 use serde::{Deserialize, Serialize};
 
 /// `raw/manifest.json`: one record per URL of `urls.json`.

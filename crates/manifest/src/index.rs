@@ -1,3 +1,5 @@
+//! `index/index.json`: how an index was made, what it holds and where its files are.
+
 use serde::{Deserialize, Serialize};
 
 use crate::{Dtype, EmbedderKind, Metric, Quantization};

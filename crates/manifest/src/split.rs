@@ -1,3 +1,6 @@
+//! `split.json`: which images went to `train/` and `test/`, and how far the split could
+//! keep near copies together.
+
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};

@@ -1,6 +1,10 @@
 //! `picseek`: the command-line front end. It only parses flags and calls the stage
 //! crates; everything a stage does lives in its own library crate (see ARCHITECTURE.md).
 
+// The doc comments here are clap's help texts, where `<data-dir>` and `<class>/<image>`
+// are meant as written, not as HTML.
+#![allow(rustdoc::invalid_html_tags)]
+
 mod commands;
 mod errors;
 mod query_terms;

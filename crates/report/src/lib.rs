@@ -21,7 +21,7 @@ use serde::Serialize;
 pub struct ReportOptions {
     /// The data directory.
     pub data_dir: PathBuf,
-    /// The page [default: `<data_dir>/report.html`].
+    /// The page (by default `<data_dir>/report.html`).
     pub out: PathBuf,
 }
 

@@ -1,3 +1,6 @@
+//! `picseek eval`: every test image as a query, scored by class, with recall of the
+//! approximate search against exact; a stale index is refused.
+
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};

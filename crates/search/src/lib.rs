@@ -1,5 +1,5 @@
 //! The search and eval stages: scores a query vector against the vectors of an
-//! [`Index`](picseek_index::Index) with one of the tutorial's four score functions,
+//! [`Index`] with one of the tutorial's four score functions,
 //! returns the top k, and measures retrieval quality over a `test/` folder.
 //!
 //! [`Searcher`] answers exactly (brute force over every row) or, for CLIP indexes with
@@ -8,7 +8,7 @@
 //! both ways report the same scores. This crate knows nothing of usearch.
 //!
 //! Pixel vectors are `u8`; their scores are computed with integer kernels that the
-//! compiler vectorises, over all cores, and equal the [`Metric::score`] formulas applied
+//! compiler vectorises, over all cores, and equal the [`score`] formulas applied
 //! to the values divided by 255.
 //!
 //! A search that cannot succeed (an unknown class, k of 0) is a [`SearchError`], not an
@@ -21,7 +21,7 @@ mod pixel_kernels;
 mod query;
 
 pub use contact_sheet::{PlotFormatError, SheetQuery, contact_sheet, sheet_format};
-pub use eval::{EvalReport, MetricEval, Staleness, evaluate, staleness};
+pub use eval::{EvalReport, MetricEval, Staleness, average_precision_at_k, evaluate, staleness};
 pub use metric::{EPSILON, Metric, score};
 pub use query::{ComposedQuery, QueryTerm, TermSource, compose, split_weight};
 
