@@ -202,33 +202,57 @@ fn align(a: &Pyramid, b: &Pyramid, rounds: &[Round], start: Option<Alignment>) -
 /// over the pixels `b` shows there; computed as it goes, nothing allocated. From 32 px
 /// up, every other row and column is enough for a mean.
 fn aligned_cost(a: &[f32], b: &[f32], side: usize, t: Alignment) -> f32 {
-    let centre = (side as f32 - 1.0) / 2.0;
-    let last = side as f32 - 1.0;
     let stride = if side >= 32 { 2 } else { 1 };
     let (mut sum, mut n) = (0.0f32, 0usize);
     for y in (0..side).step_by(stride) {
-        let sy = (y as f32 - centre) / t.scale + centre - t.dy;
-        if !(-0.5..=last + 0.5).contains(&sy) {
+        let row = Source::of(y, side, t.scale, t.dy);
+        if !row.inside {
             continue;
         }
-        let sy = sy.clamp(0.0, last);
-        let (y0, fy) = (sy.floor() as usize, sy.fract());
-        let y1 = (y0 + 1).min(side - 1);
         for x in (0..side).step_by(stride) {
-            let sx = (x as f32 - centre) / t.scale + centre - t.dx;
-            if !(-0.5..=last + 0.5).contains(&sx) {
-                continue;
+            let column = Source::of(x, side, t.scale, t.dx);
+            if column.inside {
+                sum += (a[y * side + x] - bilinear(b, side, &row, &column)).abs();
+                n += 1;
             }
-            let sx = sx.clamp(0.0, last);
-            let (x0, fx) = (sx.floor() as usize, sx.fract());
-            let x1 = (x0 + 1).min(side - 1);
-            let top = b[y0 * side + x0] * (1.0 - fx) + b[y0 * side + x1] * fx;
-            let bottom = b[y1 * side + x0] * (1.0 - fx) + b[y1 * side + x1] * fx;
-            sum += (a[y * side + x] - (top * (1.0 - fy) + bottom * fy)).abs();
-            n += 1;
         }
     }
     if n == 0 { f32::INFINITY } else { sum / n as f32 }
+}
+
+/// Where a row or column of a moved image comes from in the source: the two source
+/// lines around it, the weight of the second, and whether it lies inside the source
+/// (outside, the edge is repeated).
+struct Source {
+    first: usize,
+    second: usize,
+    weight: f32,
+    inside: bool,
+}
+
+impl Source {
+    /// For line `p` of `side`, zoomed by `scale` about the centre and moved by `shift`.
+    fn of(p: usize, side: usize, scale: f32, shift: f32) -> Self {
+        let centre = (side as f32 - 1.0) / 2.0;
+        let last = side as f32 - 1.0;
+        let at = (p as f32 - centre) / scale + centre - shift;
+        let clamped = at.clamp(0.0, last);
+        let first = clamped.floor() as usize;
+        Source {
+            first,
+            second: (first + 1).min(side - 1),
+            weight: clamped.fract(),
+            inside: (-0.5..=last + 0.5).contains(&at),
+        }
+    }
+}
+
+/// `values` (`side` x `side`) at a point between its pixels.
+fn bilinear(values: &[f32], side: usize, row: &Source, column: &Source) -> f32 {
+    let at = |y: usize, x: usize| values[y * side + x];
+    let top = at(row.first, column.first) * (1.0 - column.weight) + at(row.first, column.second) * column.weight;
+    let bottom = at(row.second, column.first) * (1.0 - column.weight) + at(row.second, column.second) * column.weight;
+    top * (1.0 - row.weight) + bottom * row.weight
 }
 
 /// `values` (`side` x `side`) a 2 x 2 average.
@@ -248,25 +272,14 @@ fn halve(values: &[f32], side: usize) -> Vec<f32> {
 /// (p - c) / scale + c - d. Also says which pixels fall inside the source (the others
 /// repeat its edge, and show nothing of it).
 fn warp(values: &[f32], side: usize, t: Alignment) -> (Vec<f32>, Vec<bool>) {
-    let centre = (side as f32 - 1.0) / 2.0;
-    let last = side as f32 - 1.0;
-    let inside = |v: f32| (-0.5..=last + 0.5).contains(&v);
     let mut out = Vec::with_capacity(side * side);
     let mut shown = Vec::with_capacity(side * side);
     for y in 0..side {
-        let sy = (y as f32 - centre) / t.scale + centre - t.dy;
-        let clamped_y = sy.clamp(0.0, last);
-        let (y0, fy) = (clamped_y.floor() as usize, clamped_y.fract());
-        let y1 = (y0 + 1).min(side - 1);
+        let row = Source::of(y, side, t.scale, t.dy);
         for x in 0..side {
-            let sx = (x as f32 - centre) / t.scale + centre - t.dx;
-            let clamped_x = sx.clamp(0.0, last);
-            let (x0, fx) = (clamped_x.floor() as usize, clamped_x.fract());
-            let x1 = (x0 + 1).min(side - 1);
-            let top = values[y0 * side + x0] * (1.0 - fx) + values[y0 * side + x1] * fx;
-            let bottom = values[y1 * side + x0] * (1.0 - fx) + values[y1 * side + x1] * fx;
-            out.push(top * (1.0 - fy) + bottom * fy);
-            shown.push(inside(sx) && inside(sy));
+            let column = Source::of(x, side, t.scale, t.dx);
+            out.push(bilinear(values, side, &row, &column));
+            shown.push(row.inside && column.inside);
         }
     }
     (out, shown)
