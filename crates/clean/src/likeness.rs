@@ -32,10 +32,10 @@ const UNRELATED: f32 = 0.5;
 /// Below this spread of grey levels (of 255) an image shows next to nothing: near-blank.
 const LOW_SPREAD: f32 = 6.0;
 
-/// What is compared of an image: its normalised grey thumbnail.
+/// What is compared of an image: its normalised grey thumbnail, at full, half, quarter
+/// and eighth size.
 #[derive(Debug, Clone)]
 pub(crate) struct Likeness {
-    grey: Vec<f32>,
     pyramid: Pyramid,
     /// The image shows next to nothing (its grey levels barely vary): nothing can be
     /// told from its pixels or its hash, so it is never a near duplicate.
@@ -68,7 +68,7 @@ impl Likeness {
         let spread = (values.iter().map(|v| (v - mean).powi(2)).sum::<f32>() / n).sqrt();
         let scale = 1.0 / spread.max(1.0);
         let grey: Vec<f32> = values.iter().map(|v| (v - mean) * scale).collect();
-        Self { pyramid: Pyramid::of(&grey), grey, low_information: spread < LOW_SPREAD }
+        Self { pyramid: Pyramid::of(grey), low_information: spread < LOW_SPREAD }
     }
 
     /// The share (0 to 1) of the pixels both images show, once `other` is aligned onto
@@ -83,20 +83,21 @@ impl Likeness {
         let Some(coarse) = align(&self.pyramid, &other.pyramid, &COARSE_ROUNDS, None) else { return 1.0 };
         // At half size a copy leaves next to nothing unmatched; a pair far apart there
         // is far apart in full.
-        let half = SIDE / 2;
-        let (aligned, shown) = warp(&other.pyramid.0[1], half, coarse.at_level(1));
-        let rough = unmatched_share_at(&self.pyramid.0[1], &aligned, &shown, half).max(unmatched_share_at(
-            &aligned,
-            &self.pyramid.0[1],
-            &shown,
-            half,
-        ));
+        let rough = self.unmatched_at(other, 1, coarse);
         if rough > (4.0 * give_up_above).max(EARLY_REJECT) {
             return rough;
         }
         let Some(fine) = align(&self.pyramid, &other.pyramid, &FINE_ROUNDS, Some(coarse)) else { return 1.0 };
-        let (aligned, shown) = warp(&other.grey, SIDE, fine);
-        unmatched_share(&self.grey, &aligned, &shown).max(unmatched_share(&aligned, &self.grey, &shown))
+        self.unmatched_at(other, 0, fine)
+    }
+
+    /// The share of pixels of pyramid level `level` that find no match, either way, once
+    /// `other` is moved by `t` (in full-size pixels).
+    fn unmatched_at(&self, other: &Likeness, level: usize, t: Alignment) -> f32 {
+        let side = SIDE >> level;
+        let own = &self.pyramid.0[level];
+        let (aligned, shown) = warp(&other.pyramid.0[level], side, t.at_level(level));
+        unmatched_share(own, &aligned, &shown, side).max(unmatched_share(&aligned, own, &shown, side))
     }
 }
 
@@ -133,11 +134,11 @@ const EARLY_REJECT: f32 = 0.02;
 struct Pyramid([Vec<f32>; 4]);
 
 impl Pyramid {
-    fn of(full: &[f32]) -> Self {
-        let half = halve(full, SIDE);
+    fn of(full: Vec<f32>) -> Self {
+        let half = halve(&full, SIDE);
         let quarter = halve(&half, SIDE / 2);
         let eighth = halve(&quarter, SIDE / 4);
-        Self([full.to_vec(), half, quarter, eighth])
+        Self([full, half, quarter, eighth])
     }
 }
 
@@ -147,7 +148,7 @@ fn glance_unmatched(a: &Pyramid, b: &Pyramid) -> usize {
     let side = SIDE / 8;
     let shown = vec![true; side * side];
     let count = |x: &[f32], y: &[f32]| {
-        (unmatched_share_at(x, y, &shown, side) * ((side - 2) * (side - 2)) as f32).round() as usize
+        (unmatched_share(x, y, &shown, side) * ((side - 2) * (side - 2)) as f32).round() as usize
     };
     count(&a.0[3], &b.0[3]).max(count(&b.0[3], &a.0[3]))
 }
@@ -288,13 +289,8 @@ fn warp(values: &[f32], side: usize, t: Alignment) -> (Vec<f32>, Vec<bool>) {
 /// The share of the pixels of `a` both images show whose level lies outside the range
 /// of `b`'s levels within one pixel of the same place, widened by [`MATCH`]: an edge
 /// moved by up to a pixel, or blurred by resampling, stays within that range; a shape
-/// that is not there does not. The outermost ring is left out.
-fn unmatched_share(a: &[f32], b: &[f32], shown: &[bool]) -> f32 {
-    unmatched_share_at(a, b, shown, SIDE)
-}
-
-/// [`unmatched_share`] of `side` x `side` images.
-fn unmatched_share_at(a: &[f32], b: &[f32], shown: &[bool], side: usize) -> f32 {
+/// that is not there does not. The outermost ring is left out. Both are `side` x `side`.
+fn unmatched_share(a: &[f32], b: &[f32], shown: &[bool], side: usize) -> f32 {
     // The lowest and highest level of `b` within one pixel of each place: along rows,
     // then along columns (two passes of 3 instead of one of 9).
     let along_rows = |pick: fn(f32, f32) -> f32| {
