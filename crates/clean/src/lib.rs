@@ -280,37 +280,56 @@ struct KeptImage {
     source: PathBuf,
     hash: Option<ImageHash>,
     colour: Option<[u8; 3]>,
-    /// Its likeness: known for images examined in this run, read when first needed for
-    /// the others (`None` inside: the input cannot be read any more).
-    likeness: OnceLock<Option<Likeness>>,
+    /// Its likeness (see [`LazyLikeness`]).
+    likeness: LazyLikeness,
     /// Its CLIP vector (`--dedup clip`).
     vector: Option<Vec<f32>>,
+}
+
+/// An image's likeness: known for images examined in this run, read from the input file
+/// when first needed for the others, and then kept (`None` inside: the file cannot be
+/// read any more).
+type LazyLikeness = OnceLock<Option<Likeness>>;
+
+/// A likeness already known.
+fn known(likeness: Option<Likeness>) -> LazyLikeness {
+    let lazy = OnceLock::new();
+    if let Some(likeness) = likeness {
+        let _ = lazy.set(Some(likeness));
+    }
+    lazy
+}
+
+/// What the first kind of evidence says of a kept image and the one being decided.
+#[derive(Clone, Copy)]
+struct FirstEvidence {
+    across_classes: bool,
+    hash_distance: Option<u32>,
+    cosine: Option<f32>,
 }
 
 /// A kept image that the first kind of evidence points to, for its pixels to confirm.
 struct Suspect<'a> {
     path: &'a str,
-    class: &'a str,
     likeness: &'a Likeness,
-    hash_distance: Option<u32>,
-    cosine: Option<f32>,
+    first: FirstEvidence,
 }
 
 /// What is known of an image being decided.
 struct Candidate<'a> {
     record: &'a CleanRecord,
     hash: Option<&'a ImageHash>,
-    likeness: Option<&'a Likeness>,
+    likeness: &'a LazyLikeness,
     vector: Option<&'a [f32]>,
 }
 
 /// An image of a batch, ready to be decided: its record, hash, likeness, output file (for
 /// an image examined in this run) and CLIP vector (`--dedup clip`).
-type Decidable = (CleanRecord, Option<ImageHash>, Option<Likeness>, Option<Vec<u8>>, Option<Vec<f32>>);
+type Decidable = (CleanRecord, Option<ImageHash>, LazyLikeness, Option<Vec<u8>>, Option<Vec<f32>>);
 
 impl<'a> Candidate<'a> {
     fn of((record, hash, likeness, _, vector): &'a Decidable) -> Self {
-        Candidate { record, hash: hash.as_ref(), likeness: likeness.as_ref(), vector: vector.as_deref() }
+        Candidate { record, hash: hash.as_ref(), likeness, vector: vector.as_deref() }
     }
 }
 
@@ -364,7 +383,7 @@ impl<'a> KeptImages<'a> {
             _ => false,
         };
         // The first kind of evidence narrows the kept images down; pixels confirm.
-        let mut suspects: Vec<(f32, &KeptImage, Option<u32>, Option<f32>)> = Vec::new();
+        let mut suspects: Vec<(f32, &KeptImage, FirstEvidence)> = Vec::new();
         for kept in &self.images[from.min(self.images.len())..] {
             let across_classes = kept.class != record.class;
             let strictness = if across_classes { 2 } else { 1 };
@@ -384,20 +403,13 @@ impl<'a> KeptImages<'a> {
             if near.is_some() || cosine.is_some() {
                 // Closest first: by cosine where the model saw them alike, else by hash.
                 let closeness = cosine.map_or_else(|| near.map_or(0.0, |d| 1.0 - d as f32 / 64.0), |c| 1.0 + c);
-                suspects.push((closeness, kept, distance, cosine));
+                suspects.push((closeness, kept, FirstEvidence { across_classes, hash_distance: distance, cosine }));
             }
         }
         if suspects.is_empty() {
             return None;
         }
-        let read_now;
-        let likeness = match candidate.likeness {
-            Some(likeness) => likeness,
-            None => {
-                read_now = self.examiner.likeness_of_file(&self.input.join(&record.source))?;
-                &read_now
-            }
-        };
+        let likeness = candidate.likeness.get_or_init(|| self.read_likeness(&record.source)).as_ref()?;
         if likeness.low_information {
             return None;
         }
@@ -406,51 +418,41 @@ impl<'a> KeptImages<'a> {
         // cores, and the first suspect in order that matches is the original.
         let known: Vec<Suspect> = suspects
             .into_iter()
-            .filter_map(|(_, kept, hash_distance, cosine)| {
-                let likeness = kept.likeness.get_or_init(|| self.read_likeness(kept)).as_ref()?;
-                let suspect = Suspect { path: &kept.path, class: &kept.class, likeness, hash_distance, cosine };
-                (!likeness.low_information).then_some(suspect)
+            .filter_map(|(_, kept, first)| {
+                let likeness = kept.likeness.get_or_init(|| self.read_likeness(&kept.source)).as_ref()?;
+                (!likeness.low_information).then_some(Suspect { path: &kept.path, likeness, first })
             })
             .collect();
         let measured = known.par_iter().map(|suspect| {
-            let across_classes = suspect.class != record.class;
+            let FirstEvidence { across_classes, hash_distance, cosine } = suspect.first;
             let bound = if across_classes { opts.near_pixels / 2.0 } else { opts.near_pixels };
             let difference = suspect.likeness.difference(likeness, bound);
             (difference <= bound).then(|| DuplicateEvidence {
                 of: suspect.path.to_owned(),
-                matched: if suspect.cosine.is_some() { DuplicateMatch::Clip } else { DuplicateMatch::Near },
-                hash_distance: suspect.hash_distance,
+                matched: if cosine.is_some() { DuplicateMatch::Clip } else { DuplicateMatch::Near },
+                hash_distance,
                 pixel_difference: Some(difference),
-                cosine: suspect.cosine,
+                cosine,
                 across_classes,
             })
         });
         measured.find_first(Option::is_some).flatten()
     }
 
-    fn read_likeness(&self, kept: &KeptImage) -> Option<Likeness> {
-        let likeness = self.examiner.likeness_of_file(&self.input.join(&kept.source));
+    /// The likeness of an image examined by an earlier run, from its input file.
+    fn read_likeness(&self, source: impl AsRef<Path>) -> Option<Likeness> {
+        let likeness = self.examiner.likeness_of_file(&self.input.join(source.as_ref()));
         if likeness.is_none() {
-            tracing::debug!("{}: cannot be read again to compare with", kept.source.display());
+            tracing::debug!("{}: cannot be read again to compare with", source.as_ref().display());
         }
         likeness
     }
 
-    fn add(
-        &mut self,
-        record: &CleanRecord,
-        hash: Option<ImageHash>,
-        likeness: Option<Likeness>,
-        vector: Option<Vec<f32>>,
-    ) {
+    fn add(&mut self, record: &CleanRecord, hash: Option<ImageHash>, likeness: LazyLikeness, vector: Option<Vec<f32>>) {
         let Some(path) = record.path.clone() else { return };
         self.by_bytes.insert(record.sha256.clone(), path.clone());
         if let Some(pixels) = &record.pixels_xxh3 {
             self.by_pixels.insert(pixels.clone(), path.clone());
-        }
-        let known = OnceLock::new();
-        if let Some(likeness) = likeness {
-            let _ = known.set(Some(likeness));
         }
         self.images.push(KeptImage {
             path,
@@ -458,7 +460,7 @@ impl<'a> KeptImages<'a> {
             source: PathBuf::from(&record.source),
             hash,
             colour: record.mean_rgb,
-            likeness: known,
+            likeness,
             vector,
         });
     }
@@ -624,11 +626,11 @@ fn clean_inputs(
                     Examined::Unchanged(record) => {
                         report.reused += 1;
                         let phash = parse_phash(&record);
-                        (record, phash, None, None, vector)
+                        (record, phash, LazyLikeness::new(), None, vector)
                     }
                     Examined::New { record, phash, likeness, output } => {
                         report.examined += 1;
-                        (record, phash, likeness, output, vector)
+                        (record, phash, known(likeness), output, vector)
                     }
                 }
             })
@@ -790,11 +792,11 @@ mod tests {
             .iter()
             .map(|(class, name, image)| {
                 let (record, hash, likeness) = examined(&examiner, class, name, image);
-                let candidate =
-                    Candidate { record: &record, hash: Some(&hash), likeness: Some(&likeness), vector: None };
+                let likeness = known(Some(likeness));
+                let candidate = Candidate { record: &record, hash: Some(&hash), likeness: &likeness, vector: None };
                 let evidence = kept.duplicate(&candidate, opts, 0);
                 if evidence.is_none() {
-                    kept.add(&record, Some(hash), Some(likeness), None);
+                    kept.add(&record, Some(hash), likeness, None);
                 }
                 evidence
             })
@@ -806,11 +808,12 @@ mod tests {
         let examiner = Examiner::new(&options(Dedup::Near));
         let mut seen = KeptImages::new(&examiner, Path::new("/nonexistent"));
         let first = kept("a.jpg", "sha-a", "px-a", [100, 100, 100]);
-        seen.add(&first, None, None, None);
+        seen.add(&first, None, LazyLikeness::new(), None);
         let same_bytes = kept("b.jpg", "sha-a", "px-b", [0, 0, 0]);
         let same_pixels = kept("c.png", "sha-c", "px-a", [0, 0, 0]);
         let of = |record: &CleanRecord, dedup| {
-            let candidate = Candidate { record, hash: None, likeness: None, vector: None };
+            let unread = LazyLikeness::new();
+            let candidate = Candidate { record, hash: None, likeness: &unread, vector: None };
             seen.duplicate(&candidate, &options(dedup), 0).map(|e| (e.of, e.matched))
         };
         for dedup in [Dedup::Exact, Dedup::Near] {
