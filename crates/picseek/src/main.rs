@@ -132,19 +132,15 @@ fn writing_lock(
     picseek_manifest::DataDirLock::acquire(&ctx.data_dir, name).map(Some)
 }
 
-/// For the stages that stop cleanly (download, clean, index and the run of them): the
-/// first Ctrl-C or SIGTERM asks the stage to stop (it saves its work and says how far it
-/// got); a second one ends the process at once. Crawl stops its browsers itself, and
+/// For the stages that stop cleanly (download, clean, index, their merges and the run of
+/// them): the first Ctrl-C or SIGTERM asks the stage to stop (it saves its work and says
+/// how far it got); a second one ends the process at once. Crawl stops its browsers
+/// itself; split, which never looks, ends as the signal says (its writes are atomic);
 /// the readers hold nothing to save.
 fn stop_on_signals(command: &Command) {
     if !matches!(
         command,
-        Command::Download(_)
-            | Command::Clean(_)
-            | Command::Index(_)
-            | Command::Run(_)
-            | Command::Merge(_)
-            | Command::Split(_)
+        Command::Download(_) | Command::Clean(_) | Command::Index(_) | Command::Run(_) | Command::Merge(_)
     ) {
         return;
     }
