@@ -11,7 +11,7 @@ use crate::support::{
 };
 use image::{Rgb, RgbImage, Rgba, RgbaImage};
 use picseek_clip::{ModelFiles, Preprocessing, TextEncoder};
-use picseek_index::{ClipEmbedder, ClipOptions};
+use picseek_embed::{ClipEmbedder, ModelOptions};
 
 fn max_abs_diff(ours: &[f32], reference: &serde_json::Value) -> f64 {
     let reference = reference.as_array().expect("a list of numbers");
@@ -59,11 +59,8 @@ fn preprocessing_and_image_embeddings_match_the_python_reference() {
         assert!(diff < 1e-5, "{}: pixel values differ from PIL's by {diff}", file.display());
     }
 
-    let clip = ClipEmbedder::load(
-        &ClipOptions { model_dir: model.clone(), batch: 4, threads: 2, ..ClipOptions::default() },
-        1 << 30,
-    )
-    .unwrap();
+    let clip =
+        ClipEmbedder::load(&ModelOptions { batch: 4, threads: 2, ..ModelOptions::in_dir(&model) }, 1 << 30).unwrap();
     let mut args = vec!["images", model_str];
     args.extend(files.iter().map(|f| f.to_str().unwrap()));
     let reference = python_reference(&args);

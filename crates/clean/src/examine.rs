@@ -5,7 +5,7 @@ use std::path::Path;
 use image::ImageFormat;
 use image_hasher::{HashAlg, Hasher, HasherConfig, ImageHash};
 use picseek_imaging::{ImageError, decode, resize_exact, to_rgb_on_white};
-use picseek_manifest::{CleanRecord, CleanStatus, sha256_hex};
+use picseek_manifest::{CleanRecord, CleanStatus, RejectReason, sha256_hex};
 
 use crate::inputs::Input;
 use crate::likeness::{Likeness, comparison_view};
@@ -53,10 +53,8 @@ impl Examiner {
             let scored = earlier.status != CleanStatus::Kept || earlier.quality.is_some();
             // So are images a quality flag or a duplicate rejected: the flags to reject, the
             // dedup mode and the images they were duplicates of may have changed.
-            let decided_by_others = earlier
-                .reason
-                .as_deref()
-                .is_some_and(|r| r.parse::<picseek_manifest::QualityFlag>().is_ok() || r.starts_with("duplicate_of:"));
+            let decided_by_others =
+                matches!(earlier.reason, Some(RejectReason::Flagged(_) | RejectReason::DuplicateOf(_)));
             let scored = scored && !decided_by_others;
             if output_in_place && earlier.class == record.class && scored {
                 return Examined::Unchanged(earlier.clone());
@@ -73,7 +71,7 @@ impl Examiner {
         record.width = Some(width);
         record.height = Some(height);
         if width.min(height) < self.min_side {
-            record.reason = Some("too_small".into());
+            record.reason = Some(RejectReason::TooSmall);
             record.detail = Some(format!("{width}x{height} has a side below the minimum of {} pixels", self.min_side));
             return Examined::New { record, phash: None, likeness: None, output: None };
         }
@@ -97,7 +95,7 @@ impl Examiner {
             match encoded {
                 Ok(file) => file,
                 Err(e) => {
-                    record.reason = Some("unencodable".into());
+                    record.reason = Some(RejectReason::Unencodable);
                     record.detail = Some(e);
                     return Examined::New { record, phash: None, likeness: None, output: None };
                 }
@@ -162,7 +160,12 @@ fn mean_rgb(rgb: &image::RgbImage) -> [u8; 3] {
 }
 
 fn rejected(mut record: CleanRecord, e: &ImageError) -> Examined {
-    record.reason = Some(e.reason_code().into());
+    record.reason = Some(match e {
+        ImageError::Unreadable { .. } => RejectReason::Unreadable,
+        ImageError::Empty { .. } => RejectReason::Empty,
+        ImageError::Undecodable { .. } => RejectReason::Undecodable,
+        ImageError::TooLarge { .. } => RejectReason::TooLarge,
+    });
     record.detail = Some(e.to_string());
     Examined::New { record, phash: None, likeness: None, output: None }
 }

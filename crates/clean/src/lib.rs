@@ -30,9 +30,9 @@ use image_hasher::ImageHash;
 use indicatif::{ProgressBar, ProgressStyle};
 use picseek_imaging::ImageError;
 use picseek_manifest::{
-    ClassNaming, CleanManifest, CleanRecord, CleanStatus, DuplicateEvidence, DuplicateMatch, InvalidOption,
-    ManifestError, QualityFlag, Shard, ShardError, input_fingerprint, read_json, shards_to_merge, write_atomic,
-    write_json_atomic,
+    ClassNaming, CleanManifest, CleanOutcome, CleanRecord, CleanStatus, DataDir, DuplicateEvidence, DuplicateMatch,
+    InvalidOption, ManifestError, QualityFlag, RejectReason, Shard, ShardError, input_fingerprint, read_json,
+    shards_to_merge, write_atomic, write_json_atomic,
 };
 use quality::mark_odd_sizes;
 use rayon::prelude::*;
@@ -71,7 +71,7 @@ pub enum Dedup {
 #[derive(Debug, Clone, PartialEq)]
 pub struct ClipDedup {
     /// The model and how to run it.
-    pub model: picseek_index::ClipOptions,
+    pub model: picseek_embed::ModelOptions,
     /// The index folder whose `cache/` holds the vectors.
     pub index_dir: PathBuf,
     /// The cosine at or above which two images are duplicates.
@@ -128,8 +128,8 @@ pub struct CleanOptions {
 impl Default for CleanOptions {
     fn default() -> Self {
         Self {
-            input: PathBuf::from("raw"),
-            out: PathBuf::from("clean"),
+            input: DataDir::default().raw(),
+            out: DataDir::default().clean(),
             min_side: 50,
             dedup: Dedup::Near,
             near_distance: 18,
@@ -201,7 +201,7 @@ pub enum CleanError {
     Shards(#[from] ShardError),
     /// The CLIP model for `--dedup clip`, or its embedding cache, cannot be used.
     #[error(transparent)]
-    Clip(#[from] picseek_index::IndexError),
+    Clip(#[from] picseek_embed::EmbedError),
 }
 
 /// What a clean run did.
@@ -220,7 +220,7 @@ pub struct CleanReport {
     /// Files whose earlier record still holds.
     pub reused: usize,
     /// `kept`, and `rejected: <reason>` for each reason (duplicates counted together).
-    pub summary: BTreeMap<String, usize>,
+    pub summary: BTreeMap<CleanOutcome, usize>,
     /// Duplicates by how they matched.
     pub duplicates: BTreeMap<DuplicateMatch, usize>,
     /// Kept images per quality flag.
@@ -236,11 +236,13 @@ impl CleanReport {
         self.records.iter().filter(|r| r.status == CleanStatus::Kept).count()
     }
 
-    /// Rejected files by reason (duplicates counted together as `duplicate`).
-    pub fn rejected(&self) -> BTreeMap<String, usize> {
+    /// Rejected files by reason (duplicates counted together, [`RejectReason::kind`]).
+    pub fn rejected(&self) -> BTreeMap<RejectReason, usize> {
         let mut counts = BTreeMap::new();
         for r in self.records.iter().filter(|r| r.status == CleanStatus::Rejected) {
-            *counts.entry(rejection_kind(r.reason.as_deref()).to_owned()).or_default() += 1;
+            if let Some(reason) = &r.reason {
+                *counts.entry(reason.kind()).or_default() += 1;
+            }
         }
         counts
     }
@@ -249,8 +251,8 @@ impl CleanReport {
         self.files = records.len();
         self.records = records;
         let kept = self.kept();
-        self.summary = self.rejected().into_iter().map(|(reason, n)| (format!("rejected: {reason}"), n)).collect();
-        self.summary.insert("kept".into(), kept);
+        self.summary = self.rejected().into_iter().map(|(reason, n)| (CleanOutcome::Rejected(reason), n)).collect();
+        self.summary.insert(CleanOutcome::Kept, kept);
         for evidence in self.records.iter().filter_map(|r| r.duplicate.as_ref()) {
             *self.duplicates.entry(evidence.matched).or_default() += 1;
         }
@@ -260,15 +262,6 @@ impl CleanReport {
             }
         }
         self
-    }
-}
-
-/// A rejection's kind: its reason, with every `duplicate_of:<path>` as `duplicate`.
-fn rejection_kind(reason: Option<&str>) -> &str {
-    match reason {
-        Some(r) if r.starts_with("duplicate_of:") => "duplicate",
-        Some(r) => r,
-        None => "unknown",
     }
 }
 
@@ -498,12 +491,12 @@ pub fn clean(opts: &CleanOptions) -> Result<CleanReport, CleanError> {
     let inputs = list_inputs(&opts.input, opts.classes)?;
     let Some(shard) = opts.shard else {
         picseek_manifest::remove_stale_temporaries(&opts.out, 2);
-        let manifest_path = opts.out.join(MANIFEST_FILE);
+        let manifest_path = DataDir::stage_manifest(&opts.out);
         let previous = read_records(&manifest_path)?;
         return clean_inputs(opts, inputs, previous, manifest_path, Scope::Whole);
     };
     let fingerprint = inputs_fingerprint(&inputs);
-    let manifest_path = shard.dir(&opts.out).join(MANIFEST_FILE);
+    let manifest_path = DataDir::stage_manifest(&shard.dir(&opts.out));
     if shard.completed(&opts.out, &fingerprint).is_some() {
         let records: CleanManifest = read_json(&manifest_path)?;
         let report =
@@ -512,7 +505,7 @@ pub fn clean(opts: &CleanOptions) -> Result<CleanReport, CleanError> {
     }
     shard.clear_completion(&opts.out)?;
     // A shard also knows what a merged (or whole) run before it examined.
-    let mut previous = read_records(&opts.out.join(MANIFEST_FILE))?;
+    let mut previous = read_records(&DataDir::stage_manifest(&opts.out))?;
     previous.extend(read_records(&manifest_path)?);
     let mine: Vec<Input> = inputs.into_iter().filter(|input| shard.owns(&input.source)).collect();
     let count = mine.len();
@@ -532,16 +525,13 @@ pub fn merge_clean(opts: &CleanOptions, count: Option<usize>) -> Result<CleanRep
     let inputs = list_inputs(&opts.input, opts.classes)?;
     let shards = shards_to_merge(&opts.out, count, &inputs_fingerprint(&inputs))?;
     picseek_manifest::remove_stale_temporaries(&opts.out, 3);
-    let manifest_path = opts.out.join(MANIFEST_FILE);
+    let manifest_path = DataDir::stage_manifest(&opts.out);
     let mut previous = read_records(&manifest_path)?;
     for shard in &shards {
-        previous.extend(read_records(&shard.dir(&opts.out).join(MANIFEST_FILE))?);
+        previous.extend(read_records(&DataDir::stage_manifest(&shard.dir(&opts.out)))?);
     }
     clean_inputs(opts, inputs, previous, manifest_path, Scope::Whole)
 }
-
-/// The manifest in `clean/` (and in each shard's folder).
-const MANIFEST_FILE: &str = "manifest.json";
 
 /// What a run decides: everything, or (a shard) what each file decides alone.
 #[derive(Clone, Copy, PartialEq)]
@@ -590,7 +580,7 @@ fn clean_inputs(
     );
     let mut clip = match (&opts.clip, opts.dedup) {
         (Some(clip), Dedup::Clip) => {
-            Some(picseek_index::CachedClipEmbedder::open(&clip.index_dir, &clip.model, opts.max_decode_bytes)?)
+            Some(picseek_embed::CachedClipEmbedder::open(&clip.index_dir, &clip.model, opts.max_decode_bytes)?)
         }
         _ => None,
     };
@@ -663,7 +653,7 @@ fn clean_inputs(
                         let _ = std::fs::remove_file(opts.out.join(path));
                     }
                     record.status = CleanStatus::Rejected;
-                    record.reason = Some(format!("duplicate_of:{}", evidence.of));
+                    record.reason = Some(RejectReason::DuplicateOf(evidence.of.clone()));
                     record.detail = Some(describe(&evidence));
                     record.duplicate = Some(evidence);
                 } else {
@@ -693,7 +683,7 @@ fn clean_inputs(
 /// The CLIP vector of each kept image of a batch (from the output it will have, so that
 /// `index` finds it cached), in batch order; `None` for the others.
 fn clip_vectors(
-    clip: &mut picseek_index::CachedClipEmbedder,
+    clip: &mut picseek_embed::CachedClipEmbedder,
     examined: &[Examined],
     out: &Path,
 ) -> Result<Vec<Option<Vec<f32>>>, CleanError> {
@@ -731,7 +721,7 @@ fn reject_flagged(records: &mut [CleanRecord], reject: &[QualityFlag], out: &Pat
             let _ = std::fs::remove_file(out.join(path));
         }
         record.status = CleanStatus::Rejected;
-        record.reason = Some(flag.name().into());
+        record.reason = Some(RejectReason::Flagged(flag));
         record.detail = Some(format!("{flag} score {score:.3} is below its threshold"));
     }
 }
@@ -880,14 +870,16 @@ mod tests {
     fn the_summary_counts_duplicates_together() {
         let mut dup = kept("b.jpg", "sha-b", "px-b", [0, 0, 0]);
         dup.status = CleanStatus::Rejected;
-        dup.reason = Some("duplicate_of:Owl/a.jpg".into());
+        dup.reason = Some(RejectReason::DuplicateOf("Owl/a.jpg".into()));
         let mut small = dup.clone();
-        small.reason = Some("too_small".into());
+        small.reason = Some(RejectReason::TooSmall);
         let first = kept("a.jpg", "sha-a", "px-a", [100, 100, 100]);
         let report = CleanReport::default().finish(vec![first, dup.clone(), dup, small]);
         assert_eq!(report.kept(), 1);
-        assert_eq!(report.rejected(), [("duplicate".to_owned(), 2), ("too_small".to_owned(), 1)].into());
-        assert_eq!(report.summary["rejected: duplicate"], 2);
+        let duplicate = RejectReason::DuplicateOf(String::new());
+        assert_eq!(report.rejected(), [(duplicate.clone(), 2), (RejectReason::TooSmall, 1)].into());
+        assert_eq!(report.summary[&CleanOutcome::Rejected(duplicate)], 2);
+        assert_eq!(serde_json::to_value(&report).unwrap()["summary"]["rejected: duplicate"], 2);
         assert_eq!(report.files, 4);
     }
 }

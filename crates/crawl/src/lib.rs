@@ -72,7 +72,7 @@ impl Default for CrawlOptions {
     fn default() -> Self {
         Self {
             categories_file: PathBuf::from("categories.json"),
-            urls_path: PathBuf::from("urls.json"),
+            urls_path: picseek_manifest::DataDir::default().urls(),
             url_template: "https://www.flickr.com/search/?text={term}".into(),
             max_per_term: 20,
             size: "b".into(),

@@ -14,7 +14,9 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use picseek_clip::ModelFiles;
-use picseek_index::{EmbedderKind, RecordedBuild};
+use picseek_embed::{EmbedderKind, ModelOptions};
+use picseek_index::RecordedBuild;
+use picseek_manifest::DataDir;
 use serde::Serialize;
 
 /// What to check.
@@ -237,7 +239,7 @@ fn runtime_check() -> Check {
 
 fn model_and_index_checks(opts: &DoctorOptions) -> Vec<Check> {
     let recorded = RecordedBuild::read(&opts.index_dir);
-    let index = match (&recorded, opts.index_dir.join("index.json").is_file()) {
+    let index = match (&recorded, DataDir::index_manifest(&opts.index_dir).is_file()) {
         (Some(r), _) => Check::ok(
             "index",
             format!(
@@ -250,7 +252,7 @@ fn model_and_index_checks(opts: &DoctorOptions) -> Vec<Check> {
         (None, true) => Check::bad(
             "index",
             Status::Fail,
-            format!("{}/index.json cannot be read", opts.index_dir.display()),
+            format!("{} cannot be read", DataDir::index_manifest(&opts.index_dir).display()),
             Problem::IndexDamaged,
         ),
         (None, false) => {
@@ -258,13 +260,10 @@ fn model_and_index_checks(opts: &DoctorOptions) -> Vec<Check> {
         }
     };
     let wanted = recorded.as_ref().filter(|r| r.embedder == EmbedderKind::Clip).and_then(|r| r.model.clone());
-    let dir = match (&opts.model_dir, &wanted) {
-        (Some(dir), _) => dir.clone(),
-        (None, Some(model)) => match picseek_index::locate_model(&opts.index_dir, model) {
-            Ok(dir) => dir,
-            Err(e) => return vec![Check::bad("model", Status::Fail, e.to_string(), Problem::ModelMismatch), index],
-        },
-        (None, None) => picseek_index::ClipOptions::default().model_dir,
+    let named = ModelOptions { model_dir: opts.model_dir.clone(), ..ModelOptions::default() };
+    let dir = match named.resolved(wanted.as_ref().map(|model| (opts.index_dir.as_path(), model))) {
+        Ok(resolved) => resolved.dir().to_owned(),
+        Err(e) => return vec![Check::bad("model", Status::Fail, e.to_string(), Problem::ModelMismatch), index],
     };
     // Without a CLIP index the model is optional (the pixel embedder needs none).
     let missing_status = if wanted.is_some() { Status::Fail } else { Status::Warn };

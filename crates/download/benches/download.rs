@@ -80,7 +80,7 @@ fn main() {
             let start = Instant::now();
             let report = client.block_on(download(&opts)).expect("download");
             ours.push(start.elapsed().as_secs_f64());
-            assert_eq!(report.summary, [("ok".to_owned(), FILES)].into());
+            assert_eq!(report.summary, [(picseek_manifest::DownloadOutcome::OK, FILES)].into());
 
             let result = std::process::Command::new(&python)
                 .arg(repo.join("scripts/bench/download_urllib.py"))

@@ -4,7 +4,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use backon::{BackoffBuilder, ExponentialBuilder};
-use picseek_manifest::{DownloadRecord, DownloadStatus, sha256_hex, write_atomic};
+use picseek_manifest::{DownloadRecord, DownloadStatus, FailureReason, sha256_hex, write_atomic};
 use reqwest::StatusCode;
 use reqwest::header::{HeaderMap, RETRY_AFTER};
 
@@ -50,18 +50,18 @@ pub(crate) fn host_of(url: &str) -> Option<String> {
 
 impl FetchError {
     /// The reason code recorded in the manifest.
-    pub(crate) fn code(&self) -> String {
+    pub(crate) fn code(&self) -> FailureReason {
         match self {
-            Self::Http { status, .. } => format!("http_{status}"),
-            Self::Timeout(_) => "timeout".into(),
-            Self::Connection(_) => "connection".into(),
-            Self::Truncated { .. } => "truncated".into(),
-            Self::TooLarge { .. } => "too_large".into(),
-            Self::NotAnImage(_) => "not_an_image".into(),
-            Self::NoAi => "noai".into(),
-            Self::InvalidUrl => "invalid_url".into(),
-            Self::Write(_) => "write".into(),
-            Self::Throttled { .. } => "throttled".into(),
+            Self::Http { status, .. } => FailureReason::Http(*status),
+            Self::Timeout(_) => FailureReason::Timeout,
+            Self::Connection(_) => FailureReason::Connection,
+            Self::Truncated { .. } => FailureReason::Truncated,
+            Self::TooLarge { .. } => FailureReason::TooLarge,
+            Self::NotAnImage(_) => FailureReason::NotAnImage,
+            Self::NoAi => FailureReason::NoAi,
+            Self::InvalidUrl => FailureReason::InvalidUrl,
+            Self::Write(_) => FailureReason::Write,
+            Self::Throttled { .. } => FailureReason::Throttled,
         }
     }
 
@@ -144,6 +144,7 @@ impl Fetched {
             sha256: Some(self.sha256),
             bytes: Some(self.bytes),
             http_status: Some(self.http_status),
+            reason: None,
             error: None,
             attempts,
             provenance: None,

@@ -26,9 +26,9 @@ use std::time::Duration;
 use futures::StreamExt;
 use indicatif::{ProgressBar, ProgressStyle};
 use picseek_manifest::{
-    DownloadManifest, DownloadRecord, DownloadStatus, InvalidOption, ManifestError, SOURCES_FILE, Shard, ShardError,
-    SourcesManifest, UrlsManifest, folder_name, input_fingerprint, read_json, sha256_hex, shards_to_merge,
-    write_json_atomic,
+    DataDir, DownloadManifest, DownloadOutcome, DownloadRecord, DownloadStatus, InvalidOption, ManifestError,
+    SOURCES_FILE, Shard, ShardError, SourcesManifest, UrlsManifest, folder_name, input_fingerprint, read_json,
+    sha256_hex, shards_to_merge, write_json_atomic,
 };
 use serde::Serialize;
 
@@ -73,8 +73,8 @@ pub struct DownloadOptions {
 impl Default for DownloadOptions {
     fn default() -> Self {
         Self {
-            urls_path: PathBuf::from("urls.json"),
-            out_dir: PathBuf::from("raw"),
+            urls_path: DataDir::default().urls(),
+            out_dir: DataDir::default().raw(),
             concurrency: 16,
             rate: 2.0,
             connections_per_host: 4,
@@ -193,7 +193,7 @@ pub struct DownloadReport {
     pub reused: usize,
     /// Records by status and, for the others than `ok`, by reason code:
     /// `ok`, `failed: http_404`, `skipped: noai`, ...
-    pub summary: BTreeMap<String, usize>,
+    pub summary: BTreeMap<DownloadOutcome, usize>,
     /// What each host contacted in this run saw: requests, refusals, its final rate.
     pub hosts: Vec<HostReport>,
     /// The whole manifest, in `urls.json` order.
@@ -204,29 +204,16 @@ pub struct DownloadReport {
 impl DownloadReport {
     /// URLs downloaded, in this run or before.
     pub fn ok(&self) -> usize {
-        self.summary.get("ok").copied().unwrap_or(0)
+        self.summary.get(&DownloadOutcome::OK).copied().unwrap_or(0)
     }
 
     fn finish(mut self, records: Vec<DownloadRecord>) -> Self {
         for r in &records {
-            let key = match (r.status, r.reason()) {
-                (DownloadStatus::Ok, _) => "ok".to_owned(),
-                (status, reason) => format!("{}: {}", status_name(status), reason.unwrap_or("unknown")),
-            };
-            *self.summary.entry(key).or_default() += 1;
+            *self.summary.entry(r.outcome()).or_default() += 1;
         }
         self.urls = records.len();
         self.records = records;
         self
-    }
-}
-
-/// A status as the manifest and summaries name it.
-pub fn status_name(status: DownloadStatus) -> &'static str {
-    match status {
-        DownloadStatus::Ok => "ok",
-        DownloadStatus::Failed => "failed",
-        DownloadStatus::Skipped => "skipped",
     }
 }
 
@@ -253,10 +240,10 @@ pub async fn download(opts: &DownloadOptions) -> Result<DownloadReport, Download
     opts.validate()?;
     let (urls, fingerprint) = read_urls(&opts.urls_path)?;
     let manifest_path = match opts.shard {
-        Some(shard) => shard.dir(&opts.out_dir).join(MANIFEST_FILE),
+        Some(shard) => DataDir::stage_manifest(&shard.dir(&opts.out_dir)),
         None => {
             picseek_manifest::remove_stale_temporaries(&opts.out_dir, 3);
-            opts.out_dir.join(MANIFEST_FILE)
+            DataDir::stage_manifest(&opts.out_dir)
         }
     };
     let mut report = DownloadReport { manifest: manifest_path.clone(), shard: opts.shard, ..DownloadReport::default() };
@@ -276,7 +263,7 @@ pub async fn download(opts: &DownloadOptions) -> Result<DownloadReport, Download
     };
     // A shard also knows what a merged (or whole) run before it downloaded.
     let mut previous: HashMap<Key, DownloadRecord> = HashMap::new();
-    for path in [opts.out_dir.join(MANIFEST_FILE), manifest_path.clone()] {
+    for path in [DataDir::stage_manifest(&opts.out_dir), manifest_path.clone()] {
         if path.exists() {
             let records: DownloadManifest = read_json(&path)?;
             previous.extend(records.into_iter().map(|r| (key(&r.category, &r.term, &r.url), r)));
@@ -390,7 +377,6 @@ pub async fn download(opts: &DownloadOptions) -> Result<DownloadReport, Download
 }
 
 /// The manifest in `raw/` (and in each shard's folder).
-const MANIFEST_FILE: &str = "manifest.json";
 /// How often a download looks for a stop request while it waits on the network.
 const STOP_CHECK: std::time::Duration = std::time::Duration::from_millis(100);
 
@@ -428,7 +414,7 @@ pub fn merge_download(opts: &DownloadOptions, count: Option<usize>) -> Result<Do
     picseek_manifest::remove_stale_temporaries(&opts.out_dir, 3);
     let mut by_key: HashMap<Key, DownloadRecord> = HashMap::new();
     for shard in &shards {
-        let records: DownloadManifest = read_json(&shard.dir(&opts.out_dir).join(MANIFEST_FILE))?;
+        let records: DownloadManifest = read_json(&DataDir::stage_manifest(&shard.dir(&opts.out_dir)))?;
         by_key.extend(records.into_iter().map(|r| (key(&r.category, &r.term, &r.url), r)));
     }
     let count = shards.len();
@@ -444,7 +430,7 @@ pub fn merge_download(opts: &DownloadOptions, count: Option<usize>) -> Result<Do
             }
         }
     }
-    let manifest = opts.out_dir.join(MANIFEST_FILE);
+    let manifest = DataDir::stage_manifest(&opts.out_dir);
     write_json_atomic(&manifest, &records)?;
     let report = DownloadReport { manifest, reused: records.len(), ..DownloadReport::default() };
     Ok(report.finish(records))
@@ -489,6 +475,7 @@ fn reuse_earlier_download(out_dir: &Path, job: &Job, earlier: Option<DownloadRec
         sha256: Some(sha256_hex(&bytes)),
         bytes: Some(bytes.len() as u64),
         http_status: Some(200),
+        reason: None,
         error: None,
         attempts: 1,
         provenance: None,
@@ -506,6 +493,7 @@ impl FetchError {
             sha256: None,
             bytes: None,
             http_status: self.http_status(),
+            reason: Some(self.code()),
             error: Some(format!("{}: {self}", self.code())),
             attempts,
             provenance: None,
@@ -539,6 +527,7 @@ mod tests {
             sha256: Some(sha256_hex(PNG)),
             bytes: Some(bytes),
             http_status: Some(200),
+            reason: None,
             error: None,
             attempts: 2,
             provenance: None,

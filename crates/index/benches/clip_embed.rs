@@ -10,7 +10,8 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use image::{Rgb, RgbImage};
-use picseek_index::{ClipEmbedder, ClipOptions, EmbedderChoice, IndexOptions, build_index};
+use picseek_embed::{ClipEmbedder, EmbedderSettings, ModelOptions};
+use picseek_index::{IndexOptions, build_index};
 use rayon::prelude::*;
 
 const IMAGES: usize = 500;
@@ -59,7 +60,7 @@ fn main() {
     let dir = tempfile::tempdir().expect("temp dir");
     eprintln!("writing {IMAGES} JPEGs...");
     let files = write_images(dir.path());
-    let options = ClipOptions { model_dir: model_dir.clone(), batch: BATCH, threads, ..ClipOptions::default() };
+    let options = ModelOptions { batch: BATCH, threads, ..ModelOptions::in_dir(&model_dir) };
 
     let mut ours = Vec::new();
     for run in 0..RUNS {
@@ -68,7 +69,8 @@ fn main() {
         let opts = IndexOptions {
             train: dir.path().join("train"),
             index_dir: dir.path().join("index"),
-            embedder: EmbedderChoice::Clip { options: options.clone(), spaces: Vec::new() },
+            embedder: EmbedderSettings::Clip(options.clone()),
+            graphs: Vec::new(),
             max_decode_bytes: picseek_imaging::DEFAULT_MAX_DECODE_BYTES,
             rebuild: true,
             ..IndexOptions::default()

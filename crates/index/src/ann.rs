@@ -159,7 +159,7 @@ pub fn clip_like_vectors(n: usize, dimension: usize, classes: usize, seed: u64) 
                 (centres[class][d] + along + noise[d]) as f32
             })
             .collect();
-        picseek_clip::l2_normalise(&mut v);
+        picseek_embed::l2_normalise(&mut v);
         out.extend(v);
     }
     out

@@ -9,20 +9,18 @@ use std::path::{Path, PathBuf};
 use indicatif::{ProgressBar, ProgressStyle};
 use picseek_imaging::{ImageError, list_images, read_image_file};
 use picseek_manifest::{
-    ClassNaming, Dtype, EmbedderKind, FolderProvenance, IndexItem, IndexManifest, IndexedFolder, InvalidOption, Metric,
-    ModelIdentity, OLD_PROVENANCE_FILE, PhotoSource, Shard, SkippedFile, TEMPORARY_PREFIX, VectorFile,
-    input_fingerprint, provenance_path, read_json, sha256_hex, shards_to_merge, staging_file_in, write_json_atomic,
+    ClassNaming, DataDir, Dtype, FolderProvenance, IndexItem, IndexManifest, IndexedFolder, InvalidOption, Metric,
+    OLD_PROVENANCE_FILE, PhotoSource, Shard, SkippedFile, TEMPORARY_PREFIX, VectorFile, input_fingerprint,
+    provenance_path, read_json, sha256_hex, shards_to_merge, staging_file_in, write_json_atomic,
 };
 use rayon::prelude::*;
 use serde::Serialize;
 
+use picseek_embed::{Embedder, EmbedderSettings, EmbeddingCache, ModelOptions, PixelEmbedder, Prepared, Vector};
+
 use crate::ann::build_graph;
-use crate::cache::open_cache;
-use crate::identity::IndexIdentity;
-use crate::store::{Index, MANIFEST_FILE, data_root};
-use crate::{
-    AnnSettings, ClipEmbedder, ClipOptions, EmbedderChoice, FORMAT_VERSION, IndexError, PixelEmbedder, io_error,
-};
+use crate::store::{Index, data_root};
+use crate::{AnnSettings, FORMAT_VERSION, IndexError, io_error};
 
 /// Where the indexed folder's images came from (written by split, beside it); nothing
 /// for a folder from elsewhere.
@@ -49,10 +47,6 @@ impl Provenance {
     }
 }
 
-/// Pixel images decoded at once: enough to keep every core busy, few enough to bound
-/// memory (a 448 px row is 600 KB).
-const PIXEL_BATCH: usize = 64;
-
 /// What to index, where, and how.
 #[derive(Debug, Clone)]
 pub struct IndexOptions {
@@ -61,7 +55,10 @@ pub struct IndexOptions {
     /// The index folder (`index/`).
     pub index_dir: PathBuf,
     /// The embedder and its settings.
-    pub embedder: EmbedderChoice,
+    pub embedder: EmbedderSettings,
+    /// The metrics to build approximate-search graphs for (CLIP only; metrics without a
+    /// graph space, L1, are searched exactly and need none).
+    pub graphs: Vec<Metric>,
     /// Images bigger than this when decoded are skipped as too large.
     pub max_decode_bytes: u64,
     /// Start afresh instead of extending (or refusing) an existing index.
@@ -81,9 +78,10 @@ impl Default for IndexOptions {
     /// (relative to the working directory; callers put them under their data directory).
     fn default() -> Self {
         Self {
-            train: PathBuf::from("train"),
-            index_dir: PathBuf::from("index"),
-            embedder: EmbedderChoice::Clip { options: ClipOptions::default(), spaces: vec![Metric::Cosine] },
+            train: DataDir::default().train(),
+            index_dir: DataDir::default().index(),
+            embedder: EmbedderSettings::Clip(ModelOptions::default()),
+            graphs: vec![Metric::Cosine],
             max_decode_bytes: picseek_imaging::DEFAULT_MAX_DECODE_BYTES,
             rebuild: false,
             ann: AnnSettings::default(),
@@ -94,17 +92,13 @@ impl Default for IndexOptions {
 }
 
 impl IndexOptions {
-    /// The default side of the pixel embedder's square (the tutorial's).
-    pub const DEFAULT_PIXEL_SIZE: u32 = 448;
-
     /// Refuses options the stage cannot work with, naming the option.
     pub fn validate(&self) -> Result<(), InvalidOption> {
         match &self.embedder {
-            EmbedderChoice::Pixel { size } if !(1..=PixelEmbedder::MAX_SIZE).contains(size) => Err(InvalidOption::new(
-                "pixel_size",
-                format!("must be from 1 to {}, not {size}", PixelEmbedder::MAX_SIZE),
-            )),
-            EmbedderChoice::Clip { options, spaces } => {
+            EmbedderSettings::Pixel { size } if !(1..=PixelEmbedder::MAX_SIZE).contains(size) => Err(
+                InvalidOption::new("pixel_size", format!("must be from 1 to {}, not {size}", PixelEmbedder::MAX_SIZE)),
+            ),
+            EmbedderSettings::Clip(options) => {
                 if !(1..=4096).contains(&options.batch) {
                     return Err(InvalidOption::new("batch", format!("must be from 1 to 4096, not {}", options.batch)));
                 }
@@ -114,7 +108,7 @@ impl IndexOptions {
                         format!("must be from 1 to 1024, not {}", options.threads),
                     ));
                 }
-                if let Some(metric) = spaces.iter().find(|m| !m.has_graph_space()) {
+                if let Some(metric) = self.graphs.iter().find(|m| !m.has_graph_space()) {
                     return Err(InvalidOption::new(
                         "metric",
                         format!("{metric} has no approximate index (it is always searched exactly)"),
@@ -122,11 +116,11 @@ impl IndexOptions {
                 }
                 self.ann.validate()
             }
-            EmbedderChoice::Pixel { .. } if self.shard.is_some() => Err(InvalidOption::new(
+            EmbedderSettings::Pixel { .. } if self.shard.is_some() => Err(InvalidOption::new(
                 "shard",
                 "splits CLIP embedding only; a pixel index is made in one process (it embeds nothing costly)",
             )),
-            EmbedderChoice::Pixel { .. } => Ok(()),
+            EmbedderSettings::Pixel { .. } => Ok(()),
         }
     }
 }
@@ -152,24 +146,16 @@ pub struct IndexReport {
     pub skipped: Vec<SkippedFile>,
 }
 
-/// The embedder of this run.
-enum Embedder {
-    Pixel(PixelEmbedder),
-    Clip { clip: ClipEmbedder, batch: usize },
-}
-
-/// An image made ready for its row: the row itself (pixel), or the model input (CLIP).
-enum Prepared {
+/// An image made ready for its row.
+enum Slot {
     /// Row `row` of the previous index.
-    Reused {
-        row: usize,
-    },
+    Reused { row: usize },
     /// In the embedding cache.
     Cached,
     /// Another shard's to embed.
     OtherShard,
-    PixelRow(Vec<u8>),
-    ClipInput(Vec<f32>),
+    /// To embed in this run.
+    New(Prepared),
 }
 
 /// Where a row of the new index comes from.
@@ -179,93 +165,9 @@ enum RowSource {
     New,
 }
 
-impl Embedder {
-    fn load(choice: &EmbedderChoice, max_decode_bytes: u64) -> Result<Self, IndexError> {
-        Ok(match choice {
-            EmbedderChoice::Pixel { size } => Embedder::Pixel(PixelEmbedder::new(*size, max_decode_bytes)),
-            EmbedderChoice::Clip { options, .. } => {
-                Embedder::Clip { clip: ClipEmbedder::load(options, max_decode_bytes)?, batch: options.batch.max(1) }
-            }
-        })
-    }
-
-    fn kind(&self) -> EmbedderKind {
-        match self {
-            Embedder::Pixel(_) => EmbedderKind::Pixel,
-            Embedder::Clip { .. } => EmbedderKind::Clip,
-        }
-    }
-
-    fn model(&self) -> Option<&ModelIdentity> {
-        match self {
-            Embedder::Pixel(_) => None,
-            Embedder::Clip { clip, .. } => Some(clip.model()),
-        }
-    }
-
-    fn preprocessing(&self) -> String {
-        match self {
-            Embedder::Pixel(p) => p.preprocessing(),
-            Embedder::Clip { clip, .. } => clip.preprocessing(),
-        }
-    }
-
-    /// What must match for an existing index's vectors to be reused.
-    fn identity(&self) -> IndexIdentity {
-        IndexIdentity::new(self.kind(), self.model(), &self.preprocessing())
-    }
-
-    fn image_size(&self) -> u32 {
-        match self {
-            Embedder::Pixel(p) => p.size(),
-            Embedder::Clip { clip, .. } => clip.image_size(),
-        }
-    }
-
-    fn dimension(&self) -> usize {
-        match self {
-            Embedder::Pixel(p) => p.dimension(),
-            Embedder::Clip { clip, .. } => clip.dimension(),
-        }
-    }
-
-    fn batch(&self) -> usize {
-        match self {
-            Embedder::Pixel(_) => PIXEL_BATCH,
-            Embedder::Clip { batch, .. } => *batch,
-        }
-    }
-
-    fn prepare(&self, path: &Path, bytes: &[u8]) -> Result<Prepared, ImageError> {
-        Ok(match self {
-            Embedder::Pixel(p) => Prepared::PixelRow(p.embed_bytes(path, bytes)?),
-            Embedder::Clip { clip, .. } => Prepared::ClipInput(clip.prepare(path, bytes)?),
-        })
-    }
-
-    /// Rows (as bytes) for the new images of a batch, in order; runs the model for CLIP.
-    fn finish(&self, prepared: Vec<Prepared>) -> Result<Vec<Vec<u8>>, IndexError> {
-        let mut pixel_rows = Vec::new();
-        let mut clip_inputs = Vec::new();
-        for p in prepared {
-            match p {
-                Prepared::PixelRow(row) => pixel_rows.push(row),
-                Prepared::ClipInput(input) => clip_inputs.push(input),
-                Prepared::Reused { .. } | Prepared::Cached | Prepared::OtherShard => {}
-            }
-        }
-        if let Embedder::Clip { clip, .. } = self {
-            // The encoder refuses a model that gives another number of rows than inputs.
-            let vectors = clip.embed_prepared(&clip_inputs)?;
-            return Ok(vectors.iter().map(|v| bytemuck::cast_slice::<f32, u8>(v).to_vec()).collect());
-        }
-        Ok(pixel_rows)
-    }
-}
-
 /// One batch of files as the preparing thread hands it over: each file's SHA-256 and
 /// prepared image, or why it cannot be used.
-type PreparedBatch = Vec<Result<(String, Prepared), ImageError>>;
+type PreparedBatch = Vec<Result<(String, Slot), ImageError>>;
 
 /// How much of the work a build does.
 #[derive(Clone, Copy)]
@@ -323,7 +225,7 @@ fn build(opts: &IndexOptions, work: Work) -> Result<IndexReport, IndexError> {
     let identity = embedder.identity().canonical();
     let (mut cached, mut cache_file) = match &embedder {
         Embedder::Clip { .. } => {
-            let (cached, file) = open_cache(&opts.index_dir, &identity, embedder.dimension())?;
+            let (cached, file) = EmbeddingCache::open(&opts.index_dir, &identity, embedder.dimension())?;
             (cached, Some(file))
         }
         Embedder::Pixel(_) => Default::default(),
@@ -352,7 +254,7 @@ fn build(opts: &IndexOptions, work: Work) -> Result<IndexReport, IndexError> {
             }
             shard.clear_completion(&opts.index_dir)?;
             // This shard's vectors go to its own cache; those of earlier runs are reused.
-            let (own, file) = open_cache(&shard.dir(&opts.index_dir), &identity, embedder.dimension())?;
+            let (own, file) = EmbeddingCache::open(&shard.dir(&opts.index_dir), &identity, embedder.dimension())?;
             cached.extend(own);
             cache_file = Some(file);
         }
@@ -360,7 +262,7 @@ fn build(opts: &IndexOptions, work: Work) -> Result<IndexReport, IndexError> {
             let shards = shards_to_merge(&opts.index_dir, count, &fingerprint)?;
             let main = cache_file.as_mut().expect("a CLIP build has a cache");
             for shard in shards {
-                let (vectors, _) = open_cache(&shard.dir(&opts.index_dir), &identity, embedder.dimension())?;
+                let (vectors, _) = EmbeddingCache::open(&shard.dir(&opts.index_dir), &identity, embedder.dimension())?;
                 let mut new: Vec<(String, Vec<f32>)> =
                     vectors.into_iter().filter(|(sha, _)| !cached.contains_key(sha)).collect();
                 new.sort_by(|a, b| a.0.cmp(&b.0));
@@ -403,10 +305,10 @@ fn build(opts: &IndexOptions, work: Work) -> Result<IndexReport, IndexError> {
                         let bytes = read_image_file(path)?;
                         let sha = sha256_hex(&bytes);
                         let prepared = match reusable.get(sha.as_str()) {
-                            Some(&row) => Prepared::Reused { row },
-                            None if cached.contains_key(&sha) => Prepared::Cached,
-                            None if shard.is_some_and(|s| !s.owns(&sha)) => Prepared::OtherShard,
-                            None => embedder.prepare(path, &bytes)?,
+                            Some(&row) => Slot::Reused { row },
+                            None if cached.contains_key(&sha) => Slot::Cached,
+                            None if shard.is_some_and(|s| !s.owns(&sha)) => Slot::OtherShard,
+                            None => Slot::New(embedder.prepare(path, &bytes)?),
                         };
                         Ok((sha, prepared))
                     })
@@ -422,17 +324,15 @@ fn build(opts: &IndexOptions, work: Work) -> Result<IndexReport, IndexError> {
             let mut new_inputs = Vec::new();
             for ((class, path), result) in batch.iter().zip(prepared) {
                 match result {
-                    Ok((sha256, Prepared::Reused { row })) => {
-                        usable.push((class, path, sha256, RowSource::Previous(row)))
-                    }
-                    Ok((sha256, Prepared::Cached)) => usable.push((class, path, sha256, RowSource::Cache)),
-                    Ok((_, Prepared::OtherShard)) => {}
+                    Ok((sha256, Slot::Reused { row })) => usable.push((class, path, sha256, RowSource::Previous(row))),
+                    Ok((sha256, Slot::Cached)) => usable.push((class, path, sha256, RowSource::Cache)),
+                    Ok((_, Slot::OtherShard)) => {}
                     // A merge embeds nothing: an image no shard embedded (but that can be
                     // embedded, or it would have been skipped above) means a shard is missing it.
                     Ok(_) if matches!(work, Work::Merge { .. }) => {
                         return Err(IndexError::NotEmbedded { path: path.to_path_buf() });
                     }
-                    Ok((sha256, new)) => {
+                    Ok((sha256, Slot::New(new))) => {
                         new_inputs.push(new);
                         usable.push((class, path, sha256, RowSource::New));
                     }
@@ -440,7 +340,7 @@ fn build(opts: &IndexOptions, work: Work) -> Result<IndexReport, IndexError> {
                 }
             }
             let new_count = new_inputs.len();
-            let new_rows = embedder.finish(new_inputs)?;
+            let new_rows = embedder.embed_prepared(new_inputs)?;
             if new_rows.len() != new_count {
                 return Err(IndexError::Damaged {
                     path: opts.index_dir.clone(),
@@ -449,7 +349,7 @@ fn build(opts: &IndexOptions, work: Work) -> Result<IndexReport, IndexError> {
             }
             if let Some(cache_file) = cache_file.as_mut() {
                 let new_shas = usable.iter().filter(|u| matches!(u.3, RowSource::New)).map(|u| u.2.as_str());
-                let rows: Vec<(&str, &[u8])> = new_shas.zip(new_rows.iter().map(Vec::as_slice)).collect();
+                let rows: Vec<(&str, &[u8])> = new_shas.zip(new_rows.iter().map(Vector::as_bytes)).collect();
                 cache_file.append(&rows)?;
             }
             let mut new_rows = new_rows.iter();
@@ -474,7 +374,7 @@ fn build(opts: &IndexOptions, work: Work) -> Result<IndexReport, IndexError> {
                     }
                     RowSource::New => {
                         report.embedded += 1;
-                        new_rows.next().map_or(&[][..], Vec::as_slice)
+                        new_rows.next().map_or(&[][..], Vector::as_bytes)
                     }
                 };
                 writer.write_all(row).map_err(io_error(&vectors_tmp_path))?;
@@ -508,10 +408,10 @@ fn build(opts: &IndexOptions, work: Work) -> Result<IndexReport, IndexError> {
     vectors.persist(&vectors_path).map_err(|e| IndexError::Io { path: vectors_path.clone(), source: e.error })?;
     report.items = items.len();
     let ann = match &opts.embedder {
-        EmbedderChoice::Clip { spaces, .. } => {
+        EmbedderSettings::Clip(_) => {
             // In the order asked for, each once.
             let mut unique: Vec<Metric> = Vec::new();
-            for metric in spaces {
+            for metric in &opts.graphs {
                 if !unique.contains(metric) {
                     unique.push(*metric);
                 }
@@ -540,7 +440,7 @@ fn build(opts: &IndexOptions, work: Work) -> Result<IndexReport, IndexError> {
             }
             graphs
         }
-        EmbedderChoice::Pixel { .. } => Vec::new(),
+        EmbedderSettings::Pixel { .. } => Vec::new(),
     };
     let manifest = IndexManifest {
         format_version: FORMAT_VERSION,
@@ -555,7 +455,7 @@ fn build(opts: &IndexOptions, work: Work) -> Result<IndexReport, IndexError> {
         skipped: report.skipped.clone(),
         folder: Some(IndexedFolder { path: relative_to_root(&root, &opts.train)?, classes: opts.classes }),
     };
-    write_json_atomic(&opts.index_dir.join(MANIFEST_FILE), &manifest)?;
+    write_json_atomic(&DataDir::index_manifest(&opts.index_dir), &manifest)?;
     drop(previous);
     let mut keep: Vec<&str> = manifest.ann.iter().map(|a| a.file.as_str()).collect();
     keep.push(&vectors_name);
@@ -597,7 +497,7 @@ fn build_graph_file(
 
 /// The existing index to extend, if any; refuses one made another way.
 fn previous_index(opts: &IndexOptions, embedder: &Embedder) -> Result<Option<Index>, IndexError> {
-    if opts.rebuild || !opts.index_dir.join(MANIFEST_FILE).exists() {
+    if opts.rebuild || !DataDir::index_manifest(&opts.index_dir).exists() {
         return Ok(None);
     }
     let previous = Index::open(&opts.index_dir)?;

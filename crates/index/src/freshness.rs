@@ -49,7 +49,8 @@ impl Index {
         let root = data_root(self.dir());
         let folder = root.join(&recorded.path);
         let listing = list_images(&folder, recorded.classes).ok()?;
-        let built = std::fs::metadata(crate::manifest_path(self.dir())).and_then(|m| m.modified()).ok()?;
+        let built =
+            std::fs::metadata(picseek_manifest::DataDir::index_manifest(self.dir())).and_then(|m| m.modified()).ok()?;
         let absolute_root = std::path::absolute(root).ok()?;
         let relative = |path: &std::path::Path| {
             let absolute = std::path::absolute(path).unwrap_or_else(|_| path.to_owned());

@@ -1,11 +1,10 @@
 //! The index stage: embeds every image of a `<class>/<image>` folder (normally `train/`)
 //! and keeps the vectors in `index/`, described by `index/index.json`.
 //!
-//! Two embedders: [`PixelEmbedder`] (the tutorial's raw pixels, `u8` rows, always
-//! searched exactly) and CLIP ([`ClipEmbedder`], unit-length `f32` rows from the image
-//! encoder through ONNX Runtime). A CLIP index also holds one `usearch` graph per
-//! metric asked for, for approximate search; the flat `f32` rows stay the exact
-//! reference and the cache that re-runs reuse.
+//! Images become vectors through `picseek-embed` (pixel rows, `u8`, always searched
+//! exactly; or CLIP, unit-length `f32` rows). A CLIP index also holds one `usearch`
+//! graph per metric asked for, for approximate search; the flat `f32` rows stay the
+//! exact reference, and the embedding cache in `index/cache/` what re-runs reuse.
 //!
 //! Building is incremental: a vector is reused whenever an image with the same SHA-256
 //! was embedded before in the same way (same embedder, model file and preprocessing),
@@ -18,73 +17,30 @@
 //!
 //! [`Index`] opens a finished index for searching, memory-mapping its vectors and graphs,
 //! and owns approximate search ([`Index::graph_candidates`]): callers never see usearch.
-//! [`IndexIdentity`] says how an index's vectors were made, in one place.
 
 mod ann;
 mod build;
-mod cache;
-mod clip;
+mod continuing;
 mod freshness;
-mod identity;
-mod pixel;
-mod query;
 mod recorded;
 mod store;
 
 pub use ann::{AnnSettings, build_graph, candidate_count, clip_like_vectors, open_graph};
 pub use build::{IndexOptions, IndexReport, build_index, merge_index};
-pub use cache::cached_embeddings;
-pub use clip::{CachedClipEmbedder, ClipEmbedder, ClipOptions};
+pub use continuing::BuildChoices;
 pub use freshness::FolderChanges;
-pub use identity::{IdentityDifference, IndexIdentity};
-pub use picseek_clip::Device;
 pub use picseek_manifest::{EmbedderKind, Metric, Quantization};
-pub use pixel::PixelEmbedder;
-pub use query::{ClipQueries, QueryEmbedder, QueryVector};
-pub use recorded::{RecordedBuild, locate_model};
+pub use recorded::RecordedBuild;
 pub use store::Index;
 
 use std::path::PathBuf;
 
-use picseek_clip::ClipError;
+use picseek_embed::{EmbedError, IdentityDifference};
 use picseek_imaging::ImageError;
-use picseek_manifest::{InvalidOption, ManifestError, ModelIdentity};
-
-/// `index.json` in an index folder: written last by a build, so its time is the build's.
-pub fn manifest_path(index_dir: &std::path::Path) -> PathBuf {
-    index_dir.join(store::MANIFEST_FILE)
-}
+use picseek_manifest::{InvalidOption, ManifestError};
 
 /// The layout version of `index/` this code reads and writes.
 pub const FORMAT_VERSION: u32 = 1;
-
-/// Which embedder turns images into vectors.
-#[derive(Debug, Clone, PartialEq)]
-pub enum EmbedderChoice {
-    /// Raw pixels of the image resized to `size` x `size` (the tutorial's baseline).
-    Pixel {
-        /// The side of the square, in pixels.
-        size: u32,
-    },
-    /// CLIP's image encoder, with one approximate-search graph per metric in `spaces`
-    /// (metrics without a graph space, L1, are searched exactly and need none).
-    Clip {
-        /// The model and how to run it.
-        options: ClipOptions,
-        /// The metrics to build graphs for.
-        spaces: Vec<Metric>,
-    },
-}
-
-impl EmbedderChoice {
-    /// Which embedder this is.
-    pub fn kind(&self) -> EmbedderKind {
-        match self {
-            EmbedderChoice::Pixel { .. } => EmbedderKind::Pixel,
-            EmbedderChoice::Clip { .. } => EmbedderKind::Clip,
-        }
-    }
-}
 
 /// What can go wrong building, opening or querying an index. Every variant names the
 /// file or folder; a caller decides on the variant (a damaged index, a model that does
@@ -95,15 +51,15 @@ pub enum IndexError {
     /// A stop was requested (Ctrl-C or SIGTERM); the embedding cache keeps what was done.
     #[error(transparent)]
     Interrupted(#[from] picseek_manifest::stop::Interrupted),
+    /// The folder to index cannot be listed.
     #[error(transparent)]
-    /// An image that cannot be used (unreadable, undecodable, too large).
     Image(#[from] ImageError),
+    /// Images cannot be embedded, or queries cannot be, with the model given.
+    #[error(transparent)]
+    Embed(#[from] EmbedError),
     /// `index.json` cannot be read or written.
     #[error(transparent)]
     Manifest(#[from] ManifestError),
-    /// The CLIP model or ONNX Runtime cannot be used.
-    #[error(transparent)]
-    Clip(#[from] ClipError),
     /// A file of the index cannot be read or written.
     #[error("{path}: {source}")]
     Io {
@@ -160,20 +116,6 @@ pub enum IndexError {
         path: PathBuf,
         /// usearch's message.
         reason: String,
-    },
-    /// The CLIP model an index was built with is neither where it was nor beside it.
-    #[error("{path}: the CLIP model it was built with (vision_model.onnx of SHA-256 {}) is no longer in {} or beside it, nor in models/clip", model.sha256, model.name)]
-    ModelNotFound {
-        /// The index folder.
-        path: PathBuf,
-        /// The model the index records.
-        model: ModelIdentity,
-    },
-    /// A text query for an index of an embedder that has no text encoder.
-    #[error("text queries need a CLIP index; this one uses the {embedder} embedder")]
-    NoTextEncoder {
-        /// The index's embedder.
-        embedder: EmbedderKind,
     },
     /// A query vector of another width than the index's rows.
     #[error("the query vector has {got} values but the index's vectors have {expected}")]

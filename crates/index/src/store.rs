@@ -4,18 +4,11 @@
 use std::path::{Path, PathBuf};
 
 use memmap2::Mmap;
-use picseek_imaging::DEFAULT_MAX_DECODE_BYTES;
-use picseek_manifest::{Dtype, EmbedderKind, IndexManifest, Metric, read_json};
+use picseek_embed::{EmbedderSettings, EmbeddingIdentity, ModelOptions, PixelEmbedder, QueryEmbedder, clip_identity};
+use picseek_manifest::{DataDir, Dtype, EmbedderKind, IndexManifest, Metric, read_json};
 
 use crate::ann::{candidate_count, open_graph};
-use crate::clip::clip_identity;
-use crate::identity::IndexIdentity;
-use crate::query::QueryEmbedder;
-use crate::recorded::locate_model;
-use crate::{FORMAT_VERSION, IndexError, PixelEmbedder, io_error};
-
-/// The manifest's file name in an index folder.
-pub(crate) const MANIFEST_FILE: &str = "index.json";
+use crate::{FORMAT_VERSION, IndexError, io_error};
 
 /// A finished index, opened for searching: `index.json`, its memory-mapped vectors and
 /// its approximate-search graphs (memory-mapped too).
@@ -29,7 +22,7 @@ pub struct Index {
 impl Index {
     /// Opens the index in `dir`, checking that its files match `index.json`.
     pub fn open(dir: &Path) -> Result<Self, IndexError> {
-        let manifest_path = dir.join(MANIFEST_FILE);
+        let manifest_path = DataDir::index_manifest(dir);
         if !manifest_path.exists() {
             return Err(IndexError::Missing { path: dir.to_owned() });
         }
@@ -193,50 +186,39 @@ impl Index {
 
     /// How the index's vectors were made (embedder, model file, preprocessing): what a
     /// run or a query must match to use them.
-    pub fn identity(&self) -> IndexIdentity {
-        IndexIdentity::of_manifest(&self.manifest)
+    pub fn identity(&self) -> EmbeddingIdentity {
+        EmbeddingIdentity::of_manifest(&self.manifest)
     }
 
     /// The embedder that makes query vectors comparable with this index's rows. For a
-    /// CLIP index it uses the model in `model_dir`, checking that it is the one the index
-    /// was built with, or without `model_dir` finds that model ([`locate_model`]); the
-    /// model itself is loaded by the first query that needs it, to run on `device` with
-    /// `threads` cores (a pixel index runs no model: both are unused).
-    pub fn query_embedder(
-        &self,
-        model_dir: Option<&Path>,
-        threads: usize,
-        device: picseek_clip::Device,
-    ) -> Result<QueryEmbedder, IndexError> {
+    /// CLIP index it uses the model `model` names, or the one the index was built with
+    /// ([`ModelOptions::resolved`]), checking that it is that model; the model itself is
+    /// loaded by the first query that needs it (a pixel index runs no model and ignores
+    /// `model`).
+    pub fn query_embedder(&self, model: &ModelOptions) -> Result<QueryEmbedder, IndexError> {
+        let dimension = self.manifest.dimension;
         if self.manifest.embedder == EmbedderKind::Pixel {
-            return Ok(QueryEmbedder::Pixel(PixelEmbedder::new(self.manifest.image_size, DEFAULT_MAX_DECODE_BYTES)));
+            let settings = EmbedderSettings::Pixel { size: self.manifest.image_size };
+            return Ok(QueryEmbedder::new(settings, None, dimension));
         }
-        let located;
-        let model_dir = match (model_dir, &self.manifest.model) {
-            (Some(dir), _) => dir,
-            (None, Some(model)) => {
-                located = locate_model(&self.dir, model)?;
-                &located
-            }
-            (None, None) => {
-                return Err(IndexError::Damaged {
-                    path: self.dir.clone(),
-                    reason: "a CLIP index that names no model".into(),
-                });
-            }
+        let Some(recorded) = &self.manifest.model else {
+            return Err(IndexError::Damaged {
+                path: self.dir.clone(),
+                reason: "a CLIP index that names no model".into(),
+            });
         };
-        // Only the identity is checked here; each encoder loads when a query needs it, so a
-        // text search never loads the image model.
-        let (model, preprocessing) = clip_identity(model_dir)?;
-        let wanted = IndexIdentity::new(EmbedderKind::Clip, Some(&model), &preprocessing);
+        let options = model.resolved(Some((&self.dir, recorded)))?;
+        // Only the identity is checked here; each encoder loads when a query needs it.
+        let (found, preprocessing) = clip_identity(options.dir())?;
+        let wanted = EmbeddingIdentity::new(EmbedderKind::Clip, Some(&found), &preprocessing);
         if let Some(difference) = self.identity().difference(&wanted) {
             return Err(IndexError::ModelMismatch {
                 path: self.dir.clone(),
-                model_dir: model_dir.to_owned(),
+                model_dir: options.dir().to_owned(),
                 difference,
             });
         }
-        Ok(QueryEmbedder::clip(model, model_dir, (threads, device), self.manifest.dimension))
+        Ok(QueryEmbedder::new(EmbedderSettings::Clip(ModelOptions { batch: 1, ..options }), Some(found), dimension))
     }
 }
 

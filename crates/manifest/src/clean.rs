@@ -20,8 +20,9 @@ pub struct CleanRecord {
     /// Kept or rejected.
     pub status: CleanStatus,
     /// Why it was rejected: `undecodable`, `empty`, `unreadable`, `too_small`,
-    /// `too_large`, or `duplicate_of:<path of the kept image>`.
-    pub reason: Option<String>,
+    /// `too_large`, `unencodable`, a quality flag asked to reject, or
+    /// `duplicate_of:<path of the kept image>`.
+    pub reason: Option<crate::RejectReason>,
     /// The decoder's message, for rejected files.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub detail: Option<String>,

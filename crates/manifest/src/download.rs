@@ -2,10 +2,13 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::{DownloadOutcome, FailureReason};
+
 /// `raw/manifest.json`: one record per URL of `urls.json`.
 pub type DownloadManifest = Vec<DownloadRecord>;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(from = "StoredDownloadRecord")]
 /// What the download stage did with one URL.
 pub struct DownloadRecord {
     /// The URL, as in `urls.json`.
@@ -24,8 +27,11 @@ pub struct DownloadRecord {
     pub bytes: Option<u64>,
     /// The status of the last response, if any came.
     pub http_status: Option<u16>,
-    /// `<reason>: <detail>`; the reason is a short code (`http_404`, `timeout`,
-    /// `not_an_image`, `too_large`, `truncated`, `connection`, `invalid_url`, `noai`).
+    /// Why it was not downloaded (`http_404`, `timeout`, `not_an_image`, `too_large`,
+    /// `truncated`, `connection`, `invalid_url`, `noai`, `throttled`, `write`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<FailureReason>,
+    /// What went wrong, for a person: `<reason>: <message>`.
     pub error: Option<String>,
     /// Requests made for this URL (in the last run that tried it).
     pub attempts: u32,
@@ -35,13 +41,53 @@ pub struct DownloadRecord {
 }
 
 impl DownloadRecord {
-    /// The short reason code of a failed or skipped record.
-    pub fn reason(&self) -> Option<&str> {
-        self.error.as_deref().map(|e| e.split(':').next().unwrap_or(e))
+    /// What this record counts as in summaries.
+    pub fn outcome(&self) -> DownloadOutcome {
+        DownloadOutcome { status: self.status, reason: self.reason }
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+/// A record as it is on disk: also as versions before the typed `reason` wrote it, whose
+/// reason is the code that opens `error` (read for one release).
+#[derive(Deserialize)]
+struct StoredDownloadRecord {
+    url: String,
+    category: String,
+    term: String,
+    status: DownloadStatus,
+    path: Option<String>,
+    sha256: Option<String>,
+    bytes: Option<u64>,
+    http_status: Option<u16>,
+    #[serde(default)]
+    reason: Option<FailureReason>,
+    error: Option<String>,
+    attempts: u32,
+    #[serde(default)]
+    provenance: Option<crate::PhotoSource>,
+}
+
+impl From<StoredDownloadRecord> for DownloadRecord {
+    fn from(s: StoredDownloadRecord) -> Self {
+        let legacy_reason = || s.error.as_deref()?.split_once(':')?.0.parse().ok();
+        Self {
+            reason: s.reason.or_else(legacy_reason),
+            url: s.url,
+            category: s.category,
+            term: s.term,
+            status: s.status,
+            path: s.path,
+            sha256: s.sha256,
+            bytes: s.bytes,
+            http_status: s.http_status,
+            error: s.error,
+            attempts: s.attempts,
+            provenance: s.provenance,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 /// How the download of one URL ended.
 pub enum DownloadStatus {
@@ -51,4 +97,15 @@ pub enum DownloadStatus {
     Failed,
     /// Deliberately not downloaded (e.g. `X-Robots-Tag: noai`).
     Skipped,
+}
+
+impl DownloadStatus {
+    /// The name used in manifests and summaries.
+    pub fn name(self) -> &'static str {
+        match self {
+            DownloadStatus::Ok => "ok",
+            DownloadStatus::Failed => "failed",
+            DownloadStatus::Skipped => "skipped",
+        }
+    }
 }

@@ -6,6 +6,8 @@
 
 mod clean;
 mod crawl;
+mod data_dir;
+mod decisions;
 mod download;
 mod index;
 mod kinds;
@@ -17,6 +19,8 @@ pub mod stop;
 
 pub use clean::{CleanManifest, CleanRecord, CleanStatus, DuplicateEvidence, DuplicateMatch, Quality};
 pub use crawl::{Categories, CrawlManifest, TermRecord, TermStatus, UrlsManifest};
+pub use data_dir::DataDir;
+pub use decisions::{CleanOutcome, DownloadOutcome, FailureReason, RejectReason, UnknownCode};
 pub use download::{DownloadManifest, DownloadRecord, DownloadStatus};
 pub use index::{AnnFile, IndexItem, IndexManifest, IndexedFolder, ModelIdentity, SkippedFile, VectorFile};
 pub use kinds::{ClassNaming, Dtype, EmbedderKind, Metric, QualityFlag, Quantization, UnknownName};
@@ -86,7 +90,8 @@ impl ManifestError {
 
 /// Names a stage writes beside the folders of categories and terms, which no category
 /// or term may take.
-const RESERVED_NAMES: [&str; 4] = ["manifest.json", "cache", "index.json", "split.json"];
+const RESERVED_NAMES: [&str; 4] =
+    [DataDir::STAGE_MANIFEST, DataDir::EMBEDDING_CACHE, DataDir::INDEX_MANIFEST, DataDir::SPLIT_MANIFEST];
 
 /// The longest folder name, in bytes: file systems allow 255, and a file name goes
 /// inside it with room to spare.

@@ -2,11 +2,14 @@
 //! that set a refused option, and what to do about errors that have a usual fix. The
 //! libraries speak their own terms; only here are flags named.
 
-use picseek_clip::ClipError;
+use picseek_clean::CleanError;
 use picseek_crawl::CrawlError;
+use picseek_embed::{ClipError, EmbedError};
 use picseek_index::IndexError;
 use picseek_manifest::InvalidOption;
 use picseek_pipeline::RunError;
+use picseek_search::SearchError;
+use picseek_serve::ServeError;
 
 /// The error and its causes on one line, each cause once (a library message often
 /// already includes its source's text), with the flag and fix where there is one.
@@ -38,7 +41,7 @@ fn invalid_flag(err: &anyhow::Error) -> Option<String> {
     for cause in err.chain() {
         if let Some(RunError::Invalid { stage, source }) = cause.downcast_ref::<RunError>() {
             let name =
-                crate::commands::run_flag(*stage, source.option).map_or_else(|| flag(source.option), str::to_owned);
+                crate::settings::run_flag(*stage, source.option).map_or_else(|| flag(source.option), str::to_owned);
             return Some(format!("{name} {}", source.problem));
         }
         if let Some(invalid) = cause.downcast_ref::<InvalidOption>() {
@@ -51,12 +54,10 @@ fn invalid_flag(err: &anyhow::Error) -> Option<String> {
 /// The index error behind `cause`, also where a transparent wrapper hides it from the
 /// chain of sources.
 fn index_error<'a>(cause: &'a (dyn std::error::Error + 'static)) -> Option<&'a IndexError> {
-    use picseek_search::SearchError;
-    use picseek_serve::ServeError;
     cause.downcast_ref::<IndexError>().or_else(|| match cause.downcast_ref::<SearchError>() {
         Some(SearchError::Index(e)) => Some(e),
         _ => match cause.downcast_ref::<RunError>() {
-            Some(RunError::Index(e) | RunError::Model(e)) => Some(e),
+            Some(RunError::Index(e)) => Some(e),
             _ => match cause.downcast_ref::<ServeError>() {
                 Some(ServeError::Index(e)) => Some(e),
                 _ => None,
@@ -65,21 +66,50 @@ fn index_error<'a>(cause: &'a (dyn std::error::Error + 'static)) -> Option<&'a I
     })
 }
 
+/// The embedding error behind `cause`, wherever a stage wraps it.
+fn embed_error<'a>(cause: &'a (dyn std::error::Error + 'static)) -> Option<&'a EmbedError> {
+    if let Some(e) = cause.downcast_ref::<EmbedError>() {
+        return Some(e);
+    }
+    match index_error(cause) {
+        Some(IndexError::Embed(e)) => return Some(e),
+        Some(_) => return None,
+        None => {}
+    }
+    match (
+        cause.downcast_ref::<SearchError>(),
+        cause.downcast_ref::<RunError>(),
+        cause.downcast_ref::<ServeError>(),
+        cause.downcast_ref::<CleanError>(),
+    ) {
+        (Some(SearchError::Embed(e)), ..)
+        | (_, Some(RunError::Model(e)), ..)
+        | (_, _, Some(ServeError::Embed(e)), _)
+        | (.., Some(CleanError::Clip(e))) => Some(e),
+        _ => None,
+    }
+}
+
 /// What to do about an error, in flags and commands.
 fn hint(err: &anyhow::Error) -> Option<&'static str> {
     err.chain().find_map(|cause| {
+        if let Some(e) = embed_error(cause) {
+            return match e {
+                EmbedError::ModelNotFound { .. } => {
+                    Some("pass --model DIR to name where it is now, or re-index with --rebuild")
+                }
+                EmbedError::Clip(ClipError::ModelMissing { .. }) => Some(MODEL_MISSING),
+                _ => None,
+            };
+        }
         if let Some(e) = index_error(cause) {
             return match e {
                 IndexError::Missing { .. } => Some("run `picseek index` first"),
                 IndexError::Damaged { .. } => Some("rebuild it with `picseek index --rebuild`"),
                 IndexError::Mismatch { .. } => Some("pass --rebuild to rebuild it"),
-                IndexError::ModelNotFound { .. } => {
-                    Some("pass --model DIR to name where it is now, or re-index with --rebuild")
-                }
                 IndexError::ModelMismatch { .. } => {
                     Some("search with the model it was built with (--model DIR), or re-index with --rebuild")
                 }
-                IndexError::Clip(ClipError::ModelMissing { .. }) => Some(MODEL_MISSING),
                 _ => None,
             };
         }

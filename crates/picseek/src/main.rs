@@ -5,57 +5,16 @@
 // are meant as written, not as HTML.
 #![allow(rustdoc::invalid_html_tags)]
 
+mod cli;
 mod commands;
 mod errors;
+mod printer;
 mod query_terms;
+mod settings;
 
-use std::path::PathBuf;
-
-use clap::{Parser, Subcommand};
-
-#[derive(Parser)]
-#[command(name = "picseek", version, about = "Build a personal image-retrieval dataset from the web and search it")]
-struct Cli {
-    /// The data directory that every stage's default paths are relative to.
-    #[arg(long, global = true, default_value = "data")]
-    data_dir: PathBuf,
-    /// Print one JSON document on stdout instead of human output.
-    #[arg(long, global = true)]
-    json: bool,
-    /// More log output (repeat for more); RUST_LOG overrides.
-    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
-    verbose: u8,
-    #[command(subcommand)]
-    command: Command,
-}
-
-#[derive(Subcommand)]
-enum Command {
-    /// Find photo URLs for each term of a categories file with headless Chromium (urls.json).
-    Crawl(commands::CrawlArgs),
-    /// Download the URLs of urls.json into raw/.
-    Download(commands::DownloadArgs),
-    /// Verify, convert to RGB and de-duplicate raw/ into clean/.
-    Clean(commands::CleanArgs),
-    /// Split each class of clean/ into train/ and test/.
-    Split(commands::SplitArgs),
-    /// Embed the images of train/ into a vector index.
-    Index(commands::IndexArgs),
-    /// Find the images most similar to a query image.
-    Search(commands::SearchArgs),
-    /// Measure retrieval quality (P@1, P@k, mAP, queries/s) over test/.
-    Eval(commands::EvalArgs),
-    /// Run crawl, download, clean, split and index in order, each resuming where it stopped.
-    Run(commands::RunArgs),
-    /// Serve a local web page to search the index.
-    Serve(commands::ServeArgs),
-    /// Check Chromium and its driver, ONNX Runtime, the model, disk space and the network.
-    Doctor(commands::DoctorArgs),
-    /// Write one HTML page over the data directory: counts, duplicates, near copies, flags.
-    Report(commands::ReportArgs),
-    /// Join the shards of download, clean or index (run with --shard I/N) into the stage's output.
-    Merge(commands::MergeArgs),
-}
+use clap::Parser;
+use cli::{Cli, Command};
+use picseek_manifest::DataDir;
 
 /// The log targets of picseek's crates (a filter's target matches a crate's modules,
 /// not other crates whose names it begins).
@@ -66,6 +25,7 @@ const PICSEEK_CRATES: &[&str] = &[
     "picseek_crawl",
     "picseek_doctor",
     "picseek_download",
+    "picseek_embed",
     "picseek_imaging",
     "picseek_index",
     "picseek_manifest",
@@ -115,7 +75,7 @@ fn writing_lock(
         _ => false,
     };
     if shard_run {
-        return picseek_manifest::DataDirLock::acquire_shared(&ctx.data_dir).map(Some);
+        return picseek_manifest::DataDirLock::acquire_shared(ctx.data.root()).map(Some);
     }
     let name = match command {
         Command::Merge(_) => "merge",
@@ -129,7 +89,7 @@ fn writing_lock(
             return Ok(None);
         }
     };
-    picseek_manifest::DataDirLock::acquire(&ctx.data_dir, name).map(Some)
+    picseek_manifest::DataDirLock::acquire(ctx.data.root(), name).map(Some)
 }
 
 /// For the stages that stop cleanly (download, clean, index, their merges and the run of
@@ -167,21 +127,21 @@ fn main() -> std::process::ExitCode {
     }
     let cli = Cli::parse();
     init_logging(cli.verbose);
-    let ctx = commands::Context { data_dir: cli.data_dir, json: cli.json };
+    let ctx = commands::Context { data: DataDir::new(cli.data_dir), printer: printer::Printer { json: cli.json } };
     stop_on_signals(&cli.command);
     let result = writing_lock(&ctx, &cli.command).map_err(anyhow::Error::from).and_then(|_lock| match cli.command {
-        Command::Crawl(args) => commands::crawl(&ctx, args),
-        Command::Download(args) => commands::download(&ctx, args),
-        Command::Clean(args) => commands::clean(&ctx, args),
-        Command::Split(args) => commands::split(&ctx, args),
-        Command::Index(args) => commands::index(&ctx, args),
-        Command::Search(args) => commands::search(&ctx, args),
-        Command::Eval(args) => commands::eval(&ctx, args),
-        Command::Run(args) => commands::run(&ctx, args),
-        Command::Serve(args) => commands::serve(&ctx, args),
-        Command::Doctor(args) => commands::doctor(&ctx, args),
-        Command::Report(args) => commands::report(&ctx, args),
-        Command::Merge(args) => commands::merge(&ctx, args),
+        Command::Crawl(args) => commands::crawl::crawl(&ctx, args),
+        Command::Download(args) => commands::download::download(&ctx, args),
+        Command::Clean(args) => commands::clean::clean(&ctx, args),
+        Command::Split(args) => commands::split::split(&ctx, args),
+        Command::Index(args) => commands::index::index(&ctx, args),
+        Command::Search(args) => commands::search::search(&ctx, args),
+        Command::Eval(args) => commands::eval::eval(&ctx, args),
+        Command::Run(args) => commands::run::run(&ctx, args),
+        Command::Serve(args) => commands::serve::serve(&ctx, args),
+        Command::Doctor(args) => commands::doctor::doctor(&ctx, args),
+        Command::Report(args) => commands::report::report(&ctx, args),
+        Command::Merge(args) => commands::merge::merge(&ctx, args),
     });
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

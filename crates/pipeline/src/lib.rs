@@ -13,7 +13,8 @@ use std::collections::BTreeMap;
 use picseek_clean::{CleanError, CleanOptions, CleanReport};
 use picseek_crawl::{CrawlError, CrawlOptions, CrawlReport};
 use picseek_download::{DownloadError, DownloadOptions, DownloadReport};
-use picseek_index::{ClipEmbedder, EmbedderChoice, IndexError, IndexOptions, IndexReport};
+use picseek_embed::{ClipEmbedder, EmbedderSettings};
+use picseek_index::{IndexError, IndexOptions, IndexReport};
 use picseek_manifest::InvalidOption;
 use picseek_split::{SplitError, SplitOptions, SplitReport};
 use serde::Serialize;
@@ -79,7 +80,7 @@ pub enum RunError {
     },
     /// The CLIP model the index stage needs cannot be used (found before anything ran).
     #[error("the index stage needs the CLIP model: {0}")]
-    Model(#[source] IndexError),
+    Model(#[source] picseek_embed::EmbedError),
     /// The crawl found no photo URL at all, so there is nothing to download.
     #[error("the crawl found no photo URLs{}", failed_terms(.failed))]
     NothingFound {
@@ -128,7 +129,7 @@ pub struct RunSummary {
     /// Files the clean stage examined in this run.
     pub examined_now: usize,
     /// Rejected files by reason.
-    pub rejected: BTreeMap<String, usize>,
+    pub rejected: BTreeMap<picseek_manifest::RejectReason, usize>,
     /// Classes in the split.
     pub classes: usize,
     /// Items in the index.
@@ -182,7 +183,7 @@ fn validate(opts: &RunOptions) -> Result<(), RunError> {
 /// calling `on_stage` as each begins.
 pub fn run(opts: &RunOptions, mut on_stage: impl FnMut(Stage)) -> Result<RunReport, RunError> {
     validate(opts)?;
-    if let EmbedderChoice::Clip { options, .. } = &opts.index.embedder {
+    if let EmbedderSettings::Clip(options) = &opts.index.embedder {
         ClipEmbedder::load(options, opts.index.max_decode_bytes).map_err(RunError::Model)?;
     }
     let runtime = tokio::runtime::Runtime::new().map_err(RunError::Runtime)?;

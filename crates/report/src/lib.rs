@@ -11,8 +11,8 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use picseek_manifest::{
-    CleanManifest, CleanStatus, DownloadManifest, DownloadStatus, ManifestError, QualityFlag, SplitManifest, read_json,
-    write_atomic,
+    CleanManifest, CleanStatus, DataDir, DownloadManifest, DownloadStatus, ManifestError, QualityFlag, SplitManifest,
+    read_json, write_atomic,
 };
 use serde::Serialize;
 
@@ -20,15 +20,15 @@ use serde::Serialize;
 #[derive(Debug, Clone)]
 pub struct ReportOptions {
     /// The data directory.
-    pub data_dir: PathBuf,
+    pub data_dir: DataDir,
     /// The page (by default `<data_dir>/report.html`).
     pub out: PathBuf,
 }
 
 impl ReportOptions {
     /// The report of `data_dir`, written into it.
-    pub fn for_data_dir(data_dir: &Path) -> Self {
-        Self { data_dir: data_dir.to_owned(), out: data_dir.join("report.html") }
+    pub fn for_data_dir(data_dir: &DataDir) -> Self {
+        Self { data_dir: data_dir.clone(), out: data_dir.report_page() }
     }
 }
 
@@ -56,7 +56,7 @@ pub struct ClassCounts {
     /// Images clean kept.
     pub kept: usize,
     /// Files clean rejected, by reason (duplicates as `duplicate`).
-    pub rejected: BTreeMap<String, usize>,
+    pub rejected: BTreeMap<picseek_manifest::RejectReason, usize>,
     /// Images in `train/`.
     pub train: usize,
     /// Images in `test/`.
@@ -112,11 +112,11 @@ fn read_if_there<T: serde::de::DeserializeOwned>(path: &Path) -> Result<Option<T
 /// Reads the manifests of `opts.data_dir`, writes the page, and returns its numbers.
 pub fn report(opts: &ReportOptions) -> Result<DataReport, ReportError> {
     let data = &opts.data_dir;
-    let downloads: Option<DownloadManifest> = read_if_there(&data.join("raw/manifest.json"))?;
-    let clean: Option<CleanManifest> = read_if_there(&data.join("clean/manifest.json"))?;
-    let split: Option<SplitManifest> = read_if_there(&data.join("split.json"))?;
+    let downloads: Option<DownloadManifest> = read_if_there(&DataDir::stage_manifest(&data.raw()))?;
+    let clean: Option<CleanManifest> = read_if_there(&DataDir::stage_manifest(&data.clean()))?;
+    let split: Option<SplitManifest> = read_if_there(&data.split_manifest())?;
     if downloads.is_none() && clean.is_none() && split.is_none() {
-        return Err(ReportError::Empty { path: data.clone() });
+        return Err(ReportError::Empty { path: data.root().to_owned() });
     }
     let mut report = DataReport { page: opts.out.clone(), ..DataReport::default() };
     for record in downloads.iter().flatten() {
@@ -138,16 +138,12 @@ pub fn report(opts: &ReportOptions) -> Result<DataReport, ReportError> {
                 }
             }
             CleanStatus::Rejected => {
-                let reason = record.reason.as_deref().unwrap_or("unknown");
-                let kind = match reason.strip_prefix("duplicate_of:") {
-                    Some(original) => {
-                        let how = record.detail.clone().unwrap_or_else(|| "duplicate".into());
-                        duplicates.entry(original.to_owned()).or_default().push((record.source.clone(), how));
-                        "duplicate"
-                    }
-                    None => reason,
-                };
-                *counts.rejected.entry(kind.to_owned()).or_default() += 1;
+                let Some(reason) = &record.reason else { continue };
+                if let Some(original) = reason.duplicate_of() {
+                    let how = record.detail.clone().unwrap_or_else(|| "duplicate".into());
+                    duplicates.entry(original.to_owned()).or_default().push((record.source.clone(), how));
+                }
+                *counts.rejected.entry(reason.kind()).or_default() += 1;
             }
         }
     }
@@ -210,7 +206,7 @@ fn percent_encode(segment: &str) -> String {
         .collect()
 }
 
-fn page(report: &DataReport, out: &Path, data: &Path) -> String {
+fn page(report: &DataReport, out: &Path, data: &DataDir) -> String {
     let mut html = String::from(
         r#"<!doctype html><html lang="en"><head><meta charset="utf-8"><title>picseek report</title><style>
 body { font-family: system-ui, sans-serif; margin: 2rem; color: #222; }
@@ -225,7 +221,7 @@ figure.kept img { outline: 3px solid #2a2; } .ok { color: #2a2; } .bad { color: 
     );
     html.push_str(r#"<section id="classes"><h2>Classes</h2><table><tr><th>class</th><th>downloaded</th><th>not downloaded</th><th>kept</th><th>rejected</th><th>train</th><th>test</th></tr>"#);
     for (class, c) in &report.classes {
-        let rejected: Vec<String> = c.rejected.iter().map(|(r, n)| format!("{n} {}", escape(r))).collect();
+        let rejected: Vec<String> = c.rejected.iter().map(|(r, n)| format!("{n} {}", escape(r.code()))).collect();
         html.push_str(&format!(
             "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
             escape(class),
@@ -246,9 +242,9 @@ figure.kept img { outline: 3px solid #2a2; } .ok { color: #2a2; } .bad { color: 
     html.push_str(&format!(r#"<section id="duplicates"><h2>Duplicates ({} groups)</h2><p>The kept image is outlined; each other file is named with how it matched.</p>"#, report.duplicate_groups.len()));
     for group in &report.duplicate_groups {
         html.push_str(r#"<div class="group">"#);
-        html.push_str(&image(out, &data.join("clean").join(&group.kept), &format!("kept: {}", group.kept), "kept"));
+        html.push_str(&image(out, &data.clean().join(&group.kept), &format!("kept: {}", group.kept), "kept"));
         for (file, how) in &group.duplicates {
-            html.push_str(&image(out, &data.join("raw").join(file), &format!("{file} ({how})"), "duplicate"));
+            html.push_str(&image(out, &data.raw().join(file), &format!("{file} ({how})"), "duplicate"));
         }
         html.push_str("</div>");
     }
@@ -288,7 +284,7 @@ figure.kept img { outline: 3px solid #2a2; } .ok { color: #2a2; } .bad { color: 
     for group in &report.split_groups {
         html.push_str(&format!(r#"<div class="group"><strong>{}</strong>"#, escape(&group.sides.join(" and "))));
         for item in &group.images {
-            html.push_str(&image(out, &data.join("clean").join(item), item, "copy"));
+            html.push_str(&image(out, &data.clean().join(item), item, "copy"));
         }
         html.push_str("</div>");
     }
@@ -298,7 +294,7 @@ figure.kept img { outline: 3px solid #2a2; } .ok { color: #2a2; } .bad { color: 
     for (flag, images) in &report.flagged {
         html.push_str(&format!(r#"<h3 id="flag-{flag}">{flag} ({})</h3><div class="group">"#, images.len()));
         for (path, score) in images {
-            html.push_str(&image(out, &data.join("clean").join(path), &format!("{path} ({score:.3})"), "flagged"));
+            html.push_str(&image(out, &data.clean().join(path), &format!("{path} ({score:.3})"), "flagged"));
         }
         html.push_str("</div>");
     }
@@ -321,6 +317,9 @@ mod tests {
     #[test]
     fn an_empty_data_directory_is_an_error() {
         let dir = tempfile::tempdir().unwrap();
-        assert!(matches!(report(&ReportOptions::for_data_dir(dir.path())), Err(ReportError::Empty { .. })));
+        assert!(matches!(
+            report(&ReportOptions::for_data_dir(&DataDir::new(dir.path()))),
+            Err(ReportError::Empty { .. })
+        ));
     }
 }

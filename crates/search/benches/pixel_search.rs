@@ -5,8 +5,8 @@
 use std::path::Path;
 use std::time::Instant;
 
+use picseek_embed::Vector;
 use picseek_index::Index;
-use picseek_index::QueryVector;
 use picseek_manifest::{IndexItem, IndexManifest, VectorFile, write_json_atomic};
 use picseek_search::{Metric, SearchRequest, Searcher};
 
@@ -74,7 +74,7 @@ fn main() {
     std::fs::write(dir.path().join("queries.u8"), &queries).expect("write queries");
     let index = Index::open(&index_dir).expect("open index");
     let searcher = Searcher::new(&index);
-    let queries: Vec<QueryVector> = queries.chunks_exact(dim).map(|q| QueryVector::Pixel(q.to_vec())).collect();
+    let queries: Vec<Vector> = queries.chunks_exact(dim).map(|q| Vector::Pixel(q.to_vec())).collect();
 
     let mut ours = Vec::new();
     for metric in Metric::ALL {

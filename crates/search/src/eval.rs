@@ -6,8 +6,9 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use indicatif::ProgressBar;
+use picseek_embed::{EmbedError, QueryEmbedder};
 use picseek_imaging::list_class_images;
-use picseek_index::{FolderChanges, Index, IndexError, QueryEmbedder};
+use picseek_index::{FolderChanges, Index, IndexError};
 use picseek_manifest::sha256_hex;
 use rayon::prelude::*;
 use serde::Serialize;
@@ -167,7 +168,7 @@ pub fn evaluate(
         let started = Instant::now();
         let query = match embedder.embed_image_file(path) {
             Ok(q) => q,
-            Err(IndexError::Image(e)) => {
+            Err(EmbedError::Image(e)) => {
                 tracing::warn!("skipped query {e}");
                 skipped.push((path.display().to_string(), e.reason_code().to_owned()));
                 continue;

@@ -27,7 +27,8 @@ pub use query::{ComposedQuery, QueryTerm, TermSource, compose, split_weight};
 
 use std::sync::OnceLock;
 
-use picseek_index::{Index, IndexError, QueryVector};
+use picseek_embed::Vector;
+use picseek_index::{Index, IndexError};
 use picseek_manifest::PhotoSource;
 use pixel_kernels::{Moments, Query};
 use rayon::prelude::*;
@@ -80,6 +81,9 @@ pub enum SearchError {
     /// The index failed (a damaged graph, a query of the wrong width).
     #[error(transparent)]
     Index(#[from] IndexError),
+    /// A query cannot be embedded (an unusable image, a text for a pixel index).
+    #[error(transparent)]
+    Embed(#[from] picseek_embed::EmbedError),
     /// No item of the index has this class.
     #[error("no class {class:?} in the index{}; it has {}", closest.as_ref().map(|c| format!(" (did you mean {c:?}?)")).unwrap_or_default(), known.join(", "))]
     UnknownClass {
@@ -106,7 +110,7 @@ pub enum SearchError {
     #[error("combined or weighted queries need a CLIP index; this one uses the {embedder} embedder (one image only)")]
     CombinedPixel {
         /// The index's embedder.
-        embedder: picseek_index::EmbedderKind,
+        embedder: picseek_embed::EmbedderKind,
     },
     /// The index does not describe the data it is evaluated on any more.
     #[error("{}: the index is stale: {what}", index.display())]
@@ -199,10 +203,10 @@ impl<'a> Searcher<'a> {
     }
 
     /// Exact scores of `query` (made by the index's query embedder) against every item.
-    pub fn score_all(&self, query: &QueryVector, metric: Metric) -> Vec<f64> {
+    pub fn score_all(&self, query: &Vector, metric: Metric) -> Vec<f64> {
         match query {
-            QueryVector::Pixel(query) => self.score_all_pixels(query, metric),
-            QueryVector::Float(query) => self
+            Vector::Pixel(query) => self.score_all_pixels(query, metric),
+            Vector::Float(query) => self
                 .index
                 .f32_vectors()
                 .par_chunks_exact(self.dimension())
@@ -234,11 +238,8 @@ impl<'a> Searcher<'a> {
 
     /// The `k` best items for `query`, best first (ties broken by key, so results are
     /// stable).
-    pub fn search(&self, query: &QueryVector, request: &SearchRequest) -> Result<Vec<Hit>, SearchError> {
-        let length = match query {
-            QueryVector::Pixel(q) => q.len(),
-            QueryVector::Float(q) => q.len(),
-        };
+    pub fn search(&self, query: &Vector, request: &SearchRequest) -> Result<Vec<Hit>, SearchError> {
+        let length = query.len();
         if length != self.dimension() {
             return Err(IndexError::QueryWidth { got: length, expected: self.dimension() }.into());
         }
@@ -254,14 +255,14 @@ impl<'a> Searcher<'a> {
             |i: usize| request.class.is_none_or(|c| items[i].class == c) && !request.exclude.contains(&items[i].key);
         let filtered = request.class.is_some() || !request.exclude.is_empty();
         let candidates = match query {
-            QueryVector::Float(q) if !request.exact => {
+            Vector::Float(q) if !request.exact => {
                 let keep: Option<&dyn Fn(usize) -> bool> = filtered.then_some(&in_class as &dyn Fn(usize) -> bool);
                 self.index.graph_candidates(request.metric, q, k, keep)?
             }
             _ => None,
         };
         let scored: Vec<(usize, f64)> = match (query, candidates) {
-            (QueryVector::Float(q), Some(candidates)) => {
+            (Vector::Float(q), Some(candidates)) => {
                 let mut scored: Vec<(usize, f64)> =
                     candidates.into_iter().map(|i| (i, score(request.metric, q, self.index.f32_vector(i)))).collect();
                 scored.sort_by(|a, b| request.metric.compare(a.1, b.1).then(a.0.cmp(&b.0)));

@@ -7,7 +7,8 @@
 
 use std::path::PathBuf;
 
-use picseek_index::{Index, QueryEmbedder, QueryVector};
+use picseek_embed::{QueryEmbedder, Vector};
+use picseek_index::Index;
 use picseek_manifest::sha256_hex;
 
 use crate::SearchError;
@@ -48,7 +49,7 @@ impl QueryTerm {
 #[derive(Debug, Clone, PartialEq)]
 pub struct ComposedQuery {
     /// The vector, comparable with the index's rows.
-    pub vector: QueryVector,
+    pub vector: Vector,
     /// The terms as a person would write them (`"a fox" + fox.jpg - 0.5 "snow"`).
     pub label: String,
     /// Items of the index that are one of the query's images (the same bytes, or the
@@ -82,8 +83,8 @@ pub fn compose(index: &Index, embedder: &QueryEmbedder, terms: &[QueryTerm]) -> 
                     .ok_or(SearchError::UnknownItem { key: *key, items: index.len() })?;
                 own_items.push(*key);
                 match index.manifest().vectors.dtype {
-                    picseek_manifest::Dtype::U8 => QueryVector::Pixel(index.u8_vector(row).to_vec()),
-                    picseek_manifest::Dtype::F32 => QueryVector::Float(index.f32_vector(row).to_vec()),
+                    picseek_manifest::Dtype::U8 => Vector::Pixel(index.u8_vector(row).to_vec()),
+                    picseek_manifest::Dtype::F32 => Vector::Float(index.f32_vector(row).to_vec()),
                 }
             }
         };
@@ -96,13 +97,13 @@ pub fn compose(index: &Index, embedder: &QueryEmbedder, terms: &[QueryTerm]) -> 
 }
 
 /// The weighted sum of unit vectors, unit length again; a single term of weight 1 as it is.
-fn combine(mut vectors: Vec<(f32, QueryVector)>, index: &Index) -> Result<QueryVector, SearchError> {
+fn combine(mut vectors: Vec<(f32, Vector)>, index: &Index) -> Result<Vector, SearchError> {
     if vectors.len() == 1 && vectors[0].0 == 1.0 {
         return Ok(vectors.remove(0).1);
     }
     let mut sum: Vec<f32> = Vec::new();
     for (weight, vector) in vectors {
-        let QueryVector::Float(v) = vector else {
+        let Vector::Float(v) = vector else {
             return Err(SearchError::CombinedPixel { embedder: index.manifest().embedder });
         };
         if sum.is_empty() {
@@ -116,7 +117,7 @@ fn combine(mut vectors: Vec<(f32, QueryVector)>, index: &Index) -> Result<QueryV
     if norm < 1e-6 {
         return Err(SearchError::CancelledOut);
     }
-    Ok(QueryVector::Float(sum.into_iter().map(|x| x / norm).collect()))
+    Ok(Vector::Float(sum.into_iter().map(|x| x / norm).collect()))
 }
 
 /// `"a fox" + fox.jpg - 0.5 "snow"`.

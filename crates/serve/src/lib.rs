@@ -41,7 +41,8 @@ use axum::extract::{DefaultBodyLimit, Multipart, Path, State};
 use axum::http::{StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post};
-use picseek_index::{Index, IndexError, QueryEmbedder};
+use picseek_embed::{EmbedError, ModelOptions, QueryEmbedder};
+use picseek_index::{Index, IndexError};
 use picseek_search::{Metric, QueryTerm, SearchError, SearchRequest, Searcher, TermSource};
 use serde_json::json;
 
@@ -56,24 +57,18 @@ pub struct ServeOptions {
     pub addr: SocketAddr,
     /// The largest upload accepted, in bytes.
     pub max_upload: usize,
-    /// The CLIP model directory (for CLIP indexes); `None` finds the one the index
-    /// records.
-    pub model_dir: Option<PathBuf>,
-    /// Cores the model may use.
-    pub threads: usize,
-    /// Where the model runs.
-    pub device: picseek_index::Device,
+    /// The CLIP model for queries (for CLIP indexes); naming no folder finds the one the
+    /// index records.
+    pub model: ModelOptions,
 }
 
 impl Default for ServeOptions {
     fn default() -> Self {
         Self {
-            index_dir: PathBuf::from("index"),
+            index_dir: picseek_manifest::DataDir::default().index(),
             addr: SocketAddr::from(([127, 0, 0, 1], 8080)),
             max_upload: 20_000_000,
-            model_dir: None,
-            threads: std::thread::available_parallelism().map_or(1, |n| n.get()),
-            device: picseek_index::Device::Cpu,
+            model: ModelOptions::default(),
         }
     }
 }
@@ -83,7 +78,10 @@ impl Default for ServeOptions {
 pub enum ServeError {
     /// The index or its model cannot be used.
     #[error(transparent)]
-    Index(#[from] picseek_index::IndexError),
+    Index(#[from] IndexError),
+    /// The model for queries cannot be used.
+    #[error(transparent)]
+    Embed(#[from] EmbedError),
     /// The address cannot be listened on.
     #[error("cannot listen on {addr}: {source}")]
     Bind {
@@ -103,6 +101,7 @@ pub enum ServeError {
 fn search_error_response(e: SearchError) -> ApiError {
     match e {
         SearchError::Index(e) => index_error_response(e),
+        SearchError::Embed(e) => embed_error_response(e),
         SearchError::UnknownClass { .. }
         | SearchError::ZeroK
         | SearchError::EmptyQuery
@@ -116,8 +115,16 @@ fn search_error_response(e: SearchError) -> ApiError {
 
 fn index_error_response(e: IndexError) -> ApiError {
     match e {
-        IndexError::Image(e) => bad_request(format!("the upload is not a usable image ({})", e.reason_code())),
-        IndexError::NoTextEncoder { .. } | IndexError::QueryWidth { .. } => bad_request(e.to_string()),
+        IndexError::Embed(e) => embed_error_response(e),
+        IndexError::QueryWidth { .. } => bad_request(e.to_string()),
+        other => ApiError(StatusCode::INTERNAL_SERVER_ERROR, other.to_string()),
+    }
+}
+
+fn embed_error_response(e: EmbedError) -> ApiError {
+    match e {
+        EmbedError::Image(e) => bad_request(format!("the upload is not a usable image ({})", e.reason_code())),
+        EmbedError::NoTextEncoder { .. } => bad_request(e.to_string()),
         other => ApiError(StatusCode::INTERNAL_SERVER_ERROR, other.to_string()),
     }
 }
@@ -137,13 +144,13 @@ impl Loaded {
 
     /// Opens the index in `opts.index_dir`, keeping `previous`'s embedder when the new
     /// index was made the same way (no model is loaded twice).
-    fn open(opts: &ServeOptions, previous: Option<&Loaded>) -> Result<Self, IndexError> {
+    fn open(opts: &ServeOptions, previous: Option<&Loaded>) -> Result<Self, ServeError> {
         let built = built_at(&opts.index_dir);
         let index = Index::open(&opts.index_dir)?;
         let embedder = match previous.filter(|p| p.index().identity() == index.identity()) {
             Some(previous) => previous.embedder.clone(),
             None => {
-                let embedder = index.query_embedder(opts.model_dir.as_deref(), opts.threads, opts.device)?;
+                let embedder = index.query_embedder(&opts.model)?;
                 embedder.preload()?;
                 Arc::new(embedder)
             }
@@ -153,7 +160,7 @@ impl Loaded {
 }
 
 fn built_at(index_dir: &std::path::Path) -> Option<std::time::SystemTime> {
-    std::fs::metadata(picseek_index::manifest_path(index_dir)).and_then(|m| m.modified()).ok()
+    std::fs::metadata(picseek_manifest::DataDir::index_manifest(index_dir)).and_then(|m| m.modified()).ok()
 }
 
 struct AppState {

@@ -41,7 +41,7 @@ pub struct AttributedImage {
 
 /// The sources of each kept image of the clean folder `input`, as `<class>/<file>`.
 fn clean_sources(input: &Path) -> FolderProvenance {
-    let path = input.join("manifest.json");
+    let path = picseek_manifest::DataDir::stage_manifest(input);
     let records: CleanManifest = match read_json(&path) {
         Ok(records) => records,
         Err(e) => {
@@ -58,7 +58,7 @@ fn clean_sources(input: &Path) -> FolderProvenance {
         }
     }
     for record in records.iter().filter(|r| r.status == CleanStatus::Rejected) {
-        let original = record.reason.as_deref().and_then(|r| r.strip_prefix("duplicate_of:"));
+        let original = record.reason.as_ref().and_then(|r| r.duplicate_of());
         if let (Some(original), Some(source)) = (original, &record.provenance)
             && let Some(kept) = sources.get_mut(original)
             && !kept.iter().any(|s| s.url == source.url)

@@ -210,7 +210,7 @@ pub(crate) struct NearCopyRule {
 /// The pairs of items whose CLIP vectors, in the embedding cache that holds the most of
 /// them (by the SHA-256 of their files), are at least `cosine` alike.
 fn pairs_by_embedding(input: &Path, items: &[Item], index_dir: &Path, cosine: f32, pairs: &mut Pairs) {
-    let caches = picseek_index::cached_embeddings(index_dir);
+    let caches = picseek_embed::cached_embeddings(index_dir);
     if caches.is_empty() {
         return;
     }
@@ -243,7 +243,7 @@ fn pairs_by_embedding(input: &Path, items: &[Item], index_dir: &Path, cosine: f3
 /// close.
 fn pairs_by_hash(input: &Path, items: &[Item], rule: &NearCopyRule, pairs: &mut Pairs) {
     let (distance, colour) = (rule.distance, rule.colour);
-    let path = input.join("manifest.json");
+    let path = picseek_manifest::DataDir::stage_manifest(input);
     let Ok(records) = read_json::<CleanManifest>(&path) else {
         if path.exists() {
             tracing::warn!("{}: unreadable; near copies cannot be kept together", path.display());

@@ -21,7 +21,9 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 use picseek_imaging::{ImageError, list_class_images};
-use picseek_manifest::{ClassSplit, InvalidOption, LeakageCheck, ManifestError, SplitManifest, write_json_atomic};
+use picseek_manifest::{
+    ClassSplit, DataDir, InvalidOption, LeakageCheck, ManifestError, SplitManifest, write_json_atomic,
+};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
@@ -65,10 +67,10 @@ pub struct SplitOptions {
 impl Default for SplitOptions {
     fn default() -> Self {
         Self {
-            input: PathBuf::from("clean"),
-            train_dir: PathBuf::from("train"),
-            test_dir: PathBuf::from("test"),
-            manifest_path: PathBuf::from("split.json"),
+            input: DataDir::default().clean(),
+            train_dir: DataDir::default().train(),
+            test_dir: DataDir::default().test(),
+            manifest_path: DataDir::default().split_manifest(),
             test_per_class: 1,
             train_per_class: 19,
             seed: 0,

@@ -1,14 +1,14 @@
-//! What makes an index's vectors comparable: the embedder, the model file and the
-//! preprocessing. A re-run extends an index only with vectors made the same way, and a
-//! query is embedded the same way as the rows it is compared with.
+//! What makes vectors comparable: the embedder, the model file and the preprocessing.
+//! A re-run extends an index only with vectors made the same way, and a query is
+//! embedded the same way as the rows it is compared with.
 
 use std::fmt;
 
 use picseek_manifest::{EmbedderKind, IndexManifest, ModelIdentity};
 
-/// How an index's vectors are made.
+/// How vectors are made.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct IndexIdentity {
+pub struct EmbeddingIdentity {
     /// The embedder.
     pub embedder: EmbedderKind,
     /// The model file's SHA-256 (CLIP only).
@@ -44,7 +44,7 @@ pub enum IdentityDifference {
     },
 }
 
-impl IndexIdentity {
+impl EmbeddingIdentity {
     /// The identity an index manifest records.
     pub fn of_manifest(manifest: &IndexManifest) -> Self {
         Self::new(manifest.embedder, manifest.model.as_ref(), &manifest.preprocessing)
@@ -56,7 +56,7 @@ impl IndexIdentity {
     }
 
     /// The first setting in which `wanted` differs from this identity, if any.
-    pub fn difference(&self, wanted: &IndexIdentity) -> Option<IdentityDifference> {
+    pub fn difference(&self, wanted: &EmbeddingIdentity) -> Option<IdentityDifference> {
         if self.embedder != wanted.embedder {
             return Some(IdentityDifference::Embedder { found: self.embedder, wanted: wanted.embedder });
         }
@@ -74,9 +74,9 @@ impl IndexIdentity {
         None
     }
 
-    /// A stable text for this identity: names the embedding cache file and goes into the
-    /// vector file's name, so it must not change between versions.
-    pub(crate) fn canonical(&self) -> String {
+    /// A stable text for this identity: names the embedding cache file and goes into an
+    /// index's vector file name, so it must not change between versions.
+    pub fn canonical(&self) -> String {
         match &self.model_sha256 {
             Some(sha) => format!("{} embedder, model sha256 {sha}, {}", self.embedder, self.preprocessing),
             None => format!("{} embedder, {}", self.embedder, self.preprocessing),
@@ -106,20 +106,23 @@ impl fmt::Display for IdentityDifference {
 mod tests {
     use super::*;
 
-    fn pixel(preprocessing: &str) -> IndexIdentity {
-        IndexIdentity::new(EmbedderKind::Pixel, None, preprocessing)
+    fn pixel(preprocessing: &str) -> EmbeddingIdentity {
+        EmbeddingIdentity::new(EmbedderKind::Pixel, None, preprocessing)
     }
 
     #[test]
     fn the_difference_names_one_setting() {
-        let clip =
-            IndexIdentity { embedder: EmbedderKind::Clip, model_sha256: Some("aa".into()), preprocessing: "x".into() };
+        let clip = EmbeddingIdentity {
+            embedder: EmbedderKind::Clip,
+            model_sha256: Some("aa".into()),
+            preprocessing: "x".into(),
+        };
         assert_eq!(pixel("x").difference(&pixel("x")), None);
         assert_eq!(
             pixel("x").difference(&clip),
             Some(IdentityDifference::Embedder { found: EmbedderKind::Pixel, wanted: EmbedderKind::Clip })
         );
-        let other_model = IndexIdentity { model_sha256: Some("bb".into()), ..clip.clone() };
+        let other_model = EmbeddingIdentity { model_sha256: Some("bb".into()), ..clip.clone() };
         assert_eq!(clip.difference(&other_model).unwrap().to_string(), "a model file of SHA-256 aa, not bb");
         let found = pixel("size=64;filter=triangle;alpha=white");
         let wanted = pixel("size=448;filter=triangle;alpha=white");
@@ -128,8 +131,11 @@ mod tests {
 
     #[test]
     fn the_canonical_text_is_stable() {
-        let clip =
-            IndexIdentity::new(EmbedderKind::Clip, Some(&ModelIdentity { name: "m".into(), sha256: "ab".into() }), "p");
+        let clip = EmbeddingIdentity::new(
+            EmbedderKind::Clip,
+            Some(&ModelIdentity { name: "m".into(), sha256: "ab".into() }),
+            "p",
+        );
         assert_eq!(clip.canonical(), "clip embedder, model sha256 ab, p");
         assert_eq!(pixel("p").canonical(), "pixel embedder, p");
     }

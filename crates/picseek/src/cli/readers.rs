@@ -1,0 +1,134 @@
+//! The flags of the commands that read the dataset: search, eval, serve, doctor and report.
+
+use std::path::PathBuf;
+
+use clap::Args;
+use picseek_doctor::DoctorOptions;
+use picseek_manifest::Metric;
+use picseek_search::SearchRequest;
+use picseek_serve::ServeOptions;
+
+use super::ModelArgs;
+
+#[derive(Args)]
+#[command(group = clap::ArgGroup::new("query").required(true).multiple(true).args(["image", "text", "queries"]))]
+pub struct SearchArgs {
+    /// A query image: a file or an http(s) URL (fetched with download's checks and
+    /// limits). Repeat, and mix with --text, to combine terms; `WEIGHT:` in front weighs
+    /// one (`2:fox.jpg`, `-:snow.jpg` steers away; CLIP indexes).
+    #[arg(long, allow_hyphen_values = true)]
+    pub image: Vec<String>,
+    /// A text query (CLIP indexes); repeat and weigh as for --image (`-0.5:snow`). Texts
+    /// longer than the model's 77 tokens are cut, with a warning.
+    #[arg(long, allow_hyphen_values = true)]
+    pub text: Vec<String>,
+    /// A file of queries, one JSON object per line (`{"text": "a fox", "k": 3}`, `{"image":
+    /// ["a.jpg", "-:b.jpg"]}`, `"class"`, `"id"`); `-` reads standard input. Prints one
+    /// JSON result per line.
+    #[arg(long, conflicts_with_all = ["image", "text", "plot"])]
+    pub queries: Option<PathBuf>,
+    /// The index folder [default: <data-dir>/index].
+    #[arg(long)]
+    pub index: Option<PathBuf>,
+    /// How many results (at least 1; at most the index's size are returned).
+    #[arg(short, default_value_t = SearchRequest::default().k)]
+    pub k: usize,
+    /// l1, l2, cosine or correlation.
+    #[arg(long, value_enum, default_value_t = SearchRequest::default().metric)]
+    pub metric: Metric,
+    /// Brute force over every vector instead of the approximate index (pixel indexes,
+    /// and metrics without an approximate index, are always searched this way).
+    #[arg(long)]
+    pub exact: bool,
+    /// Only results of this class.
+    #[arg(long)]
+    pub class: Option<String>,
+    /// Leave out index images that are the query image itself (the same bytes).
+    #[arg(long)]
+    pub exclude_query: bool,
+    /// Print the result paths only, one per line (for scripts: `| xargs feh`).
+    #[arg(long, conflicts_with = "queries")]
+    pub paths: bool,
+    #[command(flatten)]
+    pub model: ModelArgs,
+    /// Also draw the query and its results as a labelled grid into this file (.png or
+    /// .jpg/.jpeg).
+    #[arg(long)]
+    pub plot: Option<PathBuf>,
+}
+
+#[derive(Args)]
+pub struct EvalArgs {
+    /// The index folder [default: <data-dir>/index].
+    #[arg(long)]
+    pub index: Option<PathBuf>,
+    /// The <class>/<image> folder of queries [default: <data-dir>/test].
+    #[arg(long)]
+    pub test: Option<PathBuf>,
+    /// Results per query that are scored (P@k, mAP, recall@k).
+    #[arg(short, default_value_t = 5)]
+    pub k: usize,
+    /// l1, l2, cosine, correlation or all.
+    #[arg(long, default_value = "all", value_parser = parse_metrics)]
+    pub metric: Metrics,
+    /// Brute force only (by default metrics with an approximate index use it, and its
+    /// recall against brute force is reported).
+    #[arg(long)]
+    pub exact: bool,
+    /// Score an index that is stale (test images in it, or its folder changed since it
+    /// was built); the output says what is stale.
+    #[arg(long)]
+    pub allow_stale: bool,
+    #[command(flatten)]
+    pub model: ModelArgs,
+}
+
+/// One metric, or all of them.
+#[derive(Clone)]
+pub struct Metrics(pub Vec<Metric>);
+
+fn parse_metrics(s: &str) -> Result<Metrics, String> {
+    if s.eq_ignore_ascii_case("all") {
+        return Ok(Metrics(Metric::ALL.to_vec()));
+    }
+    s.parse::<Metric>().map(|m| Metrics(vec![m])).map_err(|e| format!("{e}, or all"))
+}
+
+#[derive(Args)]
+pub struct ServeArgs {
+    /// The index folder [default: <data-dir>/index].
+    #[arg(long)]
+    pub index: Option<PathBuf>,
+    /// Where to listen; loopback unless you say otherwise.
+    #[arg(long, default_value_t = ServeOptions::default().addr)]
+    pub addr: std::net::SocketAddr,
+    /// The largest upload accepted, in bytes.
+    #[arg(long, default_value_t = ServeOptions::default().max_upload)]
+    pub max_upload: usize,
+    #[command(flatten)]
+    pub model: ModelArgs,
+}
+
+#[derive(Args)]
+pub struct DoctorArgs {
+    /// The index folder whose model is checked [default: <data-dir>/index].
+    #[arg(long)]
+    pub index: Option<PathBuf>,
+    /// The CLIP model folder to check [default: the one the index was built with, else
+    /// models/clip].
+    #[arg(long)]
+    pub model: Option<PathBuf>,
+    /// A host:port the crawl needs, to test the network with; repeat for more.
+    #[arg(long = "network-host", default_values_t = DoctorOptions::default().network_hosts)]
+    pub network_hosts: Vec<String>,
+    /// Seconds each network attempt may take.
+    #[arg(long, default_value_t = DoctorOptions::default().timeout.as_secs())]
+    pub timeout: u64,
+}
+
+#[derive(Args)]
+pub struct ReportArgs {
+    /// Where the page goes [default: <data-dir>/report.html].
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+}

@@ -1,0 +1,95 @@
+//! Flag groups several commands share: shards, the model, how an index is built.
+
+use std::path::PathBuf;
+
+use clap::Args;
+use picseek_embed::Device;
+use picseek_manifest::{EmbedderKind, Quantization, Shard};
+
+/// Which shard a `download`, `clean` or `index` run is, if it is one.
+#[derive(Args, Clone, Copy, Default)]
+pub struct ShardArgs {
+    /// Do only shard I of N (0-based; `auto`: the Slurm array task or Kubernetes Indexed
+    /// Job index this runs as), into the stage's .shards/ folder; `picseek merge <stage>`
+    /// joins the N shards once all are complete. A finished shard is skipped on re-run.
+    #[arg(long, value_name = "I/N|auto")]
+    pub shard: Option<ShardFlag>,
+    /// How many shards: with `--shard auto` under Kubernetes (JOB_COMPLETION_INDEX names
+    /// only the index); alone it means `--shard auto`; for `merge`, which shards to join
+    /// [default for merge: the one count whose shards are there].
+    #[arg(long, value_name = "N")]
+    pub shards: Option<usize>,
+}
+
+/// `--shard`'s value.
+#[derive(Clone, Copy)]
+pub enum ShardFlag {
+    Given(Shard),
+    FromEnvironment,
+}
+
+impl std::str::FromStr for ShardFlag {
+    type Err = picseek_manifest::ShardError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        if s == "auto" { Ok(Self::FromEnvironment) } else { s.parse().map(Self::Given) }
+    }
+}
+
+/// Where the CLIP model is and how many cores it uses, for every command that runs it.
+#[derive(Args, Clone)]
+pub struct ModelArgs {
+    /// The CLIP model directory (vision_model.onnx, text_model.onnx, tokenizer.json,
+    /// preprocessor_config.json) [default: the one the index was built with, found by
+    /// its SHA-256 where it was, in models/clip or beside either; else models/clip].
+    #[arg(long)]
+    pub model: Option<PathBuf>,
+    /// Cores the model may use [default: all].
+    #[arg(long)]
+    pub threads: Option<usize>,
+    /// Where the model runs: cpu, or cuda / cuda:N (a GPU, with ONNX Runtime's GPU build
+    /// from `scripts/setup.sh --gpu`; an error if it cannot be used, never the CPU instead).
+    #[arg(long, value_name = "cpu|cuda[:N]", default_value_t = Device::Cpu)]
+    pub device: Device,
+}
+
+/// How an index is built, for `index` and `run`: each left out continues as the
+/// existing index was built (unless `--rebuild`), else takes the library's default.
+#[derive(Args)]
+pub struct BuildArgs {
+    /// `clip` (a CLIP image encoder through ONNX Runtime) or `pixel` (raw pixels)
+    /// [default: the existing index's, else clip].
+    #[arg(long, value_enum)]
+    pub embedder: Option<EmbedderKind>,
+    #[command(flatten)]
+    pub model: ModelArgs,
+    /// Side of the square the pixel embedder resizes to [default: the existing index's,
+    /// else 448].
+    #[arg(long)]
+    pub pixel_size: Option<u32>,
+    /// Discard an existing index instead of extending it.
+    #[arg(long)]
+    pub rebuild: bool,
+}
+
+/// How the approximate-search graphs are built. The defaults keep recall@10 at 0.99 or
+/// better on CLIP-like data; `--quantization i8 --expansion-add 32 --expansion-search
+/// 128` builds about three times faster at about 0.984. Each left out continues as the
+/// existing index's graphs were built.
+#[derive(Args)]
+pub struct AnnArgs {
+    /// How graphs store vectors: f32, f16 or i8 (scores are always exact) [default: f16].
+    #[arg(long, value_enum)]
+    pub quantization: Option<Quantization>,
+    /// Links per node in the graphs [default: 16].
+    #[arg(long)]
+    pub connectivity: Option<usize>,
+    /// Candidates considered while adding a vector (higher: better graph, slower build)
+    /// [default: 64].
+    #[arg(long)]
+    pub expansion_add: Option<usize>,
+    /// Candidates considered while searching (higher: better recall, slower search)
+    /// [default: 64].
+    #[arg(long)]
+    pub expansion_search: Option<usize>,
+}

@@ -1,0 +1,53 @@
+//! `picseek run`.
+
+use std::io::Write;
+
+use anyhow::bail;
+use picseek_pipeline::{RunReport, Stage};
+
+use super::Context;
+use super::crawl::write_crawl_table;
+use super::fail_on_failed_terms;
+use crate::cli::RunArgs;
+
+/// Runs crawl, download, clean, split and index in order (see `picseek-pipeline`) and
+/// prints the crawl's table and one summary. Failed crawl terms make the exit status
+/// non-zero at the end.
+pub fn run(ctx: &Context, args: RunArgs) -> anyhow::Result<()> {
+    let opts = args.options(&ctx.data)?;
+    let announce = |stage: Stage| {
+        let i = Stage::ALL.iter().position(|s| *s == stage).unwrap_or(0);
+        eprintln!("==> [{}/{}] {}", i + 1, Stage::ALL.len(), stage.name());
+    };
+    let report = match picseek_pipeline::run(&opts, announce) {
+        Ok(report) => report,
+        Err(picseek_pipeline::RunError::NothingFound { crawl, failed }) => {
+            if !ctx.printer.json {
+                write_crawl_table(&mut std::io::stderr().lock(), &crawl)?;
+            }
+            let cause = if failed.is_empty() {
+                "the crawl found no photo URLs".to_owned()
+            } else {
+                format!("{} term(s) failed: {}", failed.len(), failed.join(", "))
+            };
+            bail!("{cause}: nothing to download, so the run stops here");
+        }
+        Err(e) => return Err(e.into()),
+    };
+    ctx.printer.print(&report, |out| write_run_summary(out, &report))?;
+    fail_on_failed_terms(report.failed_terms())
+}
+
+fn write_run_summary(out: &mut dyn Write, report: &RunReport) -> std::io::Result<()> {
+    let s = &report.summary;
+    write_crawl_table(out, &report.stages.crawl)?;
+    writeln!(out)?;
+    writeln!(out, "{:<14} {:>6}   ({} terms crawled in this run)", "URLs found", s.urls_found, s.terms_crawled_now)?;
+    writeln!(out, "{:<14} {:>6}   ({} fetched in this run)", "downloaded", s.downloaded, s.fetched_now)?;
+    writeln!(out, "{:<14} {:>6}   ({} examined in this run)", "kept", s.kept, s.examined_now)?;
+    for (reason, n) in &s.rejected {
+        writeln!(out, "{:<14} {:>6}", format!("rejected: {reason}"), n)?;
+    }
+    writeln!(out, "{:<14} {:>6}", "classes", s.classes)?;
+    writeln!(out, "{:<14} {:>6}   ({} embedded in this run)", "indexed", s.indexed, s.embedded_now)
+}
