@@ -5,6 +5,7 @@
 
 mod support;
 
+mod architecture;
 mod clean;
 mod cli;
 mod clip;

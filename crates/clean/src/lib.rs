@@ -27,8 +27,8 @@ use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
 use image_hasher::ImageHash;
-use indicatif::{ProgressBar, ProgressStyle};
 use picseek_imaging::ImageError;
+use picseek_manifest::progress::Reporter;
 use picseek_manifest::{
     ClassNaming, CleanManifest, CleanOutcome, CleanRecord, CleanStatus, DataDir, DuplicateEvidence, DuplicateMatch,
     InvalidOption, ManifestError, QualityFlag, RejectReason, Shard, ShardError, input_fingerprint, read_json,
@@ -123,6 +123,8 @@ pub struct CleanOptions {
     /// Examine only this shard's files (by path) into the shard's own manifest, and
     /// leave what needs every file (duplicates, odd sizes, `reject`) to [`merge_clean`].
     pub shard: Option<Shard>,
+    /// Where progress goes.
+    pub progress: Reporter,
 }
 
 impl Default for CleanOptions {
@@ -141,6 +143,7 @@ impl Default for CleanOptions {
             clip: None,
             shard: None,
             classes: ClassNaming::Folder,
+            progress: Reporter::default(),
         }
     }
 }
@@ -573,11 +576,7 @@ fn clean_inputs(
     let mut report = CleanReport { manifest: manifest_path.clone(), ..CleanReport::default() };
     let mut kept = KeptImages::new(&examiner, &opts.input);
     let mut records: Vec<CleanRecord> = Vec::with_capacity(inputs.len());
-    let progress = ProgressBar::new(inputs.len() as u64).with_message("cleaning");
-    progress.set_style(
-        ProgressStyle::with_template("{msg} {bar:30} {pos}/{len} {per_sec} [{elapsed} < {eta}]")
-            .expect("valid template"),
-    );
+    let progress = opts.progress.start("cleaning", Some(inputs.len() as u64));
     let mut clip = match (&opts.clip, opts.dedup) {
         (Some(clip), Dedup::Clip) => {
             Some(picseek_embed::CachedClipEmbedder::open(&clip.index_dir, &clip.model, opts.max_decode_bytes)?)
@@ -666,12 +665,12 @@ fn clean_inputs(
                 tracing::warn!("rejected {} ({reason}): {detail}", record.source);
             }
             records.push(record);
-            progress.inc(1);
+            progress.advance(1);
         }
         to_write.par_iter().try_for_each(|(path, bytes)| write_atomic(path, bytes))?;
         write_json_atomic(&manifest_path, &records)?;
     }
-    progress.finish_and_clear();
+    drop(progress);
     if scope == Scope::Whole {
         mark_odd_sizes(&mut records, opts.quality.odd_size_iqr_factor);
         reject_flagged(&mut records, &opts.reject, &opts.out);

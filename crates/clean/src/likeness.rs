@@ -357,7 +357,6 @@ mod tests {
     #[test]
     fn copies_match_and_look_alikes_do_not() {
         let (worst_copy, closest_distinct) = measure();
-        eprintln!("worst copy {worst_copy}, closest distinct pair {closest_distinct}");
         let threshold = crate::CleanOptions::default().near_pixels;
         assert!(worst_copy <= threshold / 2.0, "a planted copy differs in {worst_copy} of its pixels");
         assert!(closest_distinct >= threshold * 2.0, "two distinct images differ in only {closest_distinct}");

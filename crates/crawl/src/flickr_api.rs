@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use indicatif::ProgressBar;
+use picseek_manifest::progress::Task;
 use picseek_manifest::{License, PhotoSource, TermStatus};
 use serde_json::Value;
 
@@ -64,7 +64,7 @@ pub(crate) async fn search_term(
     opts: &CrawlOptions,
     term: &str,
     pacer: &HostPacer,
-    bar: &ProgressBar,
+    bar: &dyn Task,
 ) -> TermOutcome {
     let mut urls: Vec<String> = Vec::new();
     let mut sources: Vec<PhotoSource> = Vec::new();
@@ -139,7 +139,7 @@ pub(crate) async fn search_term(
                     urls.push(url);
                 }
             }
-            bar.set_position(urls.len().min(opts.max_per_term) as u64);
+            bar.set_done(urls.len().min(opts.max_per_term) as u64);
             if urls.len() >= opts.max_per_term {
                 urls.truncate(opts.max_per_term);
                 sources.truncate(opts.max_per_term);

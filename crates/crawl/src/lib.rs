@@ -23,7 +23,6 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
 use picseek_manifest::{
     Categories, CrawlManifest, InvalidOption, ManifestError, TermRecord, TermStatus, UrlsManifest, class_name,
     read_json, write_json_atomic,
@@ -66,6 +65,8 @@ pub struct CrawlOptions {
     /// Keep only photos under these licences (Flickr's ids, see
     /// [`License::parse_filter`](picseek_manifest::License::parse_filter)); empty: all.
     pub licenses: Vec<u8>,
+    /// Where progress goes: the terms, and each term under way.
+    pub progress: picseek_manifest::progress::Reporter,
 }
 
 impl Default for CrawlOptions {
@@ -85,6 +86,7 @@ impl Default for CrawlOptions {
             term_timeout: Duration::from_secs(300),
             source: Source::Browser,
             licenses: Vec::new(),
+            progress: Default::default(),
         }
     }
 }
@@ -406,9 +408,7 @@ pub async fn crawl(opts: &CrawlOptions) -> Result<CrawlReport, CrawlError> {
         opts.webdriver.clone().or_else(|| driver.as_ref().map(|d| d.url().to_owned())).unwrap_or_default();
 
     let pacer = Arc::new(HostPacer::new(opts.rate));
-    let bars = MultiProgress::new();
-    let overall = bars.add(ProgressBar::new(todo.len() as u64).with_message("terms"));
-    overall.set_style(ProgressStyle::with_template("{msg} {bar:30} {pos}/{len} [{elapsed}]").expect("valid template"));
+    let overall = opts.progress.start("terms", Some(todo.len() as u64));
 
     // `--concurrency` workers take terms in file order from one queue; each term gets a
     // browser session of its own. Results come back over a channel and are saved as
@@ -418,18 +418,16 @@ pub async fn crawl(opts: &CrawlOptions) -> Result<CrawlReport, CrawlError> {
     let (results_tx, mut results) = tokio::sync::mpsc::unbounded_channel();
     let mut tasks = JoinSet::new();
     for _ in 0..workers {
-        let (opts, pacer, queue, bars, results_tx) =
-            (opts.clone(), pacer.clone(), queue.clone(), bars.clone(), results_tx.clone());
+        let (opts, pacer, queue, results_tx) = (opts.clone(), pacer.clone(), queue.clone(), results_tx.clone());
         let (webdriver_url, chromium, api_client) = (webdriver_url.clone(), chromium.clone(), api_client.clone());
         tasks.spawn(async move {
             loop {
                 let Some((category, term)) = queue.lock().expect("queue lock").pop_front() else { break };
-                let bar = bars.insert(0, ProgressBar::new(opts.max_per_term as u64));
-                bar.set_style(ProgressStyle::with_template("  {msg} {bar:20} {pos}/{len}").expect("valid template"));
-                bar.set_message(format!("{category}/{term}"));
+                let bar = opts.progress.start(&format!("{category}/{term}"), Some(opts.max_per_term as u64));
+                let bar = bar.as_ref();
                 let outcome = match &opts.source {
                     Source::FlickrApi { api_url, key } => {
-                        flickr_api::search_term(&api_client, api_url, key, &opts, &term, &pacer, &bar).await
+                        flickr_api::search_term(&api_client, api_url, key, &opts, &term, &pacer, bar).await
                     }
                     Source::Browser => {
                         // --term-timeout bounds the whole term: a share is kept for closing the
@@ -441,7 +439,7 @@ pub async fn crawl(opts: &CrawlOptions) -> Result<CrawlReport, CrawlError> {
                         match tokio::time::timeout(crawl_within, open).await {
                             Ok(Ok(session)) => {
                                 let term_opts = CrawlOptions { term_timeout: crawl_within, ..opts.clone() };
-                                let outcome = term::crawl_term(&session.client, &term_opts, &term, &pacer, &bar).await;
+                                let outcome = term::crawl_term(&session.client, &term_opts, &term, &pacer, bar).await;
                                 session.close(close_within).await;
                                 outcome
                             }
@@ -453,8 +451,6 @@ pub async fn crawl(opts: &CrawlOptions) -> Result<CrawlReport, CrawlError> {
                         }
                     }
                 };
-                bar.finish_and_clear();
-                bars.remove(&bar);
                 if results_tx.send((category, term, outcome)).is_err() {
                     break;
                 }
@@ -479,7 +475,7 @@ pub async fn crawl(opts: &CrawlOptions) -> Result<CrawlReport, CrawlError> {
             write_json_atomic(&opts.urls_path, &urls)?;
             write_json_atomic(&sources_path, &sources)?;
             write_json_atomic(&log_path, &log)?;
-            overall.inc(1);
+            overall.advance(1);
             report.terms.push(TermReport { category, term, record, skipped: false, failure: outcome.failure });
         }
         Ok::<(), CrawlError>(())
@@ -488,7 +484,7 @@ pub async fn crawl(opts: &CrawlOptions) -> Result<CrawlReport, CrawlError> {
         result = finished => result,
         () = interrupted.recv() => Err(CrawlError::Interrupted(opts.urls_path.clone())),
     };
-    overall.finish_and_clear();
+    drop(overall);
     // Workers still running (after Ctrl-C) are stopped before their browsers go.
     tasks.abort_all();
     drop(tasks);

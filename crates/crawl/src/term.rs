@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use fantoccini::elements::Element;
 use fantoccini::{Client, Locator};
-use indicatif::ProgressBar;
+use picseek_manifest::progress::Task;
 use picseek_manifest::{License, PhotoSource, TermRecord, TermStatus};
 use url::Url;
 
@@ -101,7 +101,7 @@ pub(crate) async fn crawl_term(
     opts: &CrawlOptions,
     term: &str,
     pacer: &HostPacer,
-    bar: &ProgressBar,
+    bar: &dyn Task,
 ) -> TermOutcome {
     let mut found = FoundUrls::default();
     let crawl = crawl_until_done(client, opts, term, pacer, bar, &mut found);
@@ -206,7 +206,7 @@ async fn crawl_until_done(
     opts: &CrawlOptions,
     term: &str,
     pacer: &HostPacer,
-    bar: &ProgressBar,
+    bar: &dyn Task,
     found: &mut FoundUrls,
 ) -> Result<TermStatus, Failure> {
     let page = search_page_url(&opts.url_template, term, &opts.licenses)
@@ -234,7 +234,7 @@ async fn crawl_until_done(
         if code == 429 || code == 503 || (!has_photos && says_rate_limited(&html)) {
             let period = pacer.slow_down(&host);
             tracing::warn!("{host} throttles the crawl (HTTP {code}); one page action every {period:?} from now");
-            bar.set_message(format!("{term} ({host} throttled)"));
+            bar.say(&format!("{term} ({host} throttled)"));
             continue;
         }
         if code >= 400 {
@@ -266,10 +266,10 @@ async fn crawl_until_done(
         }
         if found.urls.len() >= opts.max_per_term {
             found.urls.truncate(opts.max_per_term);
-            bar.set_position(opts.max_per_term as u64);
+            bar.set_done(opts.max_per_term as u64);
             return Ok(TermStatus::Complete);
         }
-        bar.set_position(found.urls.len() as u64);
+        bar.set_done(found.urls.len() as u64);
         stale = if found.urls.len() == before { stale + 1 } else { 0 };
         if stale >= STALE_ACTIONS {
             return Ok(TermStatus::Exhausted);

@@ -24,7 +24,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use futures::StreamExt;
-use indicatif::{ProgressBar, ProgressStyle};
+use picseek_manifest::progress::Reporter;
 use picseek_manifest::{
     DataDir, DownloadManifest, DownloadOutcome, DownloadRecord, DownloadStatus, InvalidOption, ManifestError,
     SOURCES_FILE, Shard, ShardError, SourcesManifest, UrlsManifest, folder_name, input_fingerprint, read_json,
@@ -68,6 +68,8 @@ pub struct DownloadOptions {
     /// Download only the URLs of this shard's hosts (see [`shard_of_url`]), into the
     /// shard's own manifest; [`merge_download`] then writes `raw/manifest.json`.
     pub shard: Option<Shard>,
+    /// Where progress goes.
+    pub progress: Reporter,
 }
 
 impl Default for DownloadOptions {
@@ -85,6 +87,7 @@ impl Default for DownloadOptions {
             honour_noai: true,
             backoff: Duration::from_millis(500),
             shard: None,
+            progress: Reporter::default(),
         }
     }
 }
@@ -296,11 +299,7 @@ pub async fn download(opts: &DownloadOptions) -> Result<DownloadReport, Download
 
     let fetcher = Arc::new(Fetcher::new(opts).map_err(|e| DownloadError::Client(e.to_string()))?);
     let limiter = Arc::new(HostLimiter::new(opts.rate, opts.connections_per_host));
-    let progress = ProgressBar::new(jobs.len() as u64).with_message("downloading");
-    progress.set_style(
-        ProgressStyle::with_template("{msg} {bar:30} {pos}/{len} {per_sec} [{elapsed} < {eta}]")
-            .expect("valid template"),
-    );
+    let progress = opts.progress.start("downloading", Some(jobs.len() as u64));
     // One queue per host, so a slow or throttled host only holds its own connections:
     // the global `concurrency` spreads over the hosts that are ready.
     let mut by_host: BTreeMap<String, Vec<(usize, Job)>> = BTreeMap::new();
@@ -355,20 +354,20 @@ pub async fn download(opts: &DownloadOptions) -> Result<DownloadReport, Download
             tracing::warn!("{}: {error}", record.url);
         }
         if let Some(host) = fetch::host_of(&record.url) {
-            progress.set_message(match limiter.state(&host) {
+            progress.say(&match limiter.state(&host) {
                 (Some(rate), true) => format!("downloading ({host} throttled: {rate:.2}/s)"),
                 _ => "downloading".to_owned(),
             });
         }
         records[slot] = Some(with_provenance(record));
-        progress.inc(1);
+        progress.advance(1);
         if last_save.elapsed() >= SAVE_EVERY {
             save(&manifest_path, &records)?;
             last_save = tokio::time::Instant::now();
         }
     }
     report.hosts = limiter.reports();
-    progress.finish_and_clear();
+    drop(progress);
     save(&manifest_path, &records)?;
     if let Some(shard) = opts.shard {
         shard.mark_complete(&opts.out_dir, &fingerprint, records.len())?;

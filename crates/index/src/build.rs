@@ -6,8 +6,8 @@ use std::collections::HashMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use indicatif::{ProgressBar, ProgressStyle};
 use picseek_imaging::{ImageError, list_images, read_image_file};
+use picseek_manifest::progress::Reporter;
 use picseek_manifest::{
     ClassNaming, DataDir, Dtype, FolderProvenance, IndexItem, IndexManifest, IndexedFolder, InvalidOption, Metric,
     OLD_PROVENANCE_FILE, PhotoSource, Shard, SkippedFile, TEMPORARY_PREFIX, VectorFile, input_fingerprint,
@@ -71,6 +71,8 @@ pub struct IndexOptions {
     /// How the images of `train` get their classes: `<class>/<image>`, a flat folder
     /// and a nested tree are all indexed.
     pub classes: ClassNaming,
+    /// Where progress goes.
+    pub progress: Reporter,
 }
 
 impl Default for IndexOptions {
@@ -87,6 +89,7 @@ impl Default for IndexOptions {
             ann: AnnSettings::default(),
             shard: None,
             classes: ClassNaming::Folder,
+            progress: Reporter::default(),
         }
     }
 }
@@ -286,10 +289,8 @@ fn build(opts: &IndexOptions, work: Work) -> Result<IndexReport, IndexError> {
     let vectors_tmp_path = vectors.path().to_owned();
     let mut writer = std::io::BufWriter::new(vectors.as_file_mut());
     let mut items = Vec::new();
-    let progress = ProgressBar::new(files.len() as u64).with_message("embedding");
-    progress.set_style(
-        ProgressStyle::with_template("{msg} {bar:40} {pos}/{len} [{elapsed} < {eta}]").expect("valid template"),
-    );
+    let progress = opts.progress.start("embedding", Some(files.len() as u64));
+    let mut done = 0;
     let batches: Vec<&[(&str, &Path)]> = files.chunks(embedder.batch()).collect();
     // One thread reads, decodes and preprocesses the next batch (on all cores) while
     // this one runs the model on the current batch and writes its rows.
@@ -319,7 +320,7 @@ fn build(opts: &IndexOptions, work: Work) -> Result<IndexReport, IndexError> {
             }
         });
         for (batch, prepared) in batches.iter().zip(receiver) {
-            picseek_manifest::stop::Interrupted::check(progress.position() as usize, files.len())?;
+            picseek_manifest::stop::Interrupted::check(done, files.len())?;
             let mut usable = Vec::new();
             let mut new_inputs = Vec::new();
             for ((class, path), result) in batch.iter().zip(prepared) {
@@ -359,7 +360,8 @@ fn build(opts: &IndexOptions, work: Work) -> Result<IndexReport, IndexError> {
                 report.items += owned.len();
                 report.embedded += new_count;
                 report.reused += owned.iter().filter(|u| !matches!(u.3, RowSource::New)).count();
-                progress.inc(batch.len() as u64);
+                done += batch.len();
+                progress.advance(batch.len() as u64);
                 continue;
             }
             for (class, path, sha256, source) in usable {
@@ -386,11 +388,12 @@ fn build(opts: &IndexOptions, work: Work) -> Result<IndexReport, IndexError> {
                     sources: provenance.sources_of(class, path),
                 });
             }
-            progress.inc(batch.len() as u64);
+            done += batch.len();
+            progress.advance(batch.len() as u64);
         }
         Ok(())
     })?;
-    progress.finish_and_clear();
+    drop(progress);
     if let Some(shard) = shard {
         shard.mark_complete(&opts.index_dir, &fingerprint, report.items)?;
         return Ok(report);
@@ -485,13 +488,12 @@ fn build_graph_file(
     rows: &[f32],
     path: &Path,
 ) -> Result<(), IndexError> {
-    let spinner = ProgressBar::new_spinner().with_message(format!("building the {space} graph"));
-    spinner.enable_steady_tick(std::time::Duration::from_millis(200));
+    let spinner = opts.progress.start(&format!("building the {space} graph"), None);
     let tmp =
         staging_file_in(&opts.index_dir, &format!("{TEMPORARY_PREFIX}ann-")).map_err(io_error(&opts.index_dir))?;
     build_graph(space, &opts.ann, dimension, rows, tmp.path())?;
     tmp.persist(path).map_err(|e| IndexError::Io { path: path.to_owned(), source: e.error })?;
-    spinner.finish_and_clear();
+    drop(spinner);
     Ok(())
 }
 

@@ -142,3 +142,6 @@ pub enum IndexError {
 fn io_error(path: &std::path::Path) -> impl FnOnce(std::io::Error) -> IndexError + '_ {
     move |source| IndexError::Io { path: path.to_owned(), source }
 }
+
+#[cfg(test)]
+mod tests;

@@ -12,6 +12,7 @@ mod download;
 mod index;
 mod kinds;
 mod lock;
+pub mod progress;
 mod provenance;
 mod shard;
 mod split;

@@ -9,6 +9,7 @@ mod cli;
 mod commands;
 mod errors;
 mod printer;
+mod progress;
 mod query_terms;
 mod settings;
 
@@ -50,7 +51,7 @@ fn init_logging(verbose: u8) {
     // Colour codes only for a person at a terminal, never into a log file.
     let colour = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
     tracing_subscriber::fmt()
-        .with_writer(std::io::stderr)
+        .with_writer(|| progress::LogWriter)
         .with_env_filter(filter)
         .with_target(false)
         .with_ansi(colour)
@@ -127,7 +128,11 @@ fn main() -> std::process::ExitCode {
     }
     let cli = Cli::parse();
     init_logging(cli.verbose);
-    let ctx = commands::Context { data: DataDir::new(cli.data_dir), printer: printer::Printer { json: cli.json } };
+    let ctx = commands::Context {
+        data: DataDir::new(cli.data_dir),
+        printer: printer::Printer { json: cli.json },
+        progress: progress::reporter(),
+    };
     stop_on_signals(&cli.command);
     let result = writing_lock(&ctx, &cli.command).map_err(anyhow::Error::from).and_then(|_lock| match cli.command {
         Command::Crawl(args) => commands::crawl::crawl(&ctx, args),

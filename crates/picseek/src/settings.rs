@@ -16,12 +16,13 @@ use picseek_index::{BuildChoices, IndexOptions, RecordedBuild};
 use picseek_manifest::{DataDir, Metric, Shard};
 use picseek_pipeline::{RunOptions, Stage};
 use picseek_report::ReportOptions;
+use picseek_search::EvalOptions;
 use picseek_serve::ServeOptions;
 use picseek_split::SplitOptions;
 
 use crate::cli::{
-    AnnArgs, BuildArgs, CleanArgs, CrawlArgs, DoctorArgs, DownloadArgs, IndexArgs, ModelArgs, ReportArgs, RunArgs,
-    ServeArgs, ShardArgs, ShardFlag, SplitArgs,
+    AnnArgs, BuildArgs, CleanArgs, CrawlArgs, DoctorArgs, DownloadArgs, EvalArgs, IndexArgs, ModelArgs, ReportArgs,
+    RunArgs, ServeArgs, ShardArgs, ShardFlag, SplitArgs,
 };
 
 impl ShardArgs {
@@ -83,6 +84,7 @@ impl CrawlArgs {
             term_timeout: Duration::from_secs(self.term_timeout),
             source,
             licenses: self.licenses.map(|l| l.0).unwrap_or_default(),
+            progress: Default::default(),
         })
     }
 }
@@ -237,6 +239,19 @@ impl RunArgs {
             split: split_options(data, None, self.test_per_class, self.train_per_class, SplitOptions::default().seed),
             index: choices.settle(&data.index(), index)?,
         })
+    }
+}
+
+impl EvalArgs {
+    pub fn options(&self, data: &DataDir) -> EvalOptions {
+        EvalOptions {
+            test_dir: self.test.clone().unwrap_or_else(|| data.test()),
+            k: self.k,
+            metrics: self.metric.0.clone(),
+            exact: self.exact,
+            allow_stale: self.allow_stale,
+            progress: Default::default(),
+        }
     }
 }
 

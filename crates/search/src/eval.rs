@@ -2,13 +2,13 @@
 //! approximate search against exact; a stale index is refused.
 
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use indicatif::ProgressBar;
 use picseek_embed::{EmbedError, QueryEmbedder};
 use picseek_imaging::list_class_images;
 use picseek_index::{FolderChanges, Index, IndexError};
+use picseek_manifest::progress::Reporter;
 use picseek_manifest::sha256_hex;
 use rayon::prelude::*;
 use serde::Serialize;
@@ -122,21 +122,31 @@ struct Sums {
     search_time: Duration,
 }
 
-/// Uses every image of the `<class>/<image>` folder `test_dir` as a query against
-/// `index` (embedded by `embedder`, from the index's
-/// [`query_embedder`](Index::query_embedder)) and scores the top `k` by class, for
-/// each metric. Metrics with an approximate graph are searched through it unless
-/// `exact`, and also exactly to measure its recall. A stale index (see [`staleness`]) is
-/// refused unless `allow_stale`, and then the report says what is stale.
-pub fn evaluate(
-    index: &Index,
-    embedder: &QueryEmbedder,
-    test_dir: &Path,
-    k: usize,
-    metrics: &[Metric],
-    exact: bool,
-    allow_stale: bool,
-) -> Result<EvalReport, SearchError> {
+/// How to evaluate an index.
+#[derive(Debug, Clone)]
+pub struct EvalOptions {
+    /// The `<class>/<image>` folder of queries (normally `test/`).
+    pub test_dir: PathBuf,
+    /// Results per query that are scored.
+    pub k: usize,
+    /// The metrics to score.
+    pub metrics: Vec<Metric>,
+    /// Brute force only, even where a graph could answer.
+    pub exact: bool,
+    /// Score a stale index (the report says what is stale) instead of refusing it.
+    pub allow_stale: bool,
+    /// Where progress goes.
+    pub progress: Reporter,
+}
+
+/// Uses every image of `opts.test_dir` as a query against `index` (embedded by
+/// `embedder`, from the index's [`query_embedder`](Index::query_embedder)) and scores the
+/// top `k` by class, for each metric. Metrics with an approximate graph are searched
+/// through it unless `exact`, and also exactly to measure its recall. A stale index (see
+/// [`staleness`]) is refused unless `allow_stale`, and then the report says what is stale.
+pub fn evaluate(index: &Index, embedder: &QueryEmbedder, opts: &EvalOptions) -> Result<EvalReport, SearchError> {
+    let EvalOptions { test_dir, k, metrics, exact, allow_stale, progress } = opts;
+    let (k, exact, allow_stale) = (*k, *exact, *allow_stale);
     if k == 0 {
         return Err(SearchError::ZeroK);
     }
@@ -162,9 +172,9 @@ pub fn evaluate(
     let mut sums: Vec<Sums> = metrics.iter().map(|_| Sums::default()).collect();
     let mut embed_time = Duration::ZERO;
     let mut answered = 0;
-    let progress = ProgressBar::new(queries.len() as u64).with_message("evaluating");
+    let progress = progress.start("evaluating", Some(queries.len() as u64));
     for (class, path) in &queries {
-        progress.inc(1);
+        progress.advance(1);
         let started = Instant::now();
         let query = match embedder.embed_image_file(path) {
             Ok(q) => q,
@@ -194,7 +204,7 @@ pub fn evaluate(
             }
         }
     }
-    progress.finish_and_clear();
+    drop(progress);
     let n = answered.max(1) as f64;
     let metrics = metrics
         .iter()

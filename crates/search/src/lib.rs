@@ -21,7 +21,7 @@ mod pixel_kernels;
 mod query;
 
 pub use contact_sheet::{PlotFormatError, SheetQuery, contact_sheet, sheet_format};
-pub use eval::{EvalReport, MetricEval, Staleness, average_precision_at_k, evaluate, staleness};
+pub use eval::{EvalOptions, EvalReport, MetricEval, Staleness, average_precision_at_k, evaluate, staleness};
 pub use metric::{EPSILON, Metric, score};
 pub use query::{ComposedQuery, QueryTerm, TermSource, compose, split_weight};
 

@@ -268,13 +268,25 @@ fn bad_request(message: impl Into<String>) -> ApiError {
 
 /// Serves until Ctrl-C. `on_listening` gets the bound address (useful with port 0).
 pub async fn serve(opts: &ServeOptions, on_listening: impl FnOnce(SocketAddr)) -> Result<(), ServeError> {
-    let loaded = Loaded::open(opts, None)?;
     if !opts.addr.ip().is_loopback() {
         tracing::warn!(
             "listening on {}, not a loopback address: every machine that can reach it can search the index and see its images",
             opts.addr
         );
     }
+    let app = router(opts)?;
+    let listener = tokio::net::TcpListener::bind(opts.addr)
+        .await
+        .map_err(|source| ServeError::Bind { addr: opts.addr, source })?;
+    let addr = listener.local_addr().map_err(ServeError::Server)?;
+    on_listening(addr);
+    serve_connections(listener, app).await
+}
+
+/// The server's routes over the index of `opts`, opened (and its query model loaded)
+/// now: what [`serve`] answers connections with, and what tests call in-process.
+pub fn router(opts: &ServeOptions) -> Result<Router, ServeError> {
+    let loaded = Loaded::open(opts, None)?;
     let state = Arc::new(AppState {
         options: opts.clone(),
         loaded: std::sync::RwLock::new(Arc::new(loaded)),
@@ -294,12 +306,7 @@ pub async fn serve(opts: &ServeOptions, on_listening: impl FnOnce(SocketAddr)) -
         .layer(DefaultBodyLimit::max(opts.max_upload))
         .layer(axum::middleware::from_fn_with_state(state.clone(), only_own_origin))
         .with_state(state);
-    let listener = tokio::net::TcpListener::bind(opts.addr)
-        .await
-        .map_err(|source| ServeError::Bind { addr: opts.addr, source })?;
-    let addr = listener.local_addr().map_err(ServeError::Server)?;
-    on_listening(addr);
-    serve_connections(listener, app).await
+    Ok(app)
 }
 
 /// How long a client may take to send a request's headers (also the idle time allowed
@@ -615,3 +622,6 @@ async fn thumbnail(State(state): State<Arc<AppState>>, Path(key): Path<String>) 
         })?;
     Ok(([(header::CONTENT_TYPE, "image/jpeg"), (header::CACHE_CONTROL, "max-age=3600")], jpeg).into_response())
 }
+
+#[cfg(test)]
+mod tests;

@@ -9,7 +9,7 @@ use super::{Context, lock_shard, write_counts, write_shard_line};
 use crate::cli::CleanArgs;
 
 pub fn clean(ctx: &Context, args: CleanArgs) -> anyhow::Result<()> {
-    let opts = args.options(&ctx.data)?;
+    let opts = picseek_clean::CleanOptions { progress: ctx.progress.clone(), ..args.options(&ctx.data)? };
     let _shard_lock = lock_shard(&opts.out, opts.shard, "clean")?;
     let report = picseek_clean::clean(&opts)?;
     if report.files == 0 && report.shard.is_none() {

@@ -9,7 +9,7 @@ use super::{Context, fail_on_failed_terms};
 use crate::cli::CrawlArgs;
 
 pub fn crawl(ctx: &Context, args: CrawlArgs) -> anyhow::Result<()> {
-    let opts = args.options(&ctx.data)?;
+    let opts = picseek_crawl::CrawlOptions { progress: ctx.progress.clone(), ..args.options(&ctx.data)? };
     let report = tokio::runtime::Runtime::new()?.block_on(picseek_crawl::crawl(&opts))?;
     ctx.printer.print(&report, |out| {
         write_crawl_table(out, &report)?;

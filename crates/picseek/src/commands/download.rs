@@ -8,7 +8,7 @@ use super::{Context, lock_shard, write_counts, write_shard_line};
 use crate::cli::DownloadArgs;
 
 pub fn download(ctx: &Context, args: DownloadArgs) -> anyhow::Result<()> {
-    let opts = args.options(&ctx.data)?;
+    let opts = picseek_download::DownloadOptions { progress: ctx.progress.clone(), ..args.options(&ctx.data)? };
     let _shard_lock = lock_shard(&opts.out_dir, opts.shard, "download")?;
     let report = tokio::runtime::Runtime::new()?.block_on(picseek_download::download(&opts))?;
     ctx.printer.print(&report, |out| write_download_summary(out, &report))

@@ -1,7 +1,7 @@
 //! `picseek eval`.
 
 use anyhow::{Context as _, bail};
-use picseek_search::evaluate;
+use picseek_search::{EvalOptions, evaluate};
 
 use super::{Context, open_index};
 use crate::cli::EvalArgs;
@@ -10,10 +10,11 @@ pub fn eval(ctx: &Context, args: EvalArgs) -> anyhow::Result<()> {
     if args.k == 0 {
         bail!("-k must be at least 1");
     }
+    let opts = EvalOptions { progress: ctx.progress.clone(), ..args.options(&ctx.data) };
+    let test_dir = &opts.test_dir;
     let index = open_index(ctx, args.index)?;
     let embedder = index.query_embedder(&args.model.options(1))?;
-    let test_dir = args.test.unwrap_or_else(|| ctx.data.test());
-    let report = match evaluate(&index, &embedder, &test_dir, args.k, &args.metric.0, args.exact, args.allow_stale) {
+    let report = match evaluate(&index, &embedder, &opts) {
         Err(e @ picseek_search::SearchError::StaleIndex { .. }) => {
             bail!("{e}; run `picseek index` to build it again (or --allow-stale to score it anyway)")
         }

@@ -8,7 +8,7 @@ use super::{Context, lock_shard, write_shard_line, write_skipped_line};
 use crate::cli::IndexArgs;
 
 pub fn index(ctx: &Context, args: IndexArgs) -> anyhow::Result<()> {
-    let opts = args.options(&ctx.data)?;
+    let opts = picseek_index::IndexOptions { progress: ctx.progress.clone(), ..args.options(&ctx.data)? };
     let _shard_lock = lock_shard(&opts.index_dir, opts.shard, "index")?;
     let report = picseek_index::build_index(&opts)?;
     ctx.printer.print(&report, |out| write_index_summary(out, &report))

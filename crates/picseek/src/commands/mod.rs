@@ -21,6 +21,7 @@ use std::path::PathBuf;
 
 use anyhow::bail;
 use picseek_index::Index;
+use picseek_manifest::progress::Reporter;
 use picseek_manifest::{DataDir, DataDirLock, Shard};
 
 use crate::printer::Printer;
@@ -31,6 +32,8 @@ pub struct Context {
     pub data: DataDir,
     /// Where reports go.
     pub printer: Printer,
+    /// Where the stages' progress goes.
+    pub progress: Reporter,
 }
 
 /// A shard's own lock, in its folder: the same shard never runs twice at once (a retry

@@ -14,7 +14,11 @@ use crate::cli::RunArgs;
 /// prints the crawl's table and one summary. Failed crawl terms make the exit status
 /// non-zero at the end.
 pub fn run(ctx: &Context, args: RunArgs) -> anyhow::Result<()> {
-    let opts = args.options(&ctx.data)?;
+    let mut opts = args.options(&ctx.data)?;
+    opts.crawl.progress = ctx.progress.clone();
+    opts.download.progress = ctx.progress.clone();
+    opts.clean.progress = ctx.progress.clone();
+    opts.index.progress = ctx.progress.clone();
     let announce = |stage: Stage| {
         let i = Stage::ALL.iter().position(|s| *s == stage).unwrap_or(0);
         eprintln!("==> [{}/{}] {}", i + 1, Stage::ALL.len(), stage.name());
