@@ -39,7 +39,7 @@ fn sorted_entries(dir: &Path) -> Result<Vec<PathBuf>, ImageError> {
 /// of one's own, in any layout: each image's class comes from `naming`, and its category
 /// is the folder above its class folder, if any.
 pub(crate) fn list_inputs(raw: &Path, naming: ClassNaming) -> Result<Vec<Input>, ImageError> {
-    let manifest_path = raw.join("manifest.json");
+    let manifest_path = picseek_manifest::DataDir::stage_manifest(raw);
     if !manifest_path.exists() {
         return own_folder(raw, naming);
     }

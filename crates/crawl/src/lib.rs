@@ -361,7 +361,7 @@ impl Interruption {
 pub async fn crawl(opts: &CrawlOptions) -> Result<CrawlReport, CrawlError> {
     opts.validate()?;
     let categories = read_categories(&opts.categories_file)?;
-    let log_path = opts.urls_path.with_file_name("crawl.json");
+    let log_path = picseek_manifest::DataDir::crawl_log(&opts.urls_path);
     let mut urls: UrlsManifest = read_or_default(&opts.urls_path)?;
     let mut log: CrawlManifest = read_or_default(&log_path)?;
     let sources_path = opts.urls_path.with_file_name(picseek_manifest::SOURCES_FILE);

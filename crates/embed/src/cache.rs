@@ -13,16 +13,13 @@ use std::collections::HashMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use picseek_manifest::sha256_hex;
+use picseek_manifest::{DataDir, sha256_hex};
 
 use picseek_imaging::ImageError;
 
 use crate::{ClipEmbedder, EmbedError, EmbedderKind, EmbeddingIdentity, ModelOptions, io_error};
 
 const SHA_LEN: usize = 64;
-
-/// The cache's folder inside the folder it belongs to.
-const CACHE_FOLDER: &str = "cache";
 
 /// Cached vectors by image SHA-256.
 pub type CachedVectors = HashMap<String, Vec<f32>>;
@@ -46,7 +43,7 @@ struct CacheDescription {
 /// The vectors of every embedding cache of `owner_dir` that describes itself, with the
 /// identity it was made with.
 pub fn cached_embeddings(owner_dir: &Path) -> Vec<(String, CachedVectors)> {
-    let Ok(entries) = std::fs::read_dir(owner_dir.join(CACHE_FOLDER)) else { return Vec::new() };
+    let Ok(entries) = std::fs::read_dir(DataDir::embedding_cache(owner_dir)) else { return Vec::new() };
     let mut caches = Vec::new();
     for path in entries.flatten().map(|e| e.path()).filter(|p| p.extension().is_some_and(|e| e == "json")) {
         let Ok(description) = picseek_manifest::read_json::<CacheDescription>(&path) else { continue };
@@ -61,7 +58,8 @@ impl EmbeddingCache {
     /// Reads the cache of `owner_dir` of vectors made the way `identity` (an
     /// [`EmbeddingIdentity::canonical`] text) describes, and opens it for appending.
     pub fn open(owner_dir: &Path, identity: &str, dimension: usize) -> Result<(CachedVectors, Self), EmbedError> {
-        let path = owner_dir.join(CACHE_FOLDER).join(format!("{}.vectors", &sha256_hex(identity.as_bytes())[..16]));
+        let path =
+            DataDir::embedding_cache(owner_dir).join(format!("{}.vectors", &sha256_hex(identity.as_bytes())[..16]));
         let mut vectors = HashMap::new();
         match std::fs::read(&path) {
             Ok(bytes) => {

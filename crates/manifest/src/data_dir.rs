@@ -87,6 +87,26 @@ impl DataDir {
     pub fn embedding_cache(owner_dir: &Path) -> PathBuf {
         owner_dir.join(Self::EMBEDDING_CACHE)
     }
+
+    /// serve's thumbnails of the images of the index in `index_dir`.
+    pub fn thumbnails(index_dir: &Path) -> PathBuf {
+        index_dir.join("thumbnails")
+    }
+
+    /// crawl's record of each term, beside the URLs file `urls`.
+    pub fn crawl_log(urls: &Path) -> PathBuf {
+        urls.with_file_name("crawl.json")
+    }
+
+    /// split's list of every image's credit, in `folder` (beside the sides).
+    pub fn attribution(folder: &Path) -> PathBuf {
+        folder.join("attribution.json")
+    }
+
+    /// split's credits page, in `folder` (beside the sides).
+    pub fn credits_page(folder: &Path) -> PathBuf {
+        folder.join("CREDITS.md")
+    }
 }
 
 #[cfg(test)]

@@ -294,7 +294,7 @@ pub fn router(opts: &ServeOptions) -> Result<Router, ServeError> {
         max_upload: opts.max_upload,
         searches: tokio::sync::Semaphore::new(CONCURRENT_SEARCHES),
         hosts: allowed_hosts(opts.addr),
-        thumbnails: thumbnails::Thumbnails::new(opts.index_dir.join("thumbnails")),
+        thumbnails: thumbnails::Thumbnails::new(picseek_manifest::DataDir::thumbnails(&opts.index_dir)),
     });
     let app = Router::new()
         .route("/", get(|| async { Html(PAGE) }))

@@ -102,8 +102,8 @@ pub(crate) fn write_credits(
         }
         write_json_atomic(&provenance_path(dir), &folder)?;
     }
-    write_json_atomic(&out_dir.join("attribution.json"), &attribution)?;
-    write_atomic(&out_dir.join("CREDITS.md"), credits_page(&attribution).as_bytes())?;
+    write_json_atomic(&picseek_manifest::DataDir::attribution(out_dir), &attribution)?;
+    write_atomic(&picseek_manifest::DataDir::credits_page(out_dir), credits_page(&attribution).as_bytes())?;
     Ok(attribution)
 }
 
