@@ -326,6 +326,7 @@ fn another_model_or_preprocessing_is_refused_unless_rebuilt() {
     let err =
         picseek_fails(&["--data-dir", data_dir, "search", "--model", other_str, "--image", query.to_str().unwrap()]);
     assert!(err.contains("a model file of SHA-256") && err.contains("--model DIR"), "{err}");
+    assert!(err.contains("the index was built with the model in") && !err.contains(&"0".repeat(64)), "{err}");
 
     let mut config: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(model.join("preprocessor_config.json")).unwrap()).unwrap();

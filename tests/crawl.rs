@@ -90,10 +90,16 @@ fn a_failing_term_is_reported_and_the_others_go_on() {
     let data = dir.path().to_str().unwrap();
     let categories = write_categories(dir.path(), json!({"things": ["broken", "Empty", "Tulip"]}));
     let template = site.url_template();
-    let out = picseek(&crawl_args(data, &categories, &template, &["--rate", "20", "--json"]));
-    assert!(!out.status.success(), "a failed term makes the exit status non-zero");
+    let out = picseek(&crawl_args(data, &categories, &template, &["--rate", "20", "--json", "--strict"]));
+    assert!(!out.status.success(), "with --strict a failed term makes the exit status non-zero");
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(stderr.contains("2 term(s) failed") && stderr.contains("things/broken"), "{stderr}");
+    assert!(stderr.contains("--strict: 2 term(s) failed") && stderr.contains("things/broken"), "{stderr}");
+    let again = picseek(&crawl_args(data, &categories, &template, &["--rate", "20", "--json"]));
+    assert!(
+        again.status.success(),
+        "without --strict the crawl did its work: {}",
+        String::from_utf8_lossy(&again.stderr)
+    );
     let report: Value = serde_json::from_slice(&out.stdout).unwrap();
     let by_term = |term: &str| report["terms"].as_array().unwrap().iter().find(|t| t["term"] == term).unwrap().clone();
     assert!(by_term("broken")["record"]["error"].as_str().unwrap().contains("HTTP 500"));

@@ -9,6 +9,7 @@ mod architecture;
 mod clean;
 mod cli;
 mod clip;
+mod conveniences;
 mod crawl;
 mod doctor;
 mod download;

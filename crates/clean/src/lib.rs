@@ -662,7 +662,7 @@ fn clean_inputs(
                     kept.add(&record, phash, likeness, vector);
                 }
             } else if let (Some(reason), Some(detail)) = (&record.reason, &record.detail) {
-                tracing::warn!("rejected {} ({reason}): {detail}", record.source);
+                tracing::debug!("rejected {} ({reason}): {detail}", record.source);
             }
             records.push(record);
             progress.advance(1);

@@ -199,7 +199,7 @@ pub enum CrawlError {
     #[error("could not build the HTTP client: {0}")]
     Client(String),
     /// Ctrl-C or SIGTERM.
-    #[error("interrupted; finished terms are kept in {0}")]
+    #[error("interrupted; finished terms are kept in {0}: run the same command to resume")]
     Interrupted(PathBuf),
 }
 
@@ -373,7 +373,7 @@ pub async fn crawl(opts: &CrawlOptions) -> Result<CrawlReport, CrawlError> {
         for term in terms {
             match already_done(&urls, &log, category, term, opts.max_per_term, &opts.licenses).filter(|_| !opts.force) {
                 Some(record) => {
-                    tracing::info!("{category}/{term}: already crawled ({} URLs), skipped", record.found);
+                    tracing::debug!("{category}/{term}: already crawled ({} URLs), skipped", record.found);
                     let (category, term) = (category.clone(), term.clone());
                     report.terms.push(TermReport { category, term, record, skipped: true, failure: None });
                 }
@@ -463,7 +463,7 @@ pub async fn crawl(opts: &CrawlOptions) -> Result<CrawlReport, CrawlError> {
         while let Some((category, term, outcome)) = results.recv().await {
             let record = outcome.record(opts.max_per_term, &opts.licenses);
             match &record.error {
-                Some(error) => tracing::warn!("{category}/{term}: {error}"),
+                Some(error) => tracing::debug!("{category}/{term}: {error}"),
                 None => tracing::info!("{category}/{term}: {} URLs ({:?})", record.found, record.status),
             }
             // A failed term keeps what an earlier run found rather than losing it.
@@ -489,6 +489,10 @@ pub async fn crawl(opts: &CrawlOptions) -> Result<CrawlReport, CrawlError> {
     tasks.abort_all();
     drop(tasks);
     drop(driver);
+    // In the categories file's order, not the order the terms finished in.
+    let position =
+        |t: &TermReport| categories.get(&t.category).and_then(|terms| terms.iter().position(|x| *x == t.term));
+    report.terms.sort_by(|a, b| (&a.category, position(a)).cmp(&(&b.category, position(b))));
     result.map(|()| report.finish())
 }
 

@@ -26,9 +26,9 @@ use std::time::Duration;
 use futures::StreamExt;
 use picseek_manifest::progress::Reporter;
 use picseek_manifest::{
-    DataDir, DownloadManifest, DownloadOutcome, DownloadRecord, DownloadStatus, InvalidOption, ManifestError,
-    SOURCES_FILE, Shard, ShardError, SourcesManifest, UrlsManifest, folder_name, input_fingerprint, read_json,
-    sha256_hex, shards_to_merge, write_json_atomic,
+    DataDir, DownloadManifest, DownloadOutcome, DownloadRecord, DownloadStatus, FailureReason, InvalidOption,
+    ManifestError, SOURCES_FILE, Shard, ShardError, SourcesManifest, UrlsManifest, folder_name, input_fingerprint,
+    read_json, sha256_hex, shards_to_merge, write_json_atomic,
 };
 use serde::Serialize;
 
@@ -141,6 +141,12 @@ pub enum DownloadError {
     /// An option the stage cannot work with.
     #[error("{0}")]
     Invalid(#[from] InvalidOption),
+    /// There is no URLs file to download from.
+    #[error("{path}: no such file of URLs")]
+    NoUrls {
+        /// The URLs file looked for.
+        path: PathBuf,
+    },
     /// The HTTP client could not be built.
     #[error("could not build the HTTP client: {0}")]
     Client(String),
@@ -172,11 +178,15 @@ pub enum DownloadError {
 pub async fn fetch_image(url: &str, opts: &DownloadOptions) -> Result<Vec<u8>, DownloadError> {
     opts.validate()?;
     let fetcher = fetch::Fetcher::new(opts).map_err(|e| DownloadError::Client(e.to_string()))?;
-    fetcher
-        .fetch_image(url)
-        .await
-        .map(|(body, _)| body)
-        .map_err(|e| DownloadError::Fetch { url: url.to_owned(), reason: format!("{}: {e}", e.code()) })
+    fetcher.fetch_image(url).await.map(|(body, _)| body).map_err(|e| {
+        // In words: the status's name, or what went wrong (never the manifest's code).
+        let reason = match e.code() {
+            code @ (FailureReason::Http(_) | FailureReason::NoAi) => code.describe(),
+            code @ (FailureReason::Timeout | FailureReason::Connection) => format!("{} ({e})", code.describe()),
+            _ => e.to_string(),
+        };
+        DownloadError::Fetch { url: url.to_owned(), reason }
+    })
 }
 
 /// What a download run did.
@@ -208,6 +218,11 @@ impl DownloadReport {
     /// URLs downloaded, in this run or before.
     pub fn ok(&self) -> usize {
         self.summary.get(&DownloadOutcome::OK).copied().unwrap_or(0)
+    }
+
+    /// URLs that failed (skipped ones, such as `noai`, were not tried on purpose).
+    pub fn failed(&self) -> usize {
+        self.summary.iter().filter(|(o, _)| o.status == DownloadStatus::Failed).map(|(_, n)| n).sum()
     }
 
     fn finish(mut self, records: Vec<DownloadRecord>) -> Self {
@@ -351,7 +366,7 @@ pub async fn download(opts: &DownloadOptions) -> Result<DownloadReport, Download
         };
         let Some((slot, record)) = next else { break };
         if let Some(error) = &record.error {
-            tracing::warn!("{}: {error}", record.url);
+            tracing::debug!("{}: {error}", record.url);
         }
         if let Some(host) = fetch::host_of(&record.url) {
             progress.say(&match limiter.state(&host) {
@@ -375,13 +390,15 @@ pub async fn download(opts: &DownloadOptions) -> Result<DownloadReport, Download
     Ok(report.finish(records.into_iter().flatten().collect()))
 }
 
-/// The manifest in `raw/` (and in each shard's folder).
 /// How often a download looks for a stop request while it waits on the network.
 const STOP_CHECK: std::time::Duration = std::time::Duration::from_millis(100);
 
 /// `urls.json`, and the fingerprint of its bytes that shards record.
 fn read_urls(path: &Path) -> Result<(UrlsManifest, String), DownloadError> {
-    let bytes = std::fs::read(path).map_err(|source| ManifestError::Io { path: path.to_owned(), source })?;
+    let bytes = std::fs::read(path).map_err(|source| match source.kind() {
+        std::io::ErrorKind::NotFound => DownloadError::NoUrls { path: path.to_owned() },
+        _ => ManifestError::Io { path: path.to_owned(), source }.into(),
+    })?;
     let given: UrlsManifest = picseek_manifest::parse_json(path, &bytes)?;
     // Names in one Unicode form: a term written in two forms is one term, its URLs joined.
     let mut urls = UrlsManifest::new();

@@ -96,7 +96,11 @@ impl fmt::Display for IdentityDifference {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Self::Embedder { found, wanted } => write!(f, "the {found} embedder, not {wanted}"),
-            Self::Model { found, wanted } => write!(f, "a model file of SHA-256 {found}, not {wanted}"),
+            // Twelve hex digits tell models apart; all 64 only hide the sentence.
+            Self::Model { found, wanted } => {
+                let short = |sha: &str| sha.get(..12).map_or(sha.to_owned(), |s| format!("{s}…"));
+                write!(f, "a model file of SHA-256 {}, not {}", short(found), short(wanted))
+            }
             Self::Preprocessing { found, wanted } => write!(f, "preprocessing {found}, not {wanted}"),
         }
     }
@@ -124,6 +128,12 @@ mod tests {
         );
         let other_model = EmbeddingIdentity { model_sha256: Some("bb".into()), ..clip.clone() };
         assert_eq!(clip.difference(&other_model).unwrap().to_string(), "a model file of SHA-256 aa, not bb");
+        let long = |c: char| Some(std::iter::repeat_n(c, 64).collect::<String>());
+        let (a, b) = (
+            EmbeddingIdentity { model_sha256: long('a'), ..clip.clone() },
+            EmbeddingIdentity { model_sha256: long('b'), ..clip },
+        );
+        assert_eq!(a.difference(&b).unwrap().to_string(), "a model file of SHA-256 aaaaaaaaaaaa…, not bbbbbbbbbbbb…");
         let found = pixel("size=64;filter=triangle;alpha=white");
         let wanted = pixel("size=448;filter=triangle;alpha=white");
         assert_eq!(found.difference(&wanted).unwrap().to_string(), "preprocessing size=64, not size=448");

@@ -92,14 +92,16 @@ pub enum IndexError {
         difference: IdentityDifference,
     },
     /// The model given for queries is not the one the index was built with.
-    #[error("{path}: the index was built with {difference} (the model in {model_dir})")]
+    #[error("{path}: the index was built with the model in {built_with}, not the one in {model_dir} ({difference})")]
     ModelMismatch {
         /// The index folder.
         path: PathBuf,
+        /// Where the model the index was built with was, as it records it.
+        built_with: String,
         /// The model folder given.
         model_dir: PathBuf,
         /// The one setting that differs.
-        difference: IdentityDifference,
+        difference: Box<IdentityDifference>,
     },
     /// Every file was skipped.
     #[error("{path}: no image could be indexed ({skipped} file(s) skipped)")]

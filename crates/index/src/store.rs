@@ -214,8 +214,9 @@ impl Index {
         if let Some(difference) = self.identity().difference(&wanted) {
             return Err(IndexError::ModelMismatch {
                 path: self.dir.clone(),
+                built_with: recorded.name.clone(),
                 model_dir: options.dir().to_owned(),
-                difference,
+                difference: Box::new(difference),
             });
         }
         Ok(QueryEmbedder::new(EmbedderSettings::Clip(ModelOptions { batch: 1, ..options }), Some(found), dimension))

@@ -76,6 +76,20 @@ impl RejectReason {
         }
     }
 
+    /// The reason in words, for people.
+    pub fn describe(&self) -> String {
+        match self {
+            RejectReason::Unreadable => "unreadable".into(),
+            RejectReason::Empty => "empty file".into(),
+            RejectReason::Undecodable => "not a decodable image".into(),
+            RejectReason::TooLarge => "too large to decode".into(),
+            RejectReason::TooSmall => "too small".into(),
+            RejectReason::Unencodable => "cannot be written as JPEG or PNG".into(),
+            RejectReason::Flagged(flag) => format!("flagged {}", flag.name().replace('_', " ")),
+            RejectReason::DuplicateOf(_) => "duplicate".into(),
+        }
+    }
+
     /// The short code of the reason (`duplicate` for every duplicate).
     pub fn code(&self) -> &str {
         match self {
@@ -134,6 +148,16 @@ pub enum CleanOutcome {
     Rejected(RejectReason),
 }
 
+impl CleanOutcome {
+    /// The outcome in words, for people.
+    pub fn describe(&self) -> String {
+        match self {
+            CleanOutcome::Kept => "kept".into(),
+            CleanOutcome::Rejected(reason) => format!("rejected: {}", reason.describe()),
+        }
+    }
+}
+
 impl fmt::Display for CleanOutcome {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
@@ -180,6 +204,37 @@ pub enum FailureReason {
     Write,
     /// The host refused every request for too long; a re-run resumes it.
     Throttled,
+}
+
+impl FailureReason {
+    /// The reason in words, for people.
+    pub fn describe(self) -> String {
+        let words = match self {
+            FailureReason::Http(status) => {
+                let name = match status {
+                    400 => " (bad request)",
+                    401 => " (login required)",
+                    403 => " (forbidden)",
+                    404 => " (not found)",
+                    410 => " (gone)",
+                    429 => " (too many requests)",
+                    500..=599 => " (server error)",
+                    _ => "",
+                };
+                return format!("HTTP {status}{name}");
+            }
+            FailureReason::Timeout => "timed out",
+            FailureReason::Connection => "could not connect",
+            FailureReason::Truncated => "cut short",
+            FailureReason::TooLarge => "too large",
+            FailureReason::NotAnImage => "not an image",
+            FailureReason::NoAi => "the host opts out of AI use (noai)",
+            FailureReason::InvalidUrl => "not an http(s) URL",
+            FailureReason::Write => "could not be written to disk",
+            FailureReason::Throttled => "the host kept refusing (throttled; a re-run resumes)",
+        };
+        words.to_owned()
+    }
 }
 
 impl fmt::Display for FailureReason {
@@ -237,6 +292,17 @@ pub struct DownloadOutcome {
 impl DownloadOutcome {
     /// A downloaded URL.
     pub const OK: DownloadOutcome = DownloadOutcome { status: DownloadStatus::Ok, reason: None };
+}
+
+impl DownloadOutcome {
+    /// The outcome in words, for people.
+    pub fn describe(&self) -> String {
+        match (self.status, self.reason) {
+            (DownloadStatus::Ok, _) => "downloaded".into(),
+            (status, Some(reason)) => format!("{}: {}", status.name(), reason.describe()),
+            (status, None) => format!("{}: for a reason not recorded", status.name()),
+        }
+    }
 }
 
 impl fmt::Display for DownloadOutcome {

@@ -4,6 +4,7 @@
 
 use picseek_clean::CleanError;
 use picseek_crawl::CrawlError;
+use picseek_download::DownloadError;
 use picseek_embed::{ClipError, EmbedError};
 use picseek_index::IndexError;
 use picseek_manifest::InvalidOption;
@@ -115,6 +116,25 @@ fn hint(err: &anyhow::Error) -> Option<&'static str> {
         }
         if let Some(ClipError::ModelMissing { .. }) = cause.downcast_ref::<ClipError>() {
             return Some(MODEL_MISSING);
+        }
+        let download = cause.downcast_ref::<DownloadError>().or_else(|| match cause.downcast_ref::<RunError>() {
+            Some(RunError::Download(e)) => Some(e),
+            _ => None,
+        });
+        if let Some(DownloadError::NoUrls { .. }) = download {
+            return Some("run `picseek crawl` first (or pass --urls FILE)");
+        }
+        if let Some(ServeError::Bind { source, .. }) = cause.downcast_ref::<ServeError>() {
+            return match source.kind() {
+                std::io::ErrorKind::AddrInUse => {
+                    Some("another program listens there (another `picseek serve`?): pass --addr with a free port, as --addr 127.0.0.1:8081")
+                }
+                std::io::ErrorKind::AddrNotAvailable => {
+                    Some("the address is not one of this machine's: use 127.0.0.1, or 0.0.0.0 for every interface")
+                }
+                std::io::ErrorKind::PermissionDenied => Some("ports below 1024 need privileges: use a port above 1024"),
+                _ => None,
+            };
         }
         match cause.downcast_ref::<CrawlError>().or_else(|| match cause.downcast_ref::<RunError>() {
             Some(RunError::Crawl(e)) => Some(e),

@@ -132,6 +132,7 @@ fn main() -> std::process::ExitCode {
         data: DataDir::new(cli.data_dir),
         printer: printer::Printer { json: cli.json },
         progress: progress::reporter(),
+        strict: cli.strict,
     };
     stop_on_signals(&cli.command);
     let result = writing_lock(&ctx, &cli.command).map_err(anyhow::Error::from).and_then(|_lock| match cli.command {

@@ -27,10 +27,16 @@ impl Progress for Bars {
     fn start(&self, what: &str, total: Option<u64>) -> Box<dyn Task> {
         let bar = match total {
             Some(total) => ProgressBar::new(total).with_style(
-                ProgressStyle::with_template("{msg} {bar:30} {pos}/{len} {rate} [{elapsed} < {eta}]")
+                ProgressStyle::with_template("{msg} {bar:30} {pos}/{len} {rate} [{elapsed}{left}]")
                     .expect("a valid template")
                     .with_key("rate", |state: &ProgressState, w: &mut dyn std::fmt::Write| {
                         let _ = write!(w, "{:.1}/s", state.per_sec());
+                    })
+                    // A guess from the first second or the first few items misleads.
+                    .with_key("left", |state: &ProgressState, w: &mut dyn std::fmt::Write| {
+                        if state.elapsed() >= Duration::from_secs(3) && state.pos() >= 3 {
+                            let _ = write!(w, " < {}", indicatif::HumanDuration(state.eta()));
+                        }
                     }),
             ),
             None => {

@@ -9,17 +9,51 @@ use picseek_download::DownloadOptions;
 use picseek_search::{QueryTerm, TermSource, split_weight};
 use serde::Deserialize;
 
-/// Reads or fetches one `--image` value.
+/// Reads or fetches one `--image` value (`-`: standard input).
 pub fn image_term(value: &str) -> anyhow::Result<QueryTerm> {
     // A file of that exact name wins over a weight prefix ("2:x.jpg" as a name).
     let (weight, target) = if Path::new(value).is_file() { (1.0, value) } else { split_weight(value) };
-    let bytes = if target.starts_with("http://") || target.starts_with("https://") {
+    if Path::new(target).is_dir() {
+        bail!(
+            "--image {target}: a folder, not an image; give one image file (to query with many, write them into a --queries file)"
+        );
+    }
+    let bytes = if target == "-" {
+        read_stdin_image()?
+    } else if is_url(target) {
         let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
         runtime.block_on(picseek_download::fetch_image(target, &DownloadOptions::default()))?
     } else {
         picseek_imaging::read_image_file(Path::new(target))?
     };
     Ok(QueryTerm { weight, source: TermSource::Image { name: target.to_owned(), bytes } })
+}
+
+fn is_url(value: &str) -> bool {
+    value.starts_with("http://") || value.starts_with("https://")
+}
+
+/// An image piped in (`--image -`), within download's size limit.
+fn read_stdin_image() -> anyhow::Result<Vec<u8>> {
+    use std::io::Read;
+    let limit = DownloadOptions::default().max_bytes;
+    let mut bytes = Vec::new();
+    std::io::stdin().lock().take(limit + 1).read_to_end(&mut bytes).context("--image -: reading standard input")?;
+    if bytes.is_empty() {
+        bail!("--image -: nothing on standard input (pipe an image in: `cat fox.jpg | picseek search --image -`)");
+    }
+    if bytes.len() as u64 > limit {
+        bail!("--image -: more than {limit} bytes on standard input");
+    }
+    Ok(bytes)
+}
+
+/// A positional query: an image when it names a file, a folder, `-` or a URL (with or
+/// without a weight), a text otherwise, as rclip reads `rclip fox.jpg` and `rclip "a fox"`.
+pub fn positional_term(value: &str) -> anyhow::Result<QueryTerm> {
+    let (_, target) = split_weight(value);
+    let names_an_image = |t: &str| t == "-" || is_url(t) || Path::new(t).exists();
+    if names_an_image(value) || names_an_image(target) { image_term(value) } else { text_term(value) }
 }
 
 /// One `--text` value.
@@ -31,9 +65,12 @@ pub fn text_term(value: &str) -> anyhow::Result<QueryTerm> {
     Ok(QueryTerm { weight, source: TermSource::Text(text.to_owned()) })
 }
 
-/// The terms of `--image` and `--text` values, images first.
-pub fn terms(images: &[String], texts: &[String]) -> anyhow::Result<Vec<QueryTerm>> {
-    let mut terms = images.iter().map(|i| image_term(i)).collect::<anyhow::Result<Vec<_>>>()?;
+/// The terms of positional, `--image` and `--text` values, in that order.
+pub fn terms(positional: &[String], images: &[String], texts: &[String]) -> anyhow::Result<Vec<QueryTerm>> {
+    let mut terms = positional.iter().map(|q| positional_term(q)).collect::<anyhow::Result<Vec<_>>>()?;
+    for image in images {
+        terms.push(image_term(image)?);
+    }
     for text in texts {
         terms.push(text_term(text)?);
     }
@@ -81,7 +118,7 @@ impl OneOrMany {
 impl BatchQuery {
     /// The query's terms.
     pub fn terms(&self) -> anyhow::Result<Vec<QueryTerm>> {
-        terms(self.image.values(), self.text.values())
+        terms(&[], self.image.values(), self.text.values())
     }
 }
 

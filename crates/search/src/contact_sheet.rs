@@ -71,18 +71,55 @@ struct Cell {
     matches: bool,
 }
 
-/// `text` broken into lines of the cell's width: at spaces where it can, inside long
-/// words (file names) where it must; nothing is cut off.
+/// `text` broken into lines of the cell's width: after a space, or after the `_`, `-`,
+/// `.` or `/` that join the parts of a name, where it can; inside a part only where one
+/// is longer than a line. Nothing is cut off.
 fn wrap(text: &str) -> Vec<String> {
-    let options =
-        textwrap::Options::new(LINE_CHARS).word_splitter(textwrap::WordSplitter::NoHyphenation).break_words(true);
-    textwrap::wrap(text, options).into_iter().map(|l| l.into_owned()).collect()
+    let mut pieces: Vec<Vec<char>> = vec![Vec::new()];
+    for c in text.chars() {
+        pieces.last_mut().expect("never empty").push(c);
+        if c == ' ' || "_-./".contains(c) {
+            pieces.push(Vec::new());
+        }
+    }
+    let mut lines: Vec<Vec<char>> = vec![Vec::new()];
+    for mut piece in pieces {
+        let line = lines.last_mut().expect("never empty");
+        let visible = piece.iter().rev().skip_while(|c| **c == ' ').count();
+        if !line.is_empty() && line.len() + visible > LINE_CHARS {
+            lines.push(Vec::new());
+        }
+        let line = lines.last_mut().expect("never empty");
+        if line.len() + visible <= LINE_CHARS {
+            // Its trailing space may pass the edge: it is trimmed, never drawn.
+            line.append(&mut piece);
+        }
+        while !piece.is_empty() {
+            let line = lines.last_mut().expect("never empty");
+            let room = LINE_CHARS.saturating_sub(line.len());
+            if room == 0 {
+                lines.push(Vec::new());
+                continue;
+            }
+            line.extend(piece.drain(..room.min(piece.len())));
+        }
+    }
+    lines
+        .into_iter()
+        .map(|l| l.into_iter().collect::<String>().trim_end().to_owned())
+        .filter(|l| !l.is_empty())
+        .collect()
 }
 
 /// Draws the sheet: the query first (framed), then each hit in rank order, `COLUMNS`
 /// cells a row; each row is as tall as its longest label. A result image that cannot
 /// be read is drawn as a grey box, still labelled.
-pub fn contact_sheet(query: SheetQuery, query_class: Option<&str>, hits: &[Hit]) -> Result<RgbImage, ImageError> {
+pub fn contact_sheet(
+    query: SheetQuery,
+    query_class: Option<&str>,
+    metric: crate::Metric,
+    hits: &[Hit],
+) -> Result<RgbImage, ImageError> {
     let mut cells = Vec::with_capacity(hits.len() + 1);
     let mut query_label = Vec::new();
     let query_image = match query {
@@ -99,6 +136,8 @@ pub fn contact_sheet(query: SheetQuery, query_class: Option<&str>, hits: &[Hit])
     if let Some(class) = query_class {
         query_label.extend(wrap(&format!("class: {class}")));
     }
+    let closer = if metric.larger_is_closer() { "larger" } else { "smaller" };
+    query_label.extend(wrap(&format!("{metric}: {closer} is closer")));
     let text_inside = matches!(query, SheetQuery::Text(_)).then_some("text query");
     cells.push(Cell { image: query_image, label: query_label, text_inside, frame: true, matches: false });
     for hit in hits {
@@ -217,7 +256,10 @@ mod tests {
 
     #[test]
     fn labels_wrap_instead_of_being_cut() {
-        assert_eq!(wrap("recreation_sports"), vec!["recreation_spo", "rts"]);
+        assert_eq!(wrap("recreation_sports"), vec!["recreation_", "sports"]);
+        assert_eq!(wrap("signs_and_symbols_map_symbols"), vec!["signs_and_", "symbols_map_", "symbols"]);
+        assert_eq!(wrap("abcdefghijklmnopqrstu"), vec!["abcdefghijklmn", "opqrstu"]);
+        assert_eq!(wrap("cosine: larger is closer"), vec!["cosine: larger", "is closer"]);
         assert_eq!(wrap("a red fox in the snow"), vec!["a red fox in", "the snow"]);
     }
 

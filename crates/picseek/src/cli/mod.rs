@@ -23,6 +23,12 @@ pub struct Cli {
     /// Print one JSON document on stdout instead of human output.
     #[arg(long, global = true)]
     pub json: bool,
+    /// Exit non-zero when any item failed (a crawl term, a download URL, an image the
+    /// index skipped). Without it a stage exits 0 when it did its work, its failures
+    /// summarised, recorded and retried by the next run; non-zero only when it could not
+    /// work at all (bad input, nothing found, interrupted).
+    #[arg(long, global = true)]
+    pub strict: bool,
     /// More log output (repeat for more); RUST_LOG overrides.
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
     pub verbose: u8,
@@ -42,7 +48,7 @@ pub enum Command {
     Split(SplitArgs),
     /// Embed the images of train/ into a vector index.
     Index(IndexArgs),
-    /// Find the images most similar to a query image.
+    /// Find the images closest to a query: images, texts or items, alone or combined (`search fox.jpg "a red fox"`).
     Search(SearchArgs),
     /// Measure retrieval quality (P@1, P@k, mAP, queries/s) over test/.
     Eval(EvalArgs),

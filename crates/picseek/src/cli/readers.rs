@@ -1,5 +1,6 @@
 //! The flags of the commands that read the dataset: search, eval, serve, doctor and report.
 
+use std::net::{Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
 
 use clap::Args;
@@ -11,10 +12,16 @@ use picseek_serve::ServeOptions;
 use super::ModelArgs;
 
 #[derive(Args)]
-#[command(group = clap::ArgGroup::new("query").required(true).multiple(true).args(["image", "text", "queries"]))]
+#[command(group = clap::ArgGroup::new("what").required(true).multiple(true).args(["query", "image", "text", "queries"]))]
 pub struct SearchArgs {
-    /// A query image: a file or an http(s) URL (fetched with download's checks and
-    /// limits). Repeat, and mix with --text, to combine terms; `WEIGHT:` in front weighs
+    /// What to look for: an image (a file, `-` for standard input, or an http(s) URL) or
+    /// a text (CLIP indexes), told apart by whether a file or URL of that name exists;
+    /// several are combined, and `WEIGHT:` weighs one (a negative weight only with --image
+    /// or --text).
+    #[arg(conflicts_with = "queries")]
+    pub query: Vec<String>,
+    /// A query image: a file, `-` (standard input) or an http(s) URL (fetched with
+    /// download's checks and limits). Repeat, and mix with --text, to combine terms; `WEIGHT:` in front weighs
     /// one (`2:fox.jpg`, `-:snow.jpg` steers away; CLIP indexes).
     #[arg(long, allow_hyphen_values = true)]
     pub image: Vec<String>,
@@ -100,8 +107,10 @@ pub struct ServeArgs {
     #[arg(long)]
     pub index: Option<PathBuf>,
     /// Where to listen; loopback unless you say otherwise.
-    #[arg(long, default_value_t = ServeOptions::default().addr)]
-    pub addr: std::net::SocketAddr,
+    /// (`HOST:PORT`, `localhost:PORT`, `:PORT` or `PORT` for 127.0.0.1, `0.0.0.0:PORT` for
+    /// every interface).
+    #[arg(long, default_value_t = ServeOptions::default().addr, value_parser = parse_listen_addr)]
+    pub addr: SocketAddr,
     /// The largest upload accepted, in bytes.
     #[arg(long, default_value_t = ServeOptions::default().max_upload)]
     pub max_upload: usize,
@@ -131,4 +140,20 @@ pub struct ReportArgs {
     /// Where the page goes [default: <data-dir>/report.html].
     #[arg(long)]
     pub out: Option<PathBuf>,
+}
+
+/// `--addr`: an address to listen on, as a person types it.
+fn parse_listen_addr(value: &str) -> Result<SocketAddr, String> {
+    let port = |p: &str| p.parse::<u16>().map_err(|_| format!("{p:?} is not a port (0 to 65535)"));
+    if let Ok(addr) = value.parse::<SocketAddr>() {
+        return Ok(addr);
+    }
+    let loopback = |p: &str| port(p).map(|p| SocketAddr::from((Ipv4Addr::LOCALHOST, p)));
+    match value.rsplit_once(':') {
+        Some(("" | "localhost", p)) => loopback(p),
+        None => loopback(value),
+        Some((host, _)) => Err(format!(
+            "{host:?} is not an IP address: give 127.0.0.1:PORT (this machine), 0.0.0.0:PORT (every interface) or the address of one interface"
+        )),
+    }
 }

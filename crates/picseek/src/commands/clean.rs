@@ -25,7 +25,7 @@ pub fn write_clean_summary(out: &mut dyn Write, report: &CleanReport) -> std::io
         "{} files: {} examined in this run, {} unchanged since the last",
         report.files, report.examined, report.reused
     )?;
-    write_counts(out, &report.summary)?;
+    write_counts(out, report.summary.iter().map(|(outcome, n)| (outcome.describe(), *n)))?;
     if !report.duplicates.is_empty() {
         let kinds: Vec<String> = report.duplicates.iter().map(|(how, n)| format!("{n} {}", how.describe())).collect();
         writeln!(out, "duplicates: {} (each record's `duplicate` has the measures)", kinds.join(", "))?;

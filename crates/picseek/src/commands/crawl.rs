@@ -5,7 +5,9 @@ use std::io::Write;
 use picseek_crawl::CrawlReport;
 use picseek_manifest::TermStatus;
 
-use super::{Context, fail_on_failed_terms};
+use anyhow::bail;
+
+use super::Context;
 use crate::cli::CrawlArgs;
 
 pub fn crawl(ctx: &Context, args: CrawlArgs) -> anyhow::Result<()> {
@@ -18,7 +20,10 @@ pub fn crawl(ctx: &Context, args: CrawlArgs) -> anyhow::Result<()> {
             n => writeln!(out, "wrote {} ({n} photo URLs)", report.urls.display()),
         }
     })?;
-    fail_on_failed_terms(&report.failed)
+    if report.urls_found() == 0 && !report.failed.is_empty() {
+        bail!("{} term(s) failed and nothing was found: {}", report.failed.len(), report.failed.join(", "));
+    }
+    ctx.fail_if_strict(report.failed.len(), "term(s) failed", &report.failed)
 }
 
 pub fn write_crawl_table(out: &mut dyn Write, report: &CrawlReport) -> std::io::Result<()> {
@@ -64,7 +69,7 @@ pub fn write_crawl_advice(out: &mut dyn Write, report: &CrawlReport) -> std::io:
         writeln!(
             out,
             "{} could not be reached (offline, or the host is down): check the network, or use --source flickr-api \
-             (with FLICKR_API_KEY), or put your own images in <data-dir>/clean/<class>/ and start at `picseek split`",
+             (with FLICKR_API_KEY), or start from a folder of your own photos: `picseek clean --in DIR`",
             unreachable.join(", ")
         )?;
     }

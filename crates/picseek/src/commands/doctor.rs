@@ -69,8 +69,8 @@ fn doctor_fix(problem: &picseek_doctor::Problem) -> String {
         Problem::NoIndex => "run `picseek index` (or `picseek run`)".into(),
         Problem::IndexDamaged => "rebuild it with `picseek index --rebuild`".into(),
         Problem::LowDisk { .. } => "free some space, or point --data-dir at a bigger disk".into(),
-        Problem::Offline => "check the connection (and any proxy); offline, use images of your own: put them in \
-            <data-dir>/clean/<class>/ and start at `picseek split`"
+        Problem::Offline => "check the connection (and any proxy); offline, start from a folder of your own photos: \
+            `picseek clean --in DIR`"
             .into(),
     }
 }

@@ -11,7 +11,8 @@ pub fn download(ctx: &Context, args: DownloadArgs) -> anyhow::Result<()> {
     let opts = picseek_download::DownloadOptions { progress: ctx.progress.clone(), ..args.options(&ctx.data)? };
     let _shard_lock = lock_shard(&opts.out_dir, opts.shard, "download")?;
     let report = tokio::runtime::Runtime::new()?.block_on(picseek_download::download(&opts))?;
-    ctx.printer.print(&report, |out| write_download_summary(out, &report))
+    ctx.printer.print(&report, |out| write_download_summary(out, &report))?;
+    ctx.fail_if_strict(report.failed(), "URL(s) failed", &[])
 }
 
 pub fn write_download_summary(out: &mut dyn Write, report: &DownloadReport) -> std::io::Result<()> {
@@ -21,7 +22,7 @@ pub fn write_download_summary(out: &mut dyn Write, report: &DownloadReport) -> s
         "{} URLs: {} fetched in this run, {} already downloaded",
         report.urls, report.attempted, report.reused
     )?;
-    write_counts(out, &report.summary)?;
+    write_counts(out, report.summary.iter().map(|(outcome, n)| (outcome.describe(), *n)))?;
     if !report.hosts.is_empty() {
         writeln!(
             out,

@@ -11,7 +11,8 @@ pub fn index(ctx: &Context, args: IndexArgs) -> anyhow::Result<()> {
     let opts = picseek_index::IndexOptions { progress: ctx.progress.clone(), ..args.options(&ctx.data)? };
     let _shard_lock = lock_shard(&opts.index_dir, opts.shard, "index")?;
     let report = picseek_index::build_index(&opts)?;
-    ctx.printer.print(&report, |out| write_index_summary(out, &report))
+    ctx.printer.print(&report, |out| write_index_summary(out, &report))?;
+    ctx.fail_if_strict(report.skipped.len(), "image(s) could not be indexed", &[])
 }
 
 pub fn write_index_summary(out: &mut dyn Write, report: &IndexReport) -> std::io::Result<()> {

@@ -34,6 +34,8 @@ pub struct Context {
     pub printer: Printer,
     /// Where the stages' progress goes.
     pub progress: Reporter,
+    /// Whether any failed item fails the command (`--strict`).
+    pub strict: bool,
 }
 
 /// A shard's own lock, in its folder: the same shard never runs twice at once (a retry
@@ -58,15 +60,19 @@ pub fn write_shard_line(out: &mut dyn Write, shard: Option<Shard>, already_compl
     }
 }
 
-/// Fails when terms failed (after the table was shown).
-pub fn fail_on_failed_terms(failed: &[String]) -> anyhow::Result<()> {
-    if !failed.is_empty() {
-        bail!("{} term(s) failed: {}", failed.len(), failed.join(", "));
+impl Context {
+    /// The one exit-status rule, after the report was printed: `failed` items (`what`:
+    /// "URL(s) failed"; named by `names`, if any) fail the command only with `--strict`.
+    pub fn fail_if_strict(&self, failed: usize, what: &str, names: &[String]) -> anyhow::Result<()> {
+        if self.strict && failed > 0 {
+            let named = if names.is_empty() { String::new() } else { format!(": {}", names.join(", ")) };
+            bail!("--strict: {failed} {what}{named}");
+        }
+        Ok(())
     }
-    Ok(())
 }
 
-pub fn write_counts<K: std::fmt::Display>(out: &mut dyn Write, counts: &BTreeMap<K, usize>) -> std::io::Result<()> {
+pub fn write_counts(out: &mut dyn Write, counts: impl IntoIterator<Item = (String, usize)>) -> std::io::Result<()> {
     for (what, count) in counts {
         writeln!(out, "  {count:>6}  {what}")?;
     }

@@ -7,7 +7,6 @@ use picseek_pipeline::{RunReport, Stage};
 
 use super::Context;
 use super::crawl::write_crawl_table;
-use super::fail_on_failed_terms;
 use crate::cli::RunArgs;
 
 /// Runs crawl, download, clean, split and index in order (see `picseek-pipeline`) and
@@ -39,7 +38,8 @@ pub fn run(ctx: &Context, args: RunArgs) -> anyhow::Result<()> {
         Err(e) => return Err(e.into()),
     };
     ctx.printer.print(&report, |out| write_run_summary(out, &report))?;
-    fail_on_failed_terms(report.failed_terms())
+    ctx.fail_if_strict(report.failed_terms().len(), "crawl term(s) failed", report.failed_terms())?;
+    ctx.fail_if_strict(report.stages.download.failed(), "download URL(s) failed", &[])
 }
 
 fn write_run_summary(out: &mut dyn Write, report: &RunReport) -> std::io::Result<()> {
@@ -50,7 +50,7 @@ fn write_run_summary(out: &mut dyn Write, report: &RunReport) -> std::io::Result
     writeln!(out, "{:<14} {:>6}   ({} fetched in this run)", "downloaded", s.downloaded, s.fetched_now)?;
     writeln!(out, "{:<14} {:>6}   ({} examined in this run)", "kept", s.kept, s.examined_now)?;
     for (reason, n) in &s.rejected {
-        writeln!(out, "{:<14} {:>6}", format!("rejected: {reason}"), n)?;
+        writeln!(out, "{:<14} {:>6}", format!("rejected: {}", reason.describe()), n)?;
     }
     writeln!(out, "{:<14} {:>6}", "classes", s.classes)?;
     writeln!(out, "{:<14} {:>6}   ({} embedded in this run)", "indexed", s.indexed, s.embedded_now)

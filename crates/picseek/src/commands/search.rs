@@ -74,7 +74,7 @@ pub fn search(ctx: &Context, args: SearchArgs) -> anyhow::Result<()> {
     if let Some(queries) = &args.queries {
         return search_batch(queries, &index, &embedder, &searcher, request, args.exclude_query);
     }
-    let terms = crate::query_terms::terms(&args.image, &args.text)?;
+    let terms = crate::query_terms::terms(&args.query, &args.image, &args.text)?;
     let Answer { query, hits } = answer(&index, &embedder, &searcher, &terms, request, args.exclude_query)?;
     if let Some(plot) = &args.plot {
         let format = picseek_search::sheet_format(plot)?;
@@ -85,7 +85,8 @@ pub fn search(ctx: &Context, args: SearchArgs) -> anyhow::Result<()> {
             Some(bytes) => SheetQuery::Image { label: &query.label, bytes },
             None => SheetQuery::Text(&query.label),
         };
-        let sheet = picseek_search::contact_sheet(sheet_query, query_class(&index, &query).as_deref(), &hits)?;
+        let sheet =
+            picseek_search::contact_sheet(sheet_query, query_class(&index, &query).as_deref(), args.metric, &hits)?;
         let mut encoded = std::io::Cursor::new(Vec::new());
         sheet.write_to(&mut encoded, format)?;
         picseek_manifest::write_atomic(plot, encoded.get_ref())?;
