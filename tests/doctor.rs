@@ -44,7 +44,9 @@ fn doctor_passes_a_ready_machine_and_names_each_fix_otherwise() {
     let stdout = String::from_utf8(out.stdout).unwrap();
     let line =
         |name: &str| stdout.lines().position(|l| l.starts_with(name)).unwrap_or_else(|| panic!("{name}: {stdout}"));
-    for (name, fix) in [("onnxruntime", "ORT_DYLIB_PATH"), ("model", "--model DIR"), ("network", "clean/<class>/")] {
+    for (name, fix) in
+        [("onnxruntime", "ORT_DYLIB_PATH"), ("model", "--model DIR"), ("network", "`picseek clean --in DIR`")]
+    {
         let at = line(name);
         assert!(stdout.lines().nth(at).unwrap().contains("FAIL"), "{name}: {stdout}");
         assert!(stdout.lines().nth(at + 1).unwrap().contains(fix), "{name}: {stdout}");

@@ -130,9 +130,15 @@ fn a_query_image_can_be_a_url_fetched_with_the_download_checks() {
         picseek_json(&["--data-dir", s(data), "--json", "search", "--image", &server.url("img/1.jpg"), "-k", "2"]);
     assert_eq!(found["query"], server.url("img/1.jpg"));
     assert_eq!(found["results"].as_array().unwrap().len(), 2);
-    for (path, needle) in [("page.jpg", "not_an_image"), ("missing.jpg", "http_404"), ("noai.jpg", "noai")] {
+    // In words, never the manifest's codes (`http_404`).
+    for (path, needle) in [
+        ("page.jpg", "the response is not an image"),
+        ("missing.jpg", "HTTP 404 (not found)"),
+        ("noai.jpg", "the host opts out of AI use (noai)"),
+    ] {
         let err = picseek_fails(&["--data-dir", s(data), "search", "--image", &server.url(path)]);
         assert!(err.contains(&server.url(path)) && err.contains(needle), "{path}: {err}");
+        assert!(!err.contains("http_") && !err.contains("not_an_image"), "{path}: {err}");
     }
     let err = picseek_fails(&["--data-dir", s(data), "search", "--image", "ftp://example.org/x.jpg"]);
     assert!(err.contains("ftp://example.org/x.jpg"), "{err}");

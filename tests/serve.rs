@@ -252,14 +252,16 @@ fn the_page_searches_pages_explores_and_exports_in_chromium() {
         wait_for(c, "return location.search", |v| !v.as_str().unwrap_or("").contains("page=1")).await;
 
         // Export of what is on show.
-        let csv = wait_for(c, "return exportText('csv')", |v| v.as_str().is_some_and(|s| s.lines().count() == 4)).await;
+        wait_for(c, "return last && last.offset", |v| v.as_u64() == Some(0)).await;
+        let csv = c.execute("return exportText('csv', last)", vec![]).await.unwrap();
         let csv = csv.as_str().unwrap();
-        assert!(csv.starts_with("rank,key,class,file,score,url,owner,license,page\n"), "{csv}");
+        assert_eq!(csv.lines().count(), 4, "{csv}");
+        assert!(csv.starts_with("rank,key,class,file,path,score,url,owner,license,page\n"), "{csv}");
         assert!(csv.lines().skip(1).all(|l| l.contains(",red,")), "{csv}");
         let json: Value =
-            serde_json::from_str(c.execute("return exportText('json')", vec![]).await.unwrap().as_str().unwrap())
+            serde_json::from_str(c.execute("return exportAll('json')", vec![]).await.unwrap().as_str().unwrap())
                 .unwrap();
-        assert_eq!(json["results"].as_array().unwrap().len(), 3);
+        assert_eq!(json["results"].as_array().unwrap().len(), 18, "every result: {json}");
 
         // "More like this" on the first result: its key in the URL, the upload gone, itself hidden.
         let first_key = c.execute("return document.querySelector('.result').dataset.key", vec![]).await.unwrap();
@@ -288,6 +290,99 @@ fn the_page_searches_pages_explores_and_exports_in_chromium() {
         .await;
         assert!(c.current_url().await.unwrap().as_str().contains("browse=1"));
         std::fs::write(screenshot_path("serve-browse"), c.screenshot().await.unwrap()).unwrap();
+
+        session.close(Duration::from_secs(10)).await;
+        drop(driver);
+    });
+}
+
+#[test]
+fn the_page_fits_a_phone_fills_a_desktop_and_its_viewer_links_and_export_work() {
+    let dir = tempfile::tempdir().unwrap();
+    write_classes(dir.path(), 12);
+    index_pixel(dir.path(), &[]);
+    let server = spawn_server(dir.path(), &[]);
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    runtime.block_on(async {
+        let (driver, session) = open_browser().await;
+        let c = &session.client;
+        const CARDS: &str = "[...document.querySelectorAll('.result')]";
+        let layout = format!(
+            "const cards = {CARDS}; const top = cards.length ? cards[0].getBoundingClientRect().top : 0;
+             return {{scrolls: document.documentElement.scrollWidth > innerWidth,
+                      above: cards.filter(r => r.getBoundingClientRect().bottom <= innerHeight).length,
+                      per_row: cards.filter(r => Math.abs(r.getBoundingClientRect().top - top) < 2).length,
+                      viewport: !!document.querySelector('meta[name=viewport]')}}"
+        );
+        let loaded = format!("return {CARDS}.filter(r => r.querySelector('img').complete).length");
+
+        // A desktop window: a dense grid, most of a page above the fold.
+        c.set_window_size(1280, 900).await.unwrap();
+        c.goto(&format!("{}/?browse=1", server.base)).await.unwrap();
+        wait_for(c, &loaded, |v| v.as_u64() == Some(36)).await;
+        let desk = c.execute(&layout, vec![]).await.unwrap();
+        assert_eq!((desk["scrolls"].as_bool(), desk["viewport"].as_bool()), (Some(false), Some(true)), "{desk}");
+        assert!(desk["above"].as_u64().unwrap() >= 24, "at least 24 thumbnails above the fold at 1280x900: {desk}");
+        std::fs::write(screenshot_path("serve-desktop"), c.screenshot().await.unwrap()).unwrap();
+
+        // The viewer: a click opens it; the arrow keys move; Escape closes.
+        c.find(Locator::Css(".result a.open")).await.unwrap().click().await.unwrap();
+        wait_for(c, "return document.getElementById('viewer').hidden", |v| v.as_bool() == Some(false)).await;
+        let path = c.execute("return document.querySelector('#v-details .path').textContent", vec![]).await.unwrap();
+        let first = c.execute("return last.results[0].path", vec![]).await.unwrap();
+        assert!(path == first && path.as_str().unwrap().starts_with('/'), "the viewer shows the path on disk: {path}");
+        let keys = c.active_element().await.unwrap();
+        keys.send_keys("\u{E014}").await.unwrap();
+        wait_for(c, "return viewing", |v| v.as_i64() == Some(1)).await;
+        let shown = c.execute("return document.getElementById('v-image').getAttribute('src')", vec![]).await.unwrap();
+        assert_eq!(shown, c.execute("return last.results[1].url", vec![]).await.unwrap());
+        keys.send_keys("\u{E012}").await.unwrap();
+        wait_for(c, "return viewing", |v| v.as_i64() == Some(0)).await;
+        keys.send_keys("\u{E00C}").await.unwrap();
+        wait_for(c, "return document.getElementById('viewer').hidden", |v| v.as_bool() == Some(true)).await;
+        std::fs::write(screenshot_path("serve-viewer-closed"), c.screenshot().await.unwrap()).unwrap();
+
+        // Every control asks again at once: the class, then (for a search) the metric.
+        c.find(Locator::Css("#class option[value='blue']")).await.unwrap().click().await.unwrap();
+        wait_for(c, &format!("return {CARDS}.map(r => r.dataset.class).join()"), |v| {
+            v.as_str().is_some_and(|s| !s.is_empty() && s.split(',').all(|c| c == "blue"))
+        })
+        .await;
+        c.find(Locator::Css(".result button.more")).await.unwrap().click().await.unwrap();
+        wait_for(c, "return document.getElementById('status').textContent", |v| v.as_str().unwrap().contains("cosine:")).await;
+        c.find(Locator::Css("#metric option[value='l2']")).await.unwrap().click().await.unwrap();
+        wait_for(c, "return document.getElementById('status').textContent", |v| v.as_str().unwrap().contains("l2:")).await;
+        assert!(c.current_url().await.unwrap().as_str().contains("metric=l2"));
+
+        // A link whose state cannot be searched says why, and shows nothing.
+        c.goto(&format!("{}/?text=x&class=nope&k=500&metric=bogus", server.base)).await.unwrap();
+        let error = wait_for(c, "return document.getElementById('status').className === 'error' ? document.getElementById('status').textContent : ''", |v| {
+            !v.as_str().unwrap_or("").is_empty()
+        })
+        .await;
+        let error = error.as_str().unwrap();
+        for needle in ["no class \"nope\"", "k must be a whole number from 1 to 100, not \"500\"", "no metric \"bogus\""] {
+            assert!(error.contains(needle), "{needle}: {error}");
+        }
+        assert_eq!(c.execute(&format!("return {CARDS}.length"), vec![]).await.unwrap(), 0);
+
+        // Export is every result, not the page on show, with paths on disk and absolute URLs.
+        c.goto(&format!("{}/?browse=1&k=5", server.base)).await.unwrap();
+        wait_for(c, &format!("return {CARDS}.length"), |v| v.as_u64() == Some(5)).await;
+        let csv = c.execute("return exportAll('csv')", vec![]).await.unwrap();
+        let csv = csv.as_str().unwrap();
+        assert!(csv.starts_with("rank,key,class,file,path,score,url,owner,license,page\n"), "{csv}");
+        assert_eq!(csv.lines().count(), 37, "{csv}");
+        assert!(csv.lines().skip(1).all(|l| l.contains(",/") && l.contains(&format!(",{}/image/", server.base))), "{csv}");
+
+        // A phone: no sideways scrolling, three or four thumbnails a row.
+        c.set_window_size(390, 844).await.unwrap();
+        c.goto(&format!("{}/?browse=1", server.base)).await.unwrap();
+        wait_for(c, &loaded, |v| v.as_u64() == Some(36)).await;
+        let phone = c.execute(&layout, vec![]).await.unwrap();
+        assert_eq!(phone["scrolls"].as_bool(), Some(false), "{phone}");
+        assert!((3..=4).contains(&phone["per_row"].as_u64().unwrap()), "{phone}");
+        std::fs::write(screenshot_path("serve-phone"), c.screenshot().await.unwrap()).unwrap();
 
         session.close(Duration::from_secs(10)).await;
         drop(driver);

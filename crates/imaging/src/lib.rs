@@ -130,19 +130,29 @@ pub fn decode_rgb_file(path: &Path, max_decode_bytes: u64) -> Result<RgbImage, I
 
 /// Converts any colour type to 8-bit RGB, compositing transparent pixels onto white.
 pub fn to_rgb_on_white(img: DynamicImage) -> RgbImage {
+    to_rgb_over(img, |_, _| 255)
+}
+
+/// Converts any colour type to 8-bit RGB for people to look at: transparent pixels on
+/// a grey checkerboard of `square`-pixel squares, as image editors show them, so that
+/// white art on transparency stays visible.
+pub fn to_rgb_on_checkerboard(img: DynamicImage, square: u32) -> RgbImage {
+    let square = square.max(1);
+    to_rgb_over(img, |x, y| if (x / square + y / square) % 2 == 0 { 204 } else { 153 })
+}
+
+/// 8-bit RGB with transparent pixels composited onto the grey level `background(x, y)`.
+fn to_rgb_over(img: DynamicImage, background: impl Fn(u32, u32) -> u8) -> RgbImage {
     if !img.color().has_alpha() {
         return img.into_rgb8();
     }
     let rgba = img.into_rgba8();
-    let mut rgb = RgbImage::new(rgba.width(), rgba.height());
-    for (dst, src) in rgb.pixels_mut().zip(rgba.pixels()) {
-        let alpha = u32::from(src[3]);
-        for c in 0..3 {
-            // Rounded integer blend: c * a / 255 + 255 * (255 - a) / 255.
-            dst[c] = ((u32::from(src[c]) * alpha + 255 * (255 - alpha) + 127) / 255) as u8;
-        }
-    }
-    rgb
+    RgbImage::from_fn(rgba.width(), rgba.height(), |x, y| {
+        let src = rgba.get_pixel(x, y);
+        let (alpha, behind) = (u32::from(src[3]), u32::from(background(x, y)));
+        // Rounded integer blend: c * a / 255 + b * (255 - a) / 255.
+        image::Rgb(std::array::from_fn(|c| ((u32::from(src[c]) * alpha + behind * (255 - alpha) + 127) / 255) as u8))
+    })
 }
 
 /// Resizes to exactly `width` x `height` (aspect ratio not kept) with a bicubic

@@ -543,10 +543,13 @@ fn item_card(loaded: &Loaded, key: u64) -> serde_json::Value {
             "license_url": s.license.as_ref().and_then(|l| l.url.clone()),
         })
     });
+    let on_disk = loaded.index().item_path(key as usize);
+    let path = std::path::absolute(&on_disk).unwrap_or(on_disk);
     json!({
         "key": key,
         "class": item.class,
         "file": file,
+        "path": path,
         "url": format!("/image/{key}"),
         "thumb": format!("/thumb/{key}"),
         "source": source,

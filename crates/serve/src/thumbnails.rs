@@ -3,7 +3,9 @@
 
 use std::path::{Path, PathBuf};
 
-use picseek_imaging::{DEFAULT_MAX_DECODE_BYTES, ImageError, decode_rgb_file, resize_exact};
+use picseek_imaging::{
+    DEFAULT_MAX_DECODE_BYTES, ImageError, decode, read_image_file, resize_exact, to_rgb_on_checkerboard,
+};
 
 /// The longest side of a thumbnail.
 pub(crate) const THUMBNAIL_SIDE: u32 = 256;
@@ -22,11 +24,15 @@ impl Thumbnails {
     /// cache, or made and (atomically) cached. A cache that cannot be written (a
     /// read-only index) only costs making it again.
     pub(crate) fn get(&self, path: &Path, sha256: &str) -> Result<Vec<u8>, ImageError> {
-        let cached = self.dir.join(format!("{sha256}.jpg"));
+        // "c": drawn on a checkerboard (thumbnails cached before were drawn on white).
+        let cached = self.dir.join(format!("{sha256}-c.jpg"));
         if let Ok(bytes) = std::fs::read(&cached) {
             return Ok(bytes);
         }
-        let image = decode_rgb_file(path, DEFAULT_MAX_DECODE_BYTES)?;
+        let decoded = decode(path, &read_image_file(path)?, DEFAULT_MAX_DECODE_BYTES)?.image;
+        // Squares of about 12 px once the thumbnail is made.
+        let square = decoded.width().max(decoded.height()) * 12 / THUMBNAIL_SIDE;
+        let image = to_rgb_on_checkerboard(decoded, square);
         let scale = f64::from(THUMBNAIL_SIDE) / f64::from(image.width().max(image.height()));
         let small = if scale < 1.0 {
             let w = ((f64::from(image.width()) * scale).round() as u32).max(1);
