@@ -27,4 +27,5 @@ mod run;
 mod search_cli;
 mod serve;
 mod shards;
+mod terminal;
 mod throttle;

@@ -7,7 +7,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use crate::support::flickr_site::{API_KEY, FlickrSite, photo, photo_meta, shown_photos};
-use crate::support::{picseek, picseek_command, picseek_json};
+use crate::support::{picseek, picseek_command, picseek_fails, picseek_json};
 use serde_json::{Value, json};
 
 fn read(path: &Path) -> Value {
@@ -225,10 +225,54 @@ fn provenance_flows_from_the_api_to_search_results_the_page_and_the_credits() {
             && (r["source"]["page"].is_string() || r["source"]["owner"] == "copier")),
         "{found}"
     );
+    // Filters only provenance allows: licence, owner, date taken, and a score to reach.
+    let search = |extra: &[&str]| {
+        let mut args = vec!["--data-dir", d, "--json", "search", "--image", s(&query), "-k", "50"];
+        args.extend_from_slice(extra);
+        picseek_json(&args)
+    };
+    let all = search(&[]);
+    let all = all["results"].as_array().unwrap();
+    let license = all[0]["source"]["license"]["code"].as_str().unwrap().to_owned();
+    let same_license = search(&["--license", &license]);
+    let kept = same_license["results"].as_array().unwrap();
+    assert!(
+        !kept.is_empty() && kept.iter().all(|r| r["source"]["license"]["code"] == license.as_str()),
+        "{same_license}"
+    );
+    let owner = all[0]["source"]["owner"].as_str().unwrap().to_owned();
+    let by_owner = search(&["--owner", &owner.to_uppercase()]);
+    assert!(
+        by_owner["results"].as_array().unwrap().iter().all(|r| r["source"]["owner"] == owner.as_str()),
+        "{by_owner}"
+    );
+    let close = search(&["--min-score", "0.999"]);
+    assert!(close["results"].as_array().unwrap().iter().all(|r| r["score"].as_f64().unwrap() >= 0.999), "{close}");
+    assert!(close["results"].as_array().unwrap().len() < all.len(), "{close}");
+    let err = picseek_fails(&["--data-dir", d, "search", "--image", s(&query), "--owner", "nobody at all"]);
+    assert!(err.contains("no photo of owner \"nobody at all\" in the index; its owners are"), "{err}");
+    let err = picseek_fails(&["--data-dir", d, "search", "--image", s(&query), "--taken-after", "last year"]);
+    assert!(err.contains("\"last year\" is not a date: give YYYY, YYYY-MM or YYYY-MM-DD"), "{err}");
+    let err = picseek_fails(&["--data-dir", d, "search", "--image", s(&query), "--license", "gpl"]);
+    assert!(err.contains("--license") && err.contains("cc-by"), "an unknown licence lists the known ones: {err}");
+
     // A folder without provenance is indexed as before.
     std::fs::remove_file(data.join("provenance/train.json")).unwrap();
     let plain = crate::support::index_pixel(data, &["--index", s(&data.join("plain-index"))]);
     assert!(plain["items"].as_u64().unwrap() > 0);
+    let plain_index = data.join("plain-index");
+    let err = picseek_fails(&[
+        "--data-dir",
+        d,
+        "search",
+        "--image",
+        s(&query),
+        "--index",
+        s(&plain_index),
+        "--license",
+        "cc0",
+    ]);
+    assert!(err.contains("the index's images carry no provenance"), "{err}");
     let manifest = read(&data.join("plain-index/index.json"));
     assert!(manifest["items"].as_array().unwrap().iter().all(|i| i.get("sources").is_none()));
 
@@ -255,6 +299,24 @@ fn provenance_flows_from_the_api_to_search_results_the_page_and_the_credits() {
             .unwrap()
             .unwrap();
         assert!(link.starts_with("https://www.flickr.com/photos/"), "{link}");
+
+        // The page filters by licence and owner too, and says what an owner is not.
+        c.goto(&format!("{}/?browse=1&k=50&license={license}", server.base)).await.unwrap();
+        let licenses = crate::serve::wait_for(
+            c,
+            "return [...document.querySelectorAll('.result .license')].map(e => e.textContent)",
+            |v| v.as_array().is_some_and(|a| !a.is_empty()),
+        )
+        .await;
+        let mut names: Vec<&str> = licenses.as_array().unwrap().iter().map(|l| l.as_str().unwrap()).collect();
+        names.dedup();
+        assert_eq!(names.len(), 1, "one licence: {licenses}");
+        c.goto(&format!("{}/?browse=1&owner=nobody", server.base)).await.unwrap();
+        let status = crate::serve::wait_for(c, "return document.getElementById('status').textContent", |v| {
+            v.as_str().unwrap_or("").contains("no photo of owner")
+        })
+        .await;
+        assert!(status.as_str().unwrap().contains("its owners are"), "{status}");
         session.close(Duration::from_secs(10)).await;
         drop(driver);
     });

@@ -15,7 +15,8 @@ use image::{Rgb, RgbImage, Rgba, RgbaImage};
 
 /// Variables of the developer's shell that would change what picseek does: each test
 /// sets what it needs itself.
-const SCRUBBED_VARIABLES: [&str; 5] = ["ORT_DYLIB_PATH", "FLICKR_API_KEY", "RUST_LOG", "NO_COLOR", "RUST_BACKTRACE"];
+pub const SCRUBBED_VARIABLES: [&str; 5] =
+    ["ORT_DYLIB_PATH", "FLICKR_API_KEY", "RUST_LOG", "NO_COLOR", "RUST_BACKTRACE"];
 
 /// The `picseek` binary as a command with a scrubbed environment (see
 /// [`SCRUBBED_VARIABLES`]) and warnings-only logs (PICSEEK_TEST_LOG sets the binary's log

@@ -16,13 +16,13 @@ use picseek_index::{BuildChoices, IndexOptions, RecordedBuild};
 use picseek_manifest::{DataDir, Metric, Shard};
 use picseek_pipeline::{RunOptions, Stage};
 use picseek_report::ReportOptions;
-use picseek_search::EvalOptions;
+use picseek_search::{EvalOptions, ItemFilter};
 use picseek_serve::ServeOptions;
 use picseek_split::SplitOptions;
 
 use crate::cli::{
     AnnArgs, BuildArgs, CleanArgs, CrawlArgs, DoctorArgs, DownloadArgs, EvalArgs, IndexArgs, ModelArgs, ReportArgs,
-    RunArgs, ServeArgs, ShardArgs, ShardFlag, SplitArgs,
+    RunArgs, SearchArgs, ServeArgs, ShardArgs, ShardFlag, SplitArgs,
 };
 
 impl ShardArgs {
@@ -239,6 +239,19 @@ impl RunArgs {
             split: split_options(data, None, self.test_per_class, self.train_per_class, SplitOptions::default().seed),
             index: choices.settle(&data.index(), index)?,
         })
+    }
+}
+
+impl SearchArgs {
+    /// The provenance and score filters of these flags.
+    pub fn filter(&self) -> ItemFilter {
+        ItemFilter {
+            licenses: self.licenses.clone().map(|l| l.0).unwrap_or_default(),
+            owner: self.owner.clone(),
+            taken_after: self.taken_after.clone(),
+            taken_before: self.taken_before.clone(),
+            min_score: self.min_score,
+        }
     }
 }
 

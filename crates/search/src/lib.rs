@@ -16,12 +16,14 @@
 
 mod contact_sheet;
 mod eval;
+mod filter;
 mod metric;
 mod pixel_kernels;
 mod query;
 
 pub use contact_sheet::{PlotFormatError, SheetQuery, contact_sheet, sheet_format};
 pub use eval::{EvalOptions, EvalReport, MetricEval, Staleness, average_precision_at_k, evaluate, staleness};
+pub use filter::ItemFilter;
 pub use metric::{EPSILON, Metric, score};
 pub use query::{ComposedQuery, QueryTerm, TermSource, compose, split_weight};
 
@@ -123,6 +125,9 @@ pub enum SearchError {
     /// The terms' weighted sum is (almost) zero.
     #[error("the query's terms cancel each other out")]
     CancelledOut,
+    /// A provenance or score filter the index cannot answer.
+    #[error("{0}")]
+    BadFilter(String),
     /// An item key the index does not have.
     #[error("no item {key} in the index (it has keys 0 to {})", items.saturating_sub(1))]
     UnknownItem {
@@ -148,12 +153,14 @@ pub struct SearchRequest<'c> {
     pub offset: usize,
     /// Items never returned (the query's own image, say).
     pub exclude: &'c [u64],
+    /// Provenance and score filters (none when `None`).
+    pub filter: Option<&'c ItemFilter>,
 }
 
 impl Default for SearchRequest<'_> {
     /// The top 5 by cosine, approximately where a graph allows, over every item.
     fn default() -> Self {
-        Self { metric: Metric::Cosine, k: 5, class: None, exact: false, offset: 0, exclude: &[] }
+        Self { metric: Metric::Cosine, k: 5, class: None, exact: false, offset: 0, exclude: &[], filter: None }
     }
 }
 
@@ -250,10 +257,17 @@ impl<'a> Searcher<'a> {
         if let Some(class) = request.class {
             self.check_class(class)?;
         }
+        let filter = request.filter.filter(|f| !f.is_empty());
+        if let Some(filter) = filter {
+            filter.check(&self.index)?;
+        }
         let k = request.k.saturating_add(request.offset).min(items.len());
-        let in_class =
-            |i: usize| request.class.is_none_or(|c| items[i].class == c) && !request.exclude.contains(&items[i].key);
-        let filtered = request.class.is_some() || !request.exclude.is_empty();
+        let in_class = |i: usize| {
+            request.class.is_none_or(|c| items[i].class == c)
+                && !request.exclude.contains(&items[i].key)
+                && filter.is_none_or(|f| f.keeps(&items[i]))
+        };
+        let filtered = request.class.is_some() || !request.exclude.is_empty() || filter.is_some();
         let candidates = match query {
             Vector::Float(q) if !request.exact => {
                 let keep: Option<&dyn Fn(usize) -> bool> = filtered.then_some(&in_class as &dyn Fn(usize) -> bool);
@@ -284,6 +298,7 @@ impl<'a> Searcher<'a> {
         };
         Ok(scored
             .into_iter()
+            .filter(|(_, score)| filter.is_none_or(|f| f.reaches(request.metric, *score)))
             .enumerate()
             .skip(request.offset)
             .map(|(rank, (i, score))| Hit {

@@ -43,7 +43,8 @@ use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post};
 use picseek_embed::{EmbedError, ModelOptions, QueryEmbedder};
 use picseek_index::{Index, IndexError};
-use picseek_search::{Metric, QueryTerm, SearchError, SearchRequest, Searcher, TermSource};
+use picseek_manifest::License;
+use picseek_search::{ItemFilter, Metric, QueryTerm, SearchError, SearchRequest, Searcher, TermSource};
 use serde_json::json;
 
 const PAGE: &str = include_str!("page.html");
@@ -108,6 +109,7 @@ fn search_error_response(e: SearchError) -> ApiError {
         | SearchError::BadWeight { .. }
         | SearchError::CombinedPixel { .. }
         | SearchError::CancelledOut
+        | SearchError::BadFilter(_)
         | SearchError::UnknownItem { .. } => bad_request(e.to_string()),
         SearchError::StaleIndex { .. } => ApiError(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
     }
@@ -390,6 +392,44 @@ struct SearchForm {
     metric: Option<String>,
     class: Option<String>,
     exclude_query: Option<String>,
+    filter: FilterFields,
+}
+
+/// The filter fields of a search form or a browse query.
+#[derive(Default, serde::Deserialize)]
+struct FilterFields {
+    license: Option<String>,
+    owner: Option<String>,
+    taken_after: Option<String>,
+    taken_before: Option<String>,
+    min_score: Option<String>,
+}
+
+impl FilterFields {
+    /// The filter these fields ask for, or a 400 naming the field.
+    fn filter(&self) -> Result<ItemFilter, ApiError> {
+        let non_empty = |v: &Option<String>| v.as_deref().map(str::trim).filter(|v| !v.is_empty()).map(str::to_owned);
+        let licenses = match non_empty(&self.license) {
+            Some(list) => License::parse_filter(&list).map_err(|e| bad_request(format!("license: {e}")))?,
+            None => Vec::new(),
+        };
+        let min_score = match non_empty(&self.min_score) {
+            Some(v) => Some(
+                v.parse::<f64>()
+                    .ok()
+                    .filter(|s| s.is_finite())
+                    .ok_or_else(|| bad_request(format!("min_score must be a number, not {v:?}")))?,
+            ),
+            None => None,
+        };
+        Ok(ItemFilter {
+            licenses,
+            owner: non_empty(&self.owner),
+            taken_after: non_empty(&self.taken_after),
+            taken_before: non_empty(&self.taken_before),
+            min_score,
+        })
+    }
 }
 
 async fn read_form(mut multipart: Multipart) -> Result<SearchForm, ApiError> {
@@ -418,6 +458,11 @@ async fn read_form(mut multipart: Multipart) -> Result<SearchForm, ApiError> {
             "metric" => &mut form.metric,
             "class" => &mut form.class,
             "exclude_query" => &mut form.exclude_query,
+            "license" => &mut form.filter.license,
+            "owner" => &mut form.filter.owner,
+            "taken_after" => &mut form.filter.taken_after,
+            "taken_before" => &mut form.filter.taken_before,
+            "min_score" => &mut form.filter.min_score,
             _ => continue,
         };
         let value = field.text().await.map_err(too_big_or_bad)?.trim().to_owned();
@@ -461,6 +506,7 @@ async fn search(State(state): State<Arc<AppState>>, multipart: Multipart) -> Res
         .map_err(|e: picseek_manifest::UnknownName| bad_request(e.to_string()))?;
     let class = class_filter(form.class);
     let exclude_query = !matches!(form.exclude_query.as_deref(), Some("0" | "false" | "no"));
+    let filter = form.filter.filter()?;
     let mut terms = Vec::new();
     if let Some(key) = &form.key {
         let key = key.parse::<u64>().map_err(|_| bad_request(format!("key must be an item's number, not {key:?}")))?;
@@ -483,14 +529,22 @@ async fn search(State(state): State<Arc<AppState>>, multipart: Multipart) -> Res
         let loaded = for_query;
         let query = picseek_search::compose(loaded.index(), &loaded.embedder, &terms).map_err(search_error_response)?;
         let exclude = if exclude_query { query.own_items.clone() } else { Vec::new() };
-        let request = SearchRequest { metric, k, class: class.as_deref(), offset, exclude: &exclude, exact: false };
+        let request = SearchRequest {
+            metric,
+            k,
+            class: class.as_deref(),
+            offset,
+            exclude: &exclude,
+            exact: false,
+            filter: Some(&filter),
+        };
         let hits = loaded.searcher.search(&query.vector, &request).map_err(search_error_response)?;
         let total = loaded
             .index()
             .manifest()
             .items
             .iter()
-            .filter(|i| class.as_deref().is_none_or(|c| i.class == c) && !exclude.contains(&i.key))
+            .filter(|i| class.as_deref().is_none_or(|c| i.class == c) && !exclude.contains(&i.key) && filter.keeps(i))
             .count();
         Ok::<_, ApiError>((query.label, hits, total))
     })
@@ -562,6 +616,8 @@ struct BrowseQuery {
     class: Option<String>,
     offset: Option<String>,
     k: Option<String>,
+    #[serde(flatten)]
+    filter: FilterFields,
 }
 
 async fn browse(
@@ -572,14 +628,19 @@ async fn browse(
     let k = number_field(query.k.as_deref(), "k", 50, 1..=MAX_PAGE)?;
     let offset = number_field(query.offset.as_deref(), "offset", 0, 0..=loaded.index().len())?;
     let class = class_filter(query.class);
+    let filter = ItemFilter { min_score: None, ..query.filter.filter()? };
+    filter.check(loaded.index()).map_err(search_error_response)?;
     let items = &loaded.index().manifest().items;
     if let Some(class) = &class
         && !items.iter().any(|i| &i.class == class)
     {
         return Err(bad_request(format!("no class {class:?} in the index")));
     }
-    let in_class: Vec<u64> =
-        items.iter().filter(|i| class.as_deref().is_none_or(|c| i.class == c)).map(|i| i.key).collect();
+    let in_class: Vec<u64> = items
+        .iter()
+        .filter(|i| class.as_deref().is_none_or(|c| i.class == c) && filter.keeps(i))
+        .map(|i| i.key)
+        .collect();
     let results: Vec<_> = in_class
         .iter()
         .skip(offset)

@@ -9,7 +9,7 @@ use picseek_manifest::Metric;
 use picseek_search::SearchRequest;
 use picseek_serve::ServeOptions;
 
-use super::ModelArgs;
+use super::{Licenses, ModelArgs, parse_licenses};
 
 #[derive(Args)]
 #[command(group = clap::ArgGroup::new("what").required(true).multiple(true).args(["query", "image", "text", "queries"]))]
@@ -50,6 +50,23 @@ pub struct SearchArgs {
     /// Only results of this class.
     #[arg(long)]
     pub class: Option<String>,
+    /// Only photos under these licences, as crawl's --license (`cc0,cc-by`, `open`, ...);
+    /// needs a dataset picseek crawled, which records each photo's licence.
+    #[arg(long = "license", value_parser = parse_licenses)]
+    pub licenses: Option<Licenses>,
+    /// Only photos of this owner (their Flickr id or name).
+    #[arg(long)]
+    pub owner: Option<String>,
+    /// Only photos taken on or after this date (YYYY, YYYY-MM or YYYY-MM-DD).
+    #[arg(long, value_name = "DATE")]
+    pub taken_after: Option<String>,
+    /// Only photos taken before this date (YYYY, YYYY-MM or YYYY-MM-DD).
+    #[arg(long, value_name = "DATE")]
+    pub taken_before: Option<String>,
+    /// Only results at least this close: a cosine or correlation of at least it, an l1
+    /// or l2 distance of at most it.
+    #[arg(long, value_name = "SCORE", allow_hyphen_values = true)]
+    pub min_score: Option<f64>,
     /// Leave out index images that are the query image itself (the same bytes).
     #[arg(long)]
     pub exclude_query: bool,

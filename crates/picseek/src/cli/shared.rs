@@ -93,3 +93,11 @@ pub struct AnnArgs {
     #[arg(long)]
     pub expansion_search: Option<usize>,
 }
+
+/// A licence filter's ids (crawl's and search's `--license`).
+#[derive(Clone)]
+pub struct Licenses(pub Vec<u8>);
+
+pub fn parse_licenses(list: &str) -> Result<Licenses, String> {
+    picseek_manifest::License::parse_filter(list).map(Licenses)
+}

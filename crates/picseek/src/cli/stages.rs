@@ -11,7 +11,7 @@ use picseek_index::IndexOptions;
 use picseek_manifest::{ClassNaming, Metric, QualityFlag};
 use picseek_split::SplitOptions;
 
-use super::{AnnArgs, BuildArgs, ModelArgs, ShardArgs};
+use super::{AnnArgs, BuildArgs, Licenses, ModelArgs, ShardArgs, parse_licenses};
 
 #[derive(Args)]
 pub struct CrawlArgs {
@@ -64,14 +64,6 @@ pub struct CrawlArgs {
     /// comma-separated [default: every licence].
     #[arg(long = "license", value_parser = parse_licenses)]
     pub licenses: Option<Licenses>,
-}
-
-/// A licence filter's ids.
-#[derive(Clone)]
-pub struct Licenses(pub Vec<u8>);
-
-fn parse_licenses(list: &str) -> Result<Licenses, String> {
-    picseek_manifest::License::parse_filter(list).map(Licenses)
 }
 
 #[derive(Args)]

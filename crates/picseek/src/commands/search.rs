@@ -63,11 +63,13 @@ pub fn search(ctx: &Context, args: SearchArgs) -> anyhow::Result<()> {
     }
     let embedder = index.query_embedder(&args.model.options(1))?;
     let searcher = Searcher::new(&index);
+    let filter = args.filter();
     let request = SearchRequest {
         metric: args.metric,
         k: args.k,
         class: args.class.as_deref(),
         exact: args.exact,
+        filter: Some(&filter),
         ..SearchRequest::default()
     };
     let method = searcher.method(args.metric, args.exact);
