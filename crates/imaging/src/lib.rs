@@ -138,7 +138,7 @@ pub fn to_rgb_on_white(img: DynamicImage) -> RgbImage {
 /// white art on transparency stays visible.
 pub fn to_rgb_on_checkerboard(img: DynamicImage, square: u32) -> RgbImage {
     let square = square.max(1);
-    to_rgb_over(img, |x, y| if (x / square + y / square) % 2 == 0 { 204 } else { 153 })
+    to_rgb_over(img, |x, y| if (x / square + y / square).is_multiple_of(2) { 204 } else { 153 })
 }
 
 /// 8-bit RGB with transparent pixels composited onto the grey level `background(x, y)`.
