@@ -94,14 +94,18 @@ fn writing_lock(
 }
 
 /// For the stages that stop cleanly (download, clean, index, their merges and the run of
-/// them): the first Ctrl-C or SIGTERM asks the stage to stop (it saves its work and says
-/// how far it got); a second one ends the process at once. Crawl stops its browsers
-/// itself; split, which never looks, ends as the signal says (its writes are atomic);
-/// the readers hold nothing to save.
+/// them, and split): the first Ctrl-C or SIGTERM asks the stage to stop (it saves its
+/// work and says how far it got); a second one ends the process at once. Crawl stops its
+/// browsers itself; the readers hold nothing to save.
 fn stop_on_signals(command: &Command) {
     if !matches!(
         command,
-        Command::Download(_) | Command::Clean(_) | Command::Index(_) | Command::Run(_) | Command::Merge(_)
+        Command::Download(_)
+            | Command::Clean(_)
+            | Command::Split(_)
+            | Command::Index(_)
+            | Command::Run(_)
+            | Command::Merge(_)
     ) {
         return;
     }

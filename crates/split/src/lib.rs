@@ -114,6 +114,10 @@ impl SplitOptions {
 /// Why the split could not be made.
 #[derive(Debug, thiserror::Error)]
 pub enum SplitError {
+    /// A stop was requested (Ctrl-C or SIGTERM); a re-run finishes the sides, and
+    /// `split.json` is written only once they are whole.
+    #[error(transparent)]
+    Interrupted(#[from] picseek_manifest::stop::Interrupted),
     /// The input folder cannot be listed.
     #[error(transparent)]
     Listing(#[from] ImageError),
@@ -450,10 +454,14 @@ fn mirror_side(
             std::fs::remove_dir(&path).map_err(io_error(&path))?;
         }
     }
+    let total: usize = wanted.values().map(|names| names.len()).sum();
+    let mut done = 0;
     for (class, names) in wanted {
         let dest_dir = side_dir.join(class);
         std::fs::create_dir_all(&dest_dir).map_err(io_error(&dest_dir))?;
         for name in names.iter() {
+            picseek_manifest::stop::Interrupted::check(done, total)?;
+            done += 1;
             let src = input.join(class).join(name);
             let dest = dest_dir.join(name);
             if is_same_file(&src, &dest) {
