@@ -471,3 +471,82 @@ fn device_cuda_without_cuda_is_one_clear_error_for_every_command_that_runs_the_m
         assert!(err.contains("CUDA execution provider did not start") && err.contains("NVIDIA driver"), "{err}");
     }
 }
+
+/// The vectors of an index, by image SHA-256.
+fn vectors_by_sha(index: &Path) -> std::collections::HashMap<String, Vec<f32>> {
+    let index = picseek_index::Index::open(index).unwrap();
+    (0..index.len()).map(|i| (index.manifest().items[i].sha256.clone(), index.f32_vector(i).to_vec())).collect()
+}
+
+#[test]
+fn int8_files_index_and_search_close_to_fp32_and_are_never_mixed_with_them() {
+    let model = clip_test_model();
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path();
+    for (i, (class, colour)) in [("red", [220, 40, 40]), ("blue", [40, 60, 220])].into_iter().enumerate() {
+        write_png_class(&data.join("train"), class, colour, 8, i as u64);
+    }
+    let (fp32_dir, int8_dir) = (data.join("index-fp32"), data.join("index-int8"));
+    index_clip(data, &model, &["--index", fp32_dir.to_str().unwrap()]);
+    let int8 = index_clip(data, &model, &["--index", int8_dir.to_str().unwrap(), "--precision", "int8"]);
+    assert_eq!(int8["embedded"], 16, "{int8}");
+    let manifest: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(int8_dir.join("index.json")).unwrap()).unwrap();
+    assert_eq!(manifest["model"]["precision"], "int8", "the index records which files made it");
+
+    // Fidelity on the tiny kit: every image's two vectors within a cosine of 0.999.
+    let (fp32, int8) = (vectors_by_sha(&fp32_dir), vectors_by_sha(&int8_dir));
+    for (sha, a) in &fp32 {
+        let cosine: f32 = a.iter().zip(&int8[sha]).map(|(x, y)| x * y).sum();
+        assert!(cosine >= 0.999, "{sha}: int8 and fp32 vectors at cosine {cosine}");
+    }
+    // Searches agree: the int8 index is searched with the int8 files, unasked.
+    let query = data.join("train/red/red_3.png");
+    let top = |index: &Path| {
+        result_paths(&search(
+            data,
+            &model,
+            &["--image", query.to_str().unwrap()],
+            &["--index", index.to_str().unwrap(), "-k", "5"],
+        ))
+    };
+    let (a, b) = (top(&fp32_dir), top(&int8_dir));
+    assert!(a.iter().filter(|p| b.contains(p)).count() >= 4, "top-5 overlap: {a:?} {b:?}");
+    let text = search(data, &model, &["--text", "a red square"], &["--index", int8_dir.to_str().unwrap()]);
+    assert_eq!(text["results"].as_array().unwrap().len(), 5, "the int8 text encoder answers: {text}");
+
+    // Mixing is refused like another model.
+    let d = data.to_str().unwrap();
+    let err = picseek_fails(&[
+        "--data-dir",
+        d,
+        "index",
+        "--model",
+        model.to_str().unwrap(),
+        "--index",
+        int8_dir.to_str().unwrap(),
+        "--precision",
+        "fp32",
+    ]);
+    assert!(
+        err.contains("the index was built with the model's int8 files, not its fp32 ones") && err.contains("--rebuild"),
+        "{err}"
+    );
+    // A model folder without int8 files says how to make them.
+    let plain = data.join("plain-model");
+    copy_model(&model, &plain);
+    let err = picseek_fails(&[
+        "--data-dir",
+        d,
+        "index",
+        "--model",
+        plain.to_str().unwrap(),
+        "--precision",
+        "int8",
+        "--rebuild",
+    ]);
+    assert!(
+        err.contains("vision_model_quantized.onnx is missing") && err.contains("scripts/clip/quantize.py"),
+        "{err}"
+    );
+}

@@ -95,7 +95,7 @@ impl ImageEncoder {
     /// (with `threads` cores for the CPU's share).
     pub fn load(files: &ModelFiles, threads: usize, device: Device) -> Result<Self, ClipError> {
         let preprocessing = Preprocessing::from_file(&files.require(ModelFiles::PREPROCESSOR)?)?;
-        let path = files.require(ModelFiles::VISION)?;
+        let path = files.require(files.vision())?;
         let session = open_session(&path, threads, device)?;
         let input = require_outlet(session.inputs(), Self::INPUT, &path)?;
         let size = preprocessing.image_size() as usize;
@@ -159,7 +159,7 @@ impl TextEncoder {
     /// `threads` cores for the CPU's share).
     pub fn load(files: &ModelFiles, threads: usize, device: Device) -> Result<Self, ClipError> {
         let tokenizer_path = files.require(ModelFiles::TOKENIZER)?;
-        let path = files.require(ModelFiles::TEXT)?;
+        let path = files.require(files.text())?;
         let mut tokenizer = Tokenizer::from_file(&tokenizer_path).map_err(|e| bad_model(&tokenizer_path, e))?;
         let session = open_session(&path, threads, device)?;
         let input = require_outlet(session.inputs(), Self::INPUT, &path)?;

@@ -18,6 +18,7 @@ pub mod runtime;
 
 pub use device::{Device, UnknownDevice};
 pub use encoder::{ImageEncoder, TextEncoder, l2_normalise};
+pub use picseek_manifest::Precision;
 pub use preprocess::Preprocessing;
 
 use std::path::{Path, PathBuf};
@@ -47,6 +48,12 @@ pub enum ClipError {
     )]
     /// A file of the model folder is missing.
     ModelMissing {
+        /// The missing file.
+        path: PathBuf,
+    },
+    #[error("{path} is missing: the model folder has no int8 copy of its encoders yet")]
+    /// An int8 file asked for is missing (`scripts/clip/quantize.py` makes it).
+    Int8Missing {
         /// The missing file.
         path: PathBuf,
     },
@@ -85,11 +92,13 @@ pub enum ClipError {
     },
 }
 
-/// The files of a CLIP model directory (`models/clip/` by default).
+/// The files of a CLIP model directory (`models/clip/` by default), at one precision.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ModelFiles {
     /// The model folder.
     pub dir: PathBuf,
+    /// Which encoder files: the float ones or their int8 copies.
+    pub precision: Precision,
 }
 
 impl ModelFiles {
@@ -97,35 +106,66 @@ impl ModelFiles {
     pub const VISION: &'static str = "vision_model.onnx";
     /// The text encoder.
     pub const TEXT: &'static str = "text_model.onnx";
+    /// The image encoder's int8 copy (the Hugging Face export's name for it).
+    pub const VISION_INT8: &'static str = "vision_model_quantized.onnx";
+    /// The text encoder's int8 copy.
+    pub const TEXT_INT8: &'static str = "text_model_quantized.onnx";
     /// The tokenizer.
     pub const TOKENIZER: &'static str = "tokenizer.json";
     /// The preprocessing settings.
     pub const PREPROCESSOR: &'static str = "preprocessor_config.json";
-    /// Where [`Self::vision_sha256`] remembers the sum.
-    pub const VISION_SHA256_RECORD: &'static str = ".vision_model.onnx.sha256.json";
-
-    /// The files of the model folder `dir`.
+    /// The float files of the model folder `dir`.
     pub fn new(dir: impl Into<PathBuf>) -> Self {
-        Self { dir: dir.into() }
+        Self::at(dir, Precision::Fp32)
+    }
+
+    /// The files of the model folder `dir` at `precision`.
+    pub fn at(dir: impl Into<PathBuf>, precision: Precision) -> Self {
+        Self { dir: dir.into(), precision }
+    }
+
+    /// The image encoder's file name at this precision.
+    pub fn vision(&self) -> &'static str {
+        match self.precision {
+            Precision::Fp32 => Self::VISION,
+            Precision::Int8 => Self::VISION_INT8,
+        }
+    }
+
+    /// The text encoder's file name at this precision.
+    pub fn text(&self) -> &'static str {
+        match self.precision {
+            Precision::Fp32 => Self::TEXT,
+            Precision::Int8 => Self::TEXT_INT8,
+        }
+    }
+
+    /// Where [`Self::vision_sha256`] remembers the sum: `.<image encoder>.sha256.json`.
+    pub fn vision_sha256_record(&self) -> PathBuf {
+        self.dir.join(format!(".{}.sha256.json", self.vision()))
     }
 
     /// The path of one of the files, or a clear error saying how to get it.
     pub fn require(&self, name: &str) -> Result<PathBuf, ClipError> {
         let path = self.dir.join(name);
-        if path.is_file() { Ok(path) } else { Err(ClipError::ModelMissing { path }) }
+        match path.is_file() {
+            true => Ok(path),
+            false if name == Self::VISION_INT8 || name == Self::TEXT_INT8 => Err(ClipError::Int8Missing { path }),
+            false => Err(ClipError::ModelMissing { path }),
+        }
     }
 
-    /// SHA-256 of `vision_model.onnx`: an index records it and refuses vectors made by
-    /// any other model. Hashing the real export takes about half a second, which every
-    /// search would pay, so the sum is remembered in [`Self::VISION_SHA256_RECORD`]
+    /// SHA-256 of the image encoder's file: an index records it and refuses vectors made
+    /// by any other model. Hashing the real export takes about half a second, which every
+    /// search would pay, so the sum is remembered in [`Self::vision_sha256_record`]
     /// beside the model together with the file's size, modification time and inode, and
     /// reused while all three match (a model folder that cannot be written to is simply
     /// hashed every time).
     pub fn vision_sha256(&self) -> Result<String, ClipError> {
-        let path = self.require(Self::VISION)?;
+        let path = self.require(self.vision())?;
         let io_error = |source| ClipError::Io { path: path.clone(), source };
         let stamp = FileStamp::of(&std::fs::metadata(&path).map_err(io_error)?);
-        let record_path = self.dir.join(Self::VISION_SHA256_RECORD);
+        let record_path = self.vision_sha256_record();
         let recorded: Option<HashRecord> =
             std::fs::read(&record_path).ok().and_then(|bytes| serde_json::from_slice(&bytes).ok());
         if let Some(record) = recorded.filter(|r| r.file == stamp) {
@@ -193,7 +233,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let files = ModelFiles::new(dir.path());
         let model = dir.path().join(ModelFiles::VISION);
-        let record = dir.path().join(ModelFiles::VISION_SHA256_RECORD);
+        let record = files.vision_sha256_record();
         std::fs::write(&model, b"model one").unwrap();
         // Just written: hashed, but not remembered yet.
         assert_eq!(files.vision_sha256().unwrap(), picseek_manifest::sha256_hex(b"model one"));

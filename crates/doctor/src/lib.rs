@@ -267,8 +267,8 @@ fn model_and_index_checks(opts: &DoctorOptions) -> Vec<Check> {
     };
     // Without a CLIP index the model is optional (the pixel embedder needs none).
     let missing_status = if wanted.is_some() { Status::Fail } else { Status::Warn };
-    let files = ModelFiles::new(&dir);
-    for name in [ModelFiles::VISION, ModelFiles::TEXT, ModelFiles::TOKENIZER, ModelFiles::PREPROCESSOR] {
+    let files = ModelFiles::at(&dir, wanted.as_ref().map(|m| m.precision).unwrap_or_default());
+    for name in [files.vision(), files.text(), ModelFiles::TOKENIZER, ModelFiles::PREPROCESSOR] {
         if let Err(e) = files.require(name) {
             return vec![Check::bad("model", missing_status, e.to_string(), Problem::ModelMissing { dir }), index];
         }

@@ -9,14 +9,14 @@ use picseek_manifest::ModelIdentity;
 
 use crate::{EmbedError, ModelOptions};
 
-/// What an index records of the CLIP model in `model_dir`: the model file's identity and
+/// What an index records of the CLIP model `files`: the image encoder's identity and
 /// the preprocessing description, found without loading the model.
-pub fn clip_identity(model_dir: &Path) -> Result<(ModelIdentity, String), EmbedError> {
-    let files = ModelFiles::new(model_dir);
+pub fn clip_identity(files: &ModelFiles) -> Result<(ModelIdentity, String), EmbedError> {
+    let model_dir = files.dir.as_path();
     let preprocessing = Preprocessing::from_file(&files.require(ModelFiles::PREPROCESSOR)?)?;
     // Recorded absolute, so that later commands run from elsewhere find it again.
     let name = std::path::absolute(model_dir).unwrap_or_else(|_| model_dir.to_owned()).display().to_string();
-    let model = ModelIdentity { name, sha256: files.vision_sha256()? };
+    let model = ModelIdentity { name, sha256: files.vision_sha256()?, precision: files.precision };
     Ok((model, preprocessing.describe()))
 }
 
@@ -31,7 +31,7 @@ pub struct ClipEmbedder {
 impl ClipEmbedder {
     /// Loads the image encoder of the model in [`options.dir()`](ModelOptions::dir).
     pub fn load(options: &ModelOptions, max_decode_bytes: u64) -> Result<Self, EmbedError> {
-        let (model, _) = clip_identity(options.dir())?;
+        let (model, _) = clip_identity(&options.files())?;
         Self::load_identified(options, model, max_decode_bytes)
     }
 
@@ -41,7 +41,7 @@ impl ClipEmbedder {
         model: ModelIdentity,
         max_decode_bytes: u64,
     ) -> Result<Self, EmbedError> {
-        let encoder = ImageEncoder::load(&ModelFiles::new(options.dir()), options.threads, options.device)?;
+        let encoder = ImageEncoder::load(&options.files(), options.threads, options.device)?;
         Ok(Self { encoder, model, max_decode_bytes })
     }
 

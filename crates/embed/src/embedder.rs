@@ -82,7 +82,7 @@ pub enum Embedder {
     /// CLIP's image encoder, run `batch` images at a time.
     Clip {
         /// The loaded encoder.
-        clip: ClipEmbedder,
+        clip: Box<ClipEmbedder>,
         /// Images per model run.
         batch: usize,
     },
@@ -98,7 +98,8 @@ impl Embedder {
         Ok(match settings {
             EmbedderSettings::Pixel { size } => Embedder::Pixel(PixelEmbedder::new(*size, max_decode_bytes)),
             EmbedderSettings::Clip(options) => {
-                Embedder::Clip { clip: ClipEmbedder::load(options, max_decode_bytes)?, batch: options.batch.max(1) }
+                let clip = Box::new(ClipEmbedder::load(options, max_decode_bytes)?);
+                Embedder::Clip { clip, batch: options.batch.max(1) }
             }
         })
     }

@@ -4,7 +4,7 @@
 
 use std::fmt;
 
-use picseek_manifest::{EmbedderKind, IndexManifest, ModelIdentity};
+use picseek_manifest::{EmbedderKind, IndexManifest, ModelIdentity, Precision};
 
 /// How vectors are made.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -13,6 +13,8 @@ pub struct EmbeddingIdentity {
     pub embedder: EmbedderKind,
     /// The model file's SHA-256 (CLIP only).
     pub model_sha256: Option<String>,
+    /// Which of the export's files (CLIP only).
+    pub precision: Option<Precision>,
     /// The canonical preprocessing description.
     pub preprocessing: String,
 }
@@ -27,6 +29,13 @@ pub enum IdentityDifference {
         found: EmbedderKind,
         /// This run's embedder.
         wanted: EmbedderKind,
+    },
+    /// Another precision of the model's files.
+    Precision {
+        /// The index's.
+        found: Precision,
+        /// This run's.
+        wanted: Precision,
     },
     /// Another model file, by SHA-256.
     Model {
@@ -52,13 +61,23 @@ impl EmbeddingIdentity {
 
     /// The identity of vectors made by `embedder` with `model` and `preprocessing`.
     pub fn new(embedder: EmbedderKind, model: Option<&ModelIdentity>, preprocessing: &str) -> Self {
-        Self { embedder, model_sha256: model.map(|m| m.sha256.clone()), preprocessing: preprocessing.to_owned() }
+        Self {
+            embedder,
+            model_sha256: model.map(|m| m.sha256.clone()),
+            precision: model.map(|m| m.precision),
+            preprocessing: preprocessing.to_owned(),
+        }
     }
 
     /// The first setting in which `wanted` differs from this identity, if any.
     pub fn difference(&self, wanted: &EmbeddingIdentity) -> Option<IdentityDifference> {
         if self.embedder != wanted.embedder {
             return Some(IdentityDifference::Embedder { found: self.embedder, wanted: wanted.embedder });
+        }
+        if let (Some(found), Some(wanted)) = (self.precision, wanted.precision)
+            && found != wanted
+        {
+            return Some(IdentityDifference::Precision { found, wanted });
         }
         if self.model_sha256 != wanted.model_sha256 {
             let show = |s: &Option<String>| s.clone().unwrap_or_else(|| "none".into());
@@ -77,8 +96,13 @@ impl EmbeddingIdentity {
     /// A stable text for this identity: names the embedding cache file and goes into an
     /// index's vector file name, so it must not change between versions.
     pub fn canonical(&self) -> String {
+        // fp32 adds nothing, so that the names made before precisions existed stay.
+        let precision = match self.precision {
+            Some(Precision::Int8) => ", int8",
+            _ => "",
+        };
         match &self.model_sha256 {
-            Some(sha) => format!("{} embedder, model sha256 {sha}, {}", self.embedder, self.preprocessing),
+            Some(sha) => format!("{} embedder, model sha256 {sha}{precision}, {}", self.embedder, self.preprocessing),
             None => format!("{} embedder, {}", self.embedder, self.preprocessing),
         }
     }
@@ -96,6 +120,7 @@ impl fmt::Display for IdentityDifference {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Self::Embedder { found, wanted } => write!(f, "the {found} embedder, not {wanted}"),
+            Self::Precision { found, wanted } => write!(f, "the model's {found} files, not its {wanted} ones"),
             // Twelve hex digits tell models apart; all 64 only hide the sentence.
             Self::Model { found, wanted } => {
                 let short = |sha: &str| sha.get(..12).map_or(sha.to_owned(), |s| format!("{s}…"));
@@ -119,8 +144,13 @@ mod tests {
         let clip = EmbeddingIdentity {
             embedder: EmbedderKind::Clip,
             model_sha256: Some("aa".into()),
+            precision: Some(Precision::Fp32),
             preprocessing: "x".into(),
         };
+        let int8 =
+            EmbeddingIdentity { precision: Some(Precision::Int8), model_sha256: Some("cc".into()), ..clip.clone() };
+        assert_eq!(clip.difference(&int8).unwrap().to_string(), "the model's fp32 files, not its int8 ones");
+        assert_eq!(int8.canonical(), "clip embedder, model sha256 cc, int8, x");
         assert_eq!(pixel("x").difference(&pixel("x")), None);
         assert_eq!(
             pixel("x").difference(&clip),
@@ -143,7 +173,7 @@ mod tests {
     fn the_canonical_text_is_stable() {
         let clip = EmbeddingIdentity::new(
             EmbedderKind::Clip,
-            Some(&ModelIdentity { name: "m".into(), sha256: "ab".into() }),
+            Some(&ModelIdentity { name: "m".into(), sha256: "ab".into(), precision: Precision::Fp32 }),
             "p",
         );
         assert_eq!(clip.canonical(), "clip embedder, model sha256 ab, p");

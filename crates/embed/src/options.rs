@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 
 use picseek_clip::{Device, ModelFiles};
-use picseek_manifest::ModelIdentity;
+use picseek_manifest::{ModelIdentity, Precision};
 
 use crate::EmbedError;
 
@@ -25,12 +25,15 @@ pub struct ModelOptions {
     pub threads: usize,
     /// Where the model runs.
     pub device: Device,
+    /// Which of the export's files run; `None` is the precision an existing index
+    /// records (see [`resolved`](Self::resolved)), else fp32.
+    pub precision: Option<Precision>,
 }
 
 impl Default for ModelOptions {
     /// The recorded model or `models/clip`, 16 images per run, every core, on the CPU.
     fn default() -> Self {
-        Self { model_dir: None, batch: Self::DEFAULT_BATCH, threads: all_cores(), device: Device::Cpu }
+        Self { model_dir: None, batch: Self::DEFAULT_BATCH, threads: all_cores(), device: Device::Cpu, precision: None }
     }
 }
 
@@ -50,16 +53,23 @@ impl ModelOptions {
         self.model_dir.as_deref().unwrap_or(Path::new(Self::DEFAULT_MODEL_DIR))
     }
 
-    /// The one answer to "which model folder": the one named, else the one the index in
-    /// `recorded.0` was built with (`recorded.1`, found also after it moved:
-    /// [`locate_model`]), else [`DEFAULT_MODEL_DIR`](Self::DEFAULT_MODEL_DIR).
+    /// The model files these options name (fp32 when no precision is named).
+    pub fn files(&self) -> ModelFiles {
+        ModelFiles::at(self.dir(), self.precision.unwrap_or_default())
+    }
+
+    /// The one answer to "which model folder, at which precision": the one named, else
+    /// the one the index in `recorded.0` was built with (`recorded.1`, found also after it
+    /// moved: [`locate_model`]), else [`DEFAULT_MODEL_DIR`](Self::DEFAULT_MODEL_DIR); the
+    /// precision named, else the recorded one, else fp32.
     pub fn resolved(&self, recorded: Option<(&Path, &ModelIdentity)>) -> Result<Self, EmbedError> {
+        let precision = self.precision.or(recorded.map(|(_, model)| model.precision)).unwrap_or_default();
         let model_dir = match (&self.model_dir, recorded) {
             (Some(dir), _) => dir.clone(),
             (None, Some((index_dir, model))) => locate_model(index_dir, model)?,
             (None, None) => PathBuf::from(Self::DEFAULT_MODEL_DIR),
         };
-        Ok(Self { model_dir: Some(model_dir), ..self.clone() })
+        Ok(Self { model_dir: Some(model_dir), precision: Some(precision), ..self.clone() })
     }
 }
 
@@ -83,8 +93,8 @@ pub fn locate_model(index_dir: &Path, model: &ModelIdentity) -> Result<PathBuf, 
             continue;
         }
         tried.push(canonical);
-        let files = ModelFiles::new(&dir);
-        if files.require(ModelFiles::VISION).is_err() {
+        let files = ModelFiles::at(&dir, model.precision);
+        if files.require(files.vision()).is_err() {
             continue;
         }
         match files.vision_sha256() {
@@ -103,9 +113,12 @@ mod tests {
     #[test]
     fn a_named_folder_wins_and_nothing_named_nor_recorded_is_the_default() {
         let named = ModelOptions::in_dir("elsewhere");
-        let model = ModelIdentity { name: "/nowhere".into(), sha256: "ab".into() };
+        let model = ModelIdentity { name: "/nowhere".into(), sha256: "ab".into(), precision: Precision::Int8 };
         let resolved = named.resolved(Some((Path::new("index"), &model))).unwrap();
         assert_eq!(resolved.dir(), Path::new("elsewhere"));
+        assert_eq!(resolved.precision, Some(Precision::Int8), "the recorded precision continues");
+        let fp32 = ModelOptions { precision: Some(Precision::Fp32), ..named };
+        assert_eq!(fp32.resolved(Some((Path::new("index"), &model))).unwrap().precision, Some(Precision::Fp32));
         assert_eq!(ModelOptions::default().resolved(None).unwrap().dir(), Path::new("models/clip"));
         let missing = ModelOptions::default().resolved(Some((Path::new("index"), &model)));
         assert!(matches!(missing, Err(EmbedError::ModelNotFound { .. })));

@@ -41,7 +41,7 @@ impl QueryEmbedder {
         }
         let loaded = match (&self.settings, &self.model) {
             (EmbedderSettings::Clip(options), Some(model)) => Embedder::Clip {
-                clip: ClipEmbedder::load_identified(options, model.clone(), DEFAULT_MAX_DECODE_BYTES)?,
+                clip: Box::new(ClipEmbedder::load_identified(options, model.clone(), DEFAULT_MAX_DECODE_BYTES)?),
                 batch: 1,
             },
             (EmbedderSettings::Clip(_), None) => Embedder::load(&self.settings, DEFAULT_MAX_DECODE_BYTES)?,
@@ -59,17 +59,19 @@ impl QueryEmbedder {
         if let Some(encoder) = self.text.get() {
             return Ok(encoder);
         }
-        let loaded = TextEncoder::load(&ModelFiles::new(options.dir()), options.threads, options.device)?;
+        let loaded = TextEncoder::load(&options.files(), options.threads, options.device)?;
         Ok(self.text.get_or_init(|| loaded))
     }
 
     /// Refuses a CLIP vector of another width than the rows', naming the model file that
     /// made it (a text model from another export, say). A pixel row's width follows from
     /// its size, which the rows record.
-    fn checked(&self, vector: Vector, made_by: &str) -> Result<Vector, EmbedError> {
+    fn checked(&self, vector: Vector, by_text: bool) -> Result<Vector, EmbedError> {
         if let EmbedderSettings::Clip(options) = &self.settings
             && vector.len() != self.dimension
         {
+            let files = options.files();
+            let made_by = if by_text { files.text() } else { files.vision() };
             return Err(ClipError::BadModel {
                 path: options.dir().join(made_by),
                 reason: format!(
@@ -94,8 +96,8 @@ impl QueryEmbedder {
     pub fn preload(&self) -> Result<(), EmbedError> {
         self.image()?;
         if let EmbedderSettings::Clip(options) = &self.settings {
-            let files = ModelFiles::new(options.dir());
-            if files.require(ModelFiles::TEXT).is_ok() && files.require(ModelFiles::TOKENIZER).is_ok() {
+            let files = options.files();
+            if files.require(files.text()).is_ok() && files.require(ModelFiles::TOKENIZER).is_ok() {
                 self.text()?;
             }
         }
@@ -104,7 +106,7 @@ impl QueryEmbedder {
 
     /// Embeds an image read into memory (`path` names it in errors).
     pub fn embed_image_bytes(&self, path: &Path, bytes: &[u8]) -> Result<Vector, EmbedError> {
-        self.checked(self.image()?.embed_bytes(path, bytes)?, ModelFiles::VISION)
+        self.checked(self.image()?.embed_bytes(path, bytes)?, false)
     }
 
     /// Reads and embeds an image file.
@@ -114,6 +116,6 @@ impl QueryEmbedder {
 
     /// Embeds a text (CLIP only).
     pub fn embed_text(&self, query: &str) -> Result<Vector, EmbedError> {
-        self.checked(Vector::Float(self.text()?.embed(query)?), ModelFiles::TEXT)
+        self.checked(Vector::Float(self.text()?.embed(query)?), true)
     }
 }

@@ -209,7 +209,7 @@ impl Index {
         };
         let options = model.resolved(Some((&self.dir, recorded)))?;
         // Only the identity is checked here; each encoder loads when a query needs it.
-        let (found, preprocessing) = clip_identity(options.dir())?;
+        let (found, preprocessing) = clip_identity(&options.files())?;
         let wanted = EmbeddingIdentity::new(EmbedderKind::Clip, Some(&found), &preprocessing);
         if let Some(difference) = self.identity().difference(&wanted) {
             return Err(IndexError::ModelMismatch {

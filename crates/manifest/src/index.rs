@@ -52,8 +52,11 @@ pub struct IndexedFolder {
 pub struct ModelIdentity {
     /// Where it was (for people; not compared).
     pub name: String,
-    /// The SHA-256 of `vision_model.onnx`: what is compared.
+    /// The SHA-256 of the image encoder's file: what is compared.
     pub sha256: String,
+    /// Which of the export's files made the vectors (fp32 where an index predates it).
+    #[serde(default)]
+    pub precision: crate::Precision,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -100,6 +100,9 @@ fn hint(err: &anyhow::Error) -> Option<&'static str> {
                     Some("pass --model DIR to name where it is now, or re-index with --rebuild")
                 }
                 EmbedError::Clip(ClipError::ModelMissing { .. }) => Some(MODEL_MISSING),
+                EmbedError::Clip(ClipError::Int8Missing { .. }) => Some(
+                    "make them with `.venv/bin/python scripts/clip/quantize.py MODEL_DIR` (scripts/setup.sh installs it), or pass --precision fp32",
+                ),
                 _ => None,
             };
         }

@@ -181,6 +181,7 @@ impl ModelArgs {
             batch,
             threads: self.threads.unwrap_or(ModelOptions::default().threads),
             device: self.device,
+            precision: self.precision,
         }
     }
 }

@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use clap::Args;
 use picseek_embed::Device;
-use picseek_manifest::{EmbedderKind, Quantization, Shard};
+use picseek_manifest::{EmbedderKind, Precision, Quantization, Shard};
 
 /// Which shard a `download`, `clean` or `index` run is, if it is one.
 #[derive(Args, Clone, Copy, Default)]
@@ -51,6 +51,12 @@ pub struct ModelArgs {
     /// from `scripts/setup.sh --gpu`; an error if it cannot be used, never the CPU instead).
     #[arg(long, value_name = "cpu|cuda[:N]", default_value_t = Device::Cpu)]
     pub device: Device,
+    /// Which of the model's files run: fp32 (vision_model.onnx, text_model.onnx) or
+    /// int8 (vision_model_quantized.onnx, text_model_quantized.onnx beside them: about
+    /// twice as fast on CPUs with AVX-512 VNNI, vectors within a cosine of about 0.999 of
+    /// fp32's; scripts/clip/quantize.py makes them) [default: the index's, else fp32].
+    #[arg(long, value_enum)]
+    pub precision: Option<Precision>,
 }
 
 /// How an index is built, for `index` and `run`: each left out continues as the
