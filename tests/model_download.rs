@@ -27,8 +27,16 @@ fn export_files() -> BTreeMap<String, HubFile> {
 /// Runs the script against the hub at `hub_url`, downloading `revision` (the pinned
 /// default when `None`) into `dest`.
 fn download(hub_url: &str, revision: Option<&str>, dest: &Path) -> Output {
+    download_with(hub_url, revision, dest, &[])
+}
+
+fn download_with(hub_url: &str, revision: Option<&str>, dest: &Path, args: &[&str]) -> Output {
     let mut script = std::process::Command::new("bash");
-    script.arg(repo_root().join("scripts/download-clip.sh")).env("CLIP_HUB_URL", hub_url).env("CLIP_DEST", dest);
+    script
+        .arg(repo_root().join("scripts/download-clip.sh"))
+        .args(args)
+        .env("CLIP_HUB_URL", hub_url)
+        .env("CLIP_DEST", dest);
     match revision {
         Some(revision) => script.env("CLIP_REVISION", revision),
         None => script.env_remove("CLIP_REVISION"),
@@ -85,6 +93,39 @@ fn installs_verified_files_then_leaves_a_complete_folder_alone() {
         std::fs::read(dest.join("text_model.onnx")).unwrap(),
         std::fs::read(model.join("text_model.onnx")).unwrap()
     );
+}
+
+#[test]
+fn int8_brings_the_export_s_int8_encoders_and_they_index() {
+    let model = clip_test_model();
+    let mut files = export_files();
+    for name in ["vision_model_quantized.onnx", "text_model_quantized.onnx"] {
+        files.insert(format!("onnx/{name}"), HubFile::honest(std::fs::read(model.join(name)).unwrap(), true));
+    }
+    let hub = ModelHub::start("test-revision", files);
+    let models = tempfile::tempdir().unwrap();
+    let dest = models.path().join("clip");
+    let out = download_with(&hub.url(), Some("test-revision"), &dest, &["--int8"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    for name in ["vision_model_quantized.onnx", "text_model_quantized.onnx", "vision_model.onnx"] {
+        assert_eq!(std::fs::read(dest.join(name)).unwrap(), std::fs::read(model.join(name)).unwrap(), "{name}");
+    }
+    crate::support::write_class(&models.path().join("data/train"), "red", [200, 40, 40], 2, 1);
+    let data_dir = models.path().join("data");
+    let index = crate::support::picseek_json(&[
+        "--data-dir",
+        data_dir.to_str().unwrap(),
+        "--json",
+        "index",
+        "--model",
+        dest.to_str().unwrap(),
+        "--precision",
+        "int8",
+    ]);
+    assert_eq!(index["embedded"], 2, "{index}");
+    let bad = download_with(&hub.url(), Some("test-revision"), &dest, &["--fp16"]);
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("the only one is --int8"));
 }
 
 #[test]

@@ -10,6 +10,10 @@ folder beside the destination and moved in only when all four are verified; the 
 sums are written to SHA256SUMS, and a later run that finds the files intact does
 nothing. Standard library only, so it runs before any venv exists.
 
+With --int8, the export's int8 copies of the two encoders (vision_model_quantized.onnx,
+text_model_quantized.onnx) come too, checked against the hub's published SHA-256 like
+the rest (picseek runs them with --precision int8).
+
 Environment: CLIP_HUB_URL (default https://huggingface.co), CLIP_REPO, CLIP_REVISION,
 CLIP_DEST (default models/clip in this repository).
 """
@@ -39,6 +43,13 @@ FILES = {
     "tokenizer.json": "tokenizer.json",
     "preprocessor_config.json": "preprocessor_config.json",
 }
+# The int8 copies (--int8).
+INT8_FILES = {
+    "vision_model_quantized.onnx": "onnx/vision_model_quantized.onnx",
+    "text_model_quantized.onnx": "onnx/text_model_quantized.onnx",
+}
+if "--int8" in sys.argv[1:]:
+    FILES.update(INT8_FILES)
 # SHA-256 sums pinned for DEFAULT_REVISION, as the hub's file pages show them.
 PINNED_SHA256 = {
     DEFAULT_REVISION: {
@@ -159,6 +170,10 @@ def download():
 
 
 if __name__ == "__main__":
+    unknown = [a for a in sys.argv[1:] if a != "--int8"]
+    if unknown:
+        say(f"unknown argument {unknown[0]!r}: the only one is --int8 (also fetch the int8 encoders)")
+        sys.exit(2)
     try:
         download()
     except DownloadError as e:
