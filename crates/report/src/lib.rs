@@ -208,13 +208,13 @@ fn percent_encode(segment: &str) -> String {
 
 fn page(report: &DataReport, out: &Path, data: &DataDir) -> String {
     let mut html = String::from(
-        r#"<!doctype html><html lang="en"><head><meta charset="utf-8"><title>picseek report</title><style>
+        r#"<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1"><title>picseek report</title><style>
 body { font-family: system-ui, sans-serif; margin: 2rem; color: #222; }
 table { border-collapse: collapse; } td, th { border: 1px solid #ccc; padding: .2rem .5rem; text-align: right; }
 th:first-child, td:first-child { text-align: left; }
 .group { display: flex; flex-wrap: wrap; gap: .5rem; margin: .5rem 0 1rem; padding: .5rem; border: 1px solid #ddd; }
 figure { margin: 0; width: 120px; font-size: .75rem; overflow-wrap: anywhere; }
-figure img { width: 120px; height: 90px; object-fit: contain; background: #f4f4f4; }
+figure img { width: 120px; height: 90px; object-fit: contain; background: repeating-conic-gradient(#ccc 0% 25%, #999 0% 50%) 0 0 / 16px 16px; }
 figure.kept img { outline: 3px solid #2a2; } .ok { color: #2a2; } .bad { color: #b00; }
 </style></head><body><h1>picseek report</h1>
 "#,
