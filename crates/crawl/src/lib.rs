@@ -357,6 +357,33 @@ impl Interruption {
     }
 }
 
+/// The host terms are searched on and why it cannot be reached, when it does not answer
+/// at all (offline, a mistyped `--url-template`): checked once, in a few seconds, instead
+/// of each term finding out through a browser. Behind a proxy the browser may reach what
+/// this cannot, so nothing is checked then.
+async fn search_host_unreachable(opts: &CrawlOptions) -> Option<(String, String)> {
+    const PROXIES: [&str; 6] = ["HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy"];
+    if PROXIES.iter().any(|v| std::env::var_os(v).is_some_and(|v| !v.is_empty())) {
+        return None;
+    }
+    let url = match &opts.source {
+        Source::Browser if opts.webdriver.is_none() => {
+            term::search_page_url(&opts.url_template, "picseek", &opts.licenses).ok()?
+        }
+        Source::Browser => return None,
+        Source::FlickrApi { api_url, .. } => url::Url::parse(api_url).ok()?,
+    };
+    let host = url.host_str()?.to_owned();
+    let port = url.port_or_known_default()?;
+    let wait = opts.term_timeout.min(Duration::from_secs(5));
+    let reason = match tokio::time::timeout(wait, tokio::net::TcpStream::connect((host.as_str(), port))).await {
+        Ok(Ok(_)) => return None,
+        Ok(Err(e)) => e.to_string(),
+        Err(_) => format!("no answer within {}s", wait.as_secs()),
+    };
+    Some((host.clone(), format!("cannot reach {host}:{port} ({reason}): offline, or the host is down")))
+}
+
 /// Runs the crawl stage: see the crate documentation.
 pub async fn crawl(opts: &CrawlOptions) -> Result<CrawlReport, CrawlError> {
     opts.validate()?;
@@ -389,21 +416,30 @@ pub async fn crawl(opts: &CrawlOptions) -> Result<CrawlReport, CrawlError> {
     // this still stops chromedriver and its browsers (they run in their own process
     // group, which the terminal's signal does not reach).
     let mut interrupted = Interruption::listen().map_err(CrawlError::WebDriverStart)?;
-    // Started here, stopped when dropped: at the end, on error, and on Ctrl-C or SIGTERM.
-    let driver = match (&opts.source, &opts.webdriver) {
-        (Source::FlickrApi { .. }, _) | (_, Some(_)) => None,
-        (Source::Browser, None) => {
-            reap_stale_profiles();
-            let program = find_program(&["chromedriver"])
-                .ok_or_else(|| CrawlError::BrowserMissing { what: "chromedriver".into() })?;
-            Some(ChromeDriver::start(&program).await?)
-        }
+    // The browser's programs are looked for first: a machine without them is told so
+    // whether or not the host answers.
+    let chromedriver = match (&opts.source, &opts.webdriver) {
+        (Source::Browser, None) => Some(
+            find_program(&["chromedriver"])
+                .ok_or_else(|| CrawlError::BrowserMissing { what: "chromedriver".into() })?,
+        ),
+        _ => None,
     };
     let chromium = find_program(&["chromium", "chromium-browser", "google-chrome"]);
-    let api_client = flickr_api::api_client(opts.term_timeout).map_err(|e| CrawlError::Client(e.to_string()))?;
-    if driver.is_some() && chromium.is_none() {
+    if chromedriver.is_some() && chromium.is_none() {
         return Err(CrawlError::BrowserMissing { what: "chromium".into() });
     }
+    // A host that does not answer at all fails every term at once, before a browser starts.
+    let unreachable = search_host_unreachable(opts).await;
+    // Started here, stopped when dropped: at the end, on error, and on Ctrl-C or SIGTERM.
+    let driver = match chromedriver {
+        Some(program) if unreachable.is_none() => {
+            reap_stale_profiles();
+            Some(ChromeDriver::start(&program).await?)
+        }
+        _ => None,
+    };
+    let api_client = flickr_api::api_client(opts.term_timeout).map_err(|e| CrawlError::Client(e.to_string()))?;
     let webdriver_url =
         opts.webdriver.clone().or_else(|| driver.as_ref().map(|d| d.url().to_owned())).unwrap_or_default();
 
@@ -420,12 +456,20 @@ pub async fn crawl(opts: &CrawlOptions) -> Result<CrawlReport, CrawlError> {
     for _ in 0..workers {
         let (opts, pacer, queue, results_tx) = (opts.clone(), pacer.clone(), queue.clone(), results_tx.clone());
         let (webdriver_url, chromium, api_client) = (webdriver_url.clone(), chromium.clone(), api_client.clone());
+        let unreachable = unreachable.clone();
         tasks.spawn(async move {
             loop {
                 let Some((category, term)) = queue.lock().expect("queue lock").pop_front() else { break };
                 let bar = opts.progress.start(&format!("{category}/{term}"), Some(opts.max_per_term as u64));
                 let bar = bar.as_ref();
                 let outcome = match &opts.source {
+                    _ if let Some((host, message)) = &unreachable => term::TermOutcome::failed(
+                        Vec::new(),
+                        term::Failure {
+                            message: message.clone(),
+                            kind: TermFailure::Unreachable { host: host.clone() },
+                        },
+                    ),
                     Source::FlickrApi { api_url, key } => {
                         flickr_api::search_term(&api_client, api_url, key, &opts, &term, &pacer, bar).await
                     }
