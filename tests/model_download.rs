@@ -44,6 +44,15 @@ fn download_with(hub_url: &str, revision: Option<&str>, dest: &Path, args: &[&st
     script.output().expect("bash runs")
 }
 
+/// Indexes two images under `models/data` with the model downloaded into `dest`.
+fn index_with(models: &Path, dest: &Path, extra: &[&str]) -> serde_json::Value {
+    crate::support::write_class(&models.join("data/train"), "red", [200, 40, 40], 2, 1);
+    let data_dir = models.join("data");
+    let mut args = vec!["--data-dir", data_dir.to_str().unwrap(), "--json", "index", "--model", dest.to_str().unwrap()];
+    args.extend_from_slice(extra);
+    crate::support::picseek_json(&args)
+}
+
 /// Names in `dir`, sorted (temporary download folders included).
 fn listing(dir: &Path) -> Vec<String> {
     let mut names: Vec<String> =
@@ -69,16 +78,7 @@ fn installs_verified_files_then_leaves_a_complete_folder_alone() {
     assert!(check.unwrap().status.success());
     assert_eq!(listing(models.path()), ["clip"], "no temporary folder is left behind");
     // The downloaded folder is a working model.
-    crate::support::write_class(&models.path().join("data/train"), "red", [200, 40, 40], 2, 1);
-    let data_dir = models.path().join("data");
-    crate::support::picseek_json(&[
-        "--data-dir",
-        data_dir.to_str().unwrap(),
-        "--json",
-        "index",
-        "--model",
-        dest.to_str().unwrap(),
-    ]);
+    index_with(models.path(), &dest, &[]);
 
     let requests = hub.requests().len();
     let again = download(&hub.url(), Some("test-revision"), &dest);
@@ -110,18 +110,7 @@ fn int8_brings_the_export_s_int8_encoders_and_they_index() {
     for name in ["vision_model_quantized.onnx", "text_model_quantized.onnx", "vision_model.onnx"] {
         assert_eq!(std::fs::read(dest.join(name)).unwrap(), std::fs::read(model.join(name)).unwrap(), "{name}");
     }
-    crate::support::write_class(&models.path().join("data/train"), "red", [200, 40, 40], 2, 1);
-    let data_dir = models.path().join("data");
-    let index = crate::support::picseek_json(&[
-        "--data-dir",
-        data_dir.to_str().unwrap(),
-        "--json",
-        "index",
-        "--model",
-        dest.to_str().unwrap(),
-        "--precision",
-        "int8",
-    ]);
+    let index = index_with(models.path(), &dest, &["--precision", "int8"]);
     assert_eq!(index["embedded"], 2, "{index}");
     let bad = download_with(&hub.url(), Some("test-revision"), &dest, &["--fp16"]);
     assert_eq!(bad.status.code(), Some(2));
