@@ -14,6 +14,7 @@ mod crawl;
 mod doctor;
 mod download;
 mod duplicates;
+mod export;
 mod hostile;
 mod interrupt;
 mod leakage;

@@ -27,6 +27,7 @@ const PICSEEK_CRATES: &[&str] = &[
     "picseek_doctor",
     "picseek_download",
     "picseek_embed",
+    "picseek_export",
     "picseek_imaging",
     "picseek_index",
     "picseek_manifest",
@@ -80,6 +81,7 @@ fn writing_lock(
     }
     let name = match command {
         Command::Merge(_) => "merge",
+        Command::Export(_) => "export",
         Command::Crawl(_) => "crawl",
         Command::Download(_) => "download",
         Command::Clean(_) => "clean",
@@ -152,6 +154,7 @@ fn main() -> std::process::ExitCode {
         Command::Doctor(args) => commands::doctor::doctor(&ctx, args),
         Command::Report(args) => commands::report::report(&ctx, args),
         Command::Merge(args) => commands::merge::merge(&ctx, args),
+        Command::Export(args) => commands::export::export(&ctx, args),
     });
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

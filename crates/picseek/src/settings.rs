@@ -12,6 +12,7 @@ use picseek_crawl::{CrawlOptions, Source, SourceKind};
 use picseek_doctor::DoctorOptions;
 use picseek_download::DownloadOptions;
 use picseek_embed::ModelOptions;
+use picseek_export::{ExportFormat, ExportOptions};
 use picseek_index::{BuildChoices, IndexOptions, RecordedBuild};
 use picseek_manifest::{DataDir, Metric, Shard};
 use picseek_pipeline::{RunOptions, Stage};
@@ -21,8 +22,8 @@ use picseek_serve::ServeOptions;
 use picseek_split::SplitOptions;
 
 use crate::cli::{
-    AnnArgs, BuildArgs, CleanArgs, CrawlArgs, DoctorArgs, DownloadArgs, EvalArgs, IndexArgs, ModelArgs, ReportArgs,
-    RunArgs, SearchArgs, ServeArgs, ShardArgs, ShardFlag, SplitArgs,
+    AnnArgs, BuildArgs, CleanArgs, CrawlArgs, DoctorArgs, DownloadArgs, EvalArgs, ExportArgs, IndexArgs, ModelArgs,
+    ReportArgs, RunArgs, SearchArgs, ServeArgs, ShardArgs, ShardFlag, SplitArgs,
 };
 
 impl ShardArgs {
@@ -264,6 +265,26 @@ impl EvalArgs {
             metrics: self.metric.0.clone(),
             exact: self.exact,
             allow_stale: self.allow_stale,
+            progress: Default::default(),
+        }
+    }
+}
+
+impl ExportArgs {
+    pub fn options(self, data: &DataDir) -> ExportOptions {
+        let name = match self.format {
+            ExportFormat::Imagefolder => "imagefolder",
+            ExportFormat::Webdataset => "webdataset",
+        };
+        let sides = if self.sides.is_empty() { ExportOptions::default().sides } else { self.sides };
+        ExportOptions {
+            data: data.clone(),
+            out: self.out.unwrap_or_else(|| data.root().join(format!("export-{name}"))),
+            format: self.format,
+            sides,
+            licenses: self.licenses.map(|l| l.0).unwrap_or_default(),
+            include_unknown: self.include_unknown,
+            shard_size: self.shard_size,
             progress: Default::default(),
         }
     }

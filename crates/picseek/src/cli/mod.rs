@@ -2,6 +2,7 @@
 //! says in `--help`. Turning flags into options is [`settings`](crate::settings)'s;
 //! running a command, [`commands`](crate::commands)'.
 
+mod export;
 mod readers;
 mod shared;
 mod stages;
@@ -10,6 +11,7 @@ use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
 
+pub use export::*;
 pub use readers::*;
 pub use shared::*;
 pub use stages::*;
@@ -62,4 +64,6 @@ pub enum Command {
     Report(ReportArgs),
     /// Join the shards of download, clean or index (run with --shard I/N) into the stage's output.
     Merge(MergeArgs),
+    /// Write train/ and test/ as a Hugging Face imagefolder or WebDataset shards, with each photo's metadata.
+    Export(ExportArgs),
 }

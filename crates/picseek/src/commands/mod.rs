@@ -7,6 +7,7 @@ pub mod crawl;
 pub mod doctor;
 pub mod download;
 pub mod eval;
+pub mod export;
 pub mod index;
 pub mod merge;
 pub mod report;
