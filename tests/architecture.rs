@@ -43,7 +43,7 @@ fn no_crate_depends_on_a_later_stage() {
         ("search", &["embed", "imaging", "index", "manifest"]),
         ("serve", &["embed", "imaging", "index", "manifest", "search"]),
         ("report", &["manifest"]),
-        ("export", &["imaging", "manifest"]),
+        ("export", &["imaging", "index", "manifest"]),
         ("doctor", &["clip", "crawl", "embed", "index", "manifest"]),
         ("pipeline", &["clean", "crawl", "download", "embed", "index", "manifest", "split"]),
     ];

@@ -6,7 +6,7 @@ use std::path::Path;
 
 use serde_json::{Value, json};
 
-use crate::support::{picseek_fails, picseek_json, repo_root, write_class};
+use crate::support::{clip_test_model, picseek_fails, picseek_json, repo_root, write_class};
 
 /// A split data directory: two classes on each side, with provenance for some images
 /// (CC BY, all rights reserved) and none for the rest.
@@ -92,6 +92,7 @@ fn an_imagefolder_opens_in_datasets_with_labels_splits_licences_and_a_card() {
         "{card}"
     );
     assert!(card.contains("photos whose licence is unknown were left out"), "{card}");
+    assert!(card.contains("class_names:\n- \"blue\"\n- \"red\"\n---"), "{card}");
     assert!(
         card.contains("asks for attribution")
             && card.contains("by Owner 0 (CC BY 2.0) — https://www.flickr.com/photos/o/0"),
@@ -174,4 +175,58 @@ fn webdataset_shards_stream_every_sample_and_a_killed_export_is_finished() {
     assert_eq!(again["reused"], 3, "the whole shards are kept: {again}");
     assert!(!out.join(".picseek-tmp-train-000001.tar").exists());
     assert_eq!(read_back("webdataset", &out)["train"], json!({"shards": 3, "samples": 12}));
+}
+
+#[test]
+fn parquet_reads_in_pyarrow_and_embeddings_in_numpy() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    split_data(&data);
+    let d = data.to_str().unwrap();
+    let out = dir.path().join("pq");
+    let report = picseek_json(&[
+        "--data-dir",
+        d,
+        "--json",
+        "export",
+        "--format",
+        "parquet",
+        "--out",
+        out.to_str().unwrap(),
+        "--include-unknown",
+        "--shard-size",
+        "5",
+    ]);
+    assert_eq!(report["samples"]["train"], 12, "{report}");
+    let seen = read_back("parquet", &out);
+    assert_eq!((seen["train"]["rows"].as_u64(), seen["train"]["row_groups"].as_u64()), (Some(12), Some(3)), "{seen}");
+    assert_eq!(seen["train"]["sha256_match"], true, "the image bytes are the files': {seen}");
+    assert_eq!(seen["test"]["labels"], json!(["blue", "red"]));
+    for column in ["image", "file_name", "label", "license", "owner_name", "sha256", "width", "height", "quality_flags"]
+    {
+        assert!(seen["train"]["columns"].as_array().unwrap().iter().any(|c| c == column), "{column}: {seen}");
+    }
+
+    // Embeddings come from a CLIP index.
+    let err = picseek_fails(&[
+        "--data-dir",
+        d,
+        "export",
+        "--format",
+        "embeddings",
+        "--out",
+        dir.path().join("none").to_str().unwrap(),
+    ]);
+    assert!(err.contains("no index here") && err.contains("run `picseek index` first"), "{err}");
+    let model = clip_test_model();
+    picseek_json(&["--data-dir", d, "--json", "index", "--model", model.to_str().unwrap()]);
+    let emb = dir.path().join("emb");
+    let report =
+        picseek_json(&["--data-dir", d, "--json", "export", "--format", "embeddings", "--out", emb.to_str().unwrap()]);
+    assert_eq!(report["samples"]["index"], 12, "{report}");
+    let seen = read_back("embeddings", &emb);
+    assert_eq!(seen["dtype"], "float32");
+    assert_eq!(seen["shape"][0], 12, "{seen}");
+    assert_eq!((seen["unit_length"].as_bool(), seen["paths_exist"].as_bool()), (Some(true), Some(true)), "{seen}");
+    assert_eq!(seen["metadata_rows"], 12);
 }

@@ -47,6 +47,44 @@ def webdataset_(path):
     return out
 
 
+def parquet(path):
+    import pyarrow.parquet as pq
+
+    out = {}
+    for split in ("train", "test"):
+        file = os.path.join(path, f"{split}.parquet")
+        if not os.path.exists(file):
+            continue
+        table = pq.read_table(file)
+        rows = table.to_pylist()
+        out[split] = {
+            "rows": table.num_rows,
+            "row_groups": pq.ParquetFile(file).num_row_groups,
+            "columns": table.column_names,
+            "sha256_match": all(hashlib.sha256(r["image"]).hexdigest() == r["sha256"] for r in rows),
+            "labels": sorted({r["label"] for r in rows}),
+        }
+    return out
+
+
+def embeddings(path):
+    import numpy
+    import pyarrow.parquet as pq
+
+    vectors = numpy.load(os.path.join(path, "img_emb", "img_emb_0.npy"))
+    meta = pq.read_table(os.path.join(path, "metadata", "metadata_0.parquet")).to_pylist()
+    norms = numpy.linalg.norm(vectors, axis=1)
+    return {
+        "shape": list(vectors.shape),
+        "dtype": str(vectors.dtype),
+        "unit_length": bool(numpy.allclose(norms, 1.0, atol=1e-4)),
+        "metadata_rows": len(meta),
+        "paths_exist": all(os.path.exists(m["image_path"]) for m in meta),
+        "first": {k: meta[0][k] for k in ("class", "sha256")},
+    }
+
+
 if __name__ == "__main__":
     kind, path = sys.argv[1], sys.argv[2]
-    print(json.dumps(imagefolder(path) if kind == "imagefolder" else webdataset_(path)))
+    readers = {"imagefolder": imagefolder, "webdataset": webdataset_, "parquet": parquet, "embeddings": embeddings}
+    print(json.dumps(readers[kind](path)))

@@ -33,7 +33,11 @@ pub(crate) fn dataset_card(opts: &ExportOptions, sides: &[(Side, Vec<Sample>)], 
     card.push_str(&quote(&licenses.keys().cloned().collect::<Vec<_>>().join(", ")));
     card.push_str("\ntask_categories:\n- image-classification\nsize_categories:\n- ");
     card.push_str(size);
-    card.push_str("\npretty_name: picseek dataset\ntags:\n- picseek\n---\n\n");
+    card.push_str("\npretty_name: picseek dataset\ntags:\n- picseek\nclass_names:\n");
+    for class in classes.keys() {
+        let _ = writeln!(card, "- {}", quote(class));
+    }
+    card.push_str("---\n\n");
 
     card.push_str("# picseek dataset\n\n");
     let _ = writeln!(

@@ -6,7 +6,10 @@
 //!   split, and a `README.md` dataset card saying what is in it and where every photo
 //!   came from), which `datasets.load_dataset("imagefolder", data_dir=…)` opens;
 //! - WebDataset tar shards (`<split>-000000.tar`, …, each sample `<key>.jpg|png`,
-//!   `<key>.cls`, `<key>.json`), with an `index.json` naming them.
+//!   `<key>.cls`, `<key>.json`), with an `index.json` naming them;
+//! - Parquet, one file per side with the image bytes and the metadata as columns;
+//! - the index's CLIP vectors (`--format embeddings`) as `.npy` with a Parquet of paths
+//!   and metadata in the same order, as clip-retrieval writes them.
 //!
 //! Photos can be kept by licence (as crawl's `--license`); photos whose licence is
 //! unknown are left out unless asked for, and the card says which was chosen. Every file
@@ -14,7 +17,9 @@
 //! nothing half-written under a final name, and a re-run finishes it.
 
 mod card;
+mod embeddings;
 mod imagefolder;
+mod parquet_files;
 mod samples;
 mod webdataset;
 
@@ -37,6 +42,10 @@ pub enum ExportFormat {
     Imagefolder,
     /// WebDataset tar shards.
     Webdataset,
+    /// One Parquet file per side, image bytes and metadata as columns.
+    Parquet,
+    /// The index's CLIP vectors as `.npy`, with a Parquet of paths and metadata.
+    Embeddings,
 }
 
 /// Which side of the split.
@@ -172,6 +181,15 @@ pub enum ExportError {
     /// An option the stage cannot work with.
     #[error("{0}")]
     Invalid(#[from] InvalidOption),
+    /// The index cannot be opened.
+    #[error(transparent)]
+    Index(#[from] picseek_index::IndexError),
+    /// Embeddings out need CLIP vectors.
+    #[error("{path}: a pixel index; embeddings are exported from a CLIP index (`picseek index --embedder clip`)")]
+    NotClip {
+        /// The index folder.
+        path: PathBuf,
+    },
     /// The licence filter left nothing.
     #[error("nothing to export: the licence filter left out every image ({left_out})")]
     Nothing {
@@ -201,6 +219,15 @@ pub fn export(opts: &ExportOptions) -> Result<ExportReport, ExportError> {
     // What a killed export left half-written (the caller holds the data directory's lock).
     picseek_manifest::remove_stale_temporaries(&opts.out, 3);
     let mut report = ExportReport { out: opts.out.clone(), ..ExportReport::default() };
+    let write_sides = match opts.format {
+        ExportFormat::Embeddings => {
+            embeddings::write(opts, &mut report)?;
+            return Ok(report);
+        }
+        ExportFormat::Imagefolder => imagefolder::write,
+        ExportFormat::Webdataset => webdataset::write,
+        ExportFormat::Parquet => parquet_files::write,
+    };
     let mut sides = Vec::new();
     for &side in &opts.sides {
         let dir = match side {
@@ -223,10 +250,7 @@ pub fn export(opts: &ExportOptions) -> Result<ExportReport, ExportError> {
         return Err(ExportError::Nothing { left_out: left.join(", ") });
     }
     let progress = opts.progress.start("exporting", Some(total as u64));
-    match opts.format {
-        ExportFormat::Imagefolder => imagefolder::write(opts, &sides, progress.as_ref(), &mut report)?,
-        ExportFormat::Webdataset => webdataset::write(opts, &sides, progress.as_ref(), &mut report)?,
-    }
+    write_sides(opts, &sides, progress.as_ref(), &mut report)?;
     Ok(report)
 }
 

@@ -6,6 +6,7 @@ use picseek_clean::CleanError;
 use picseek_crawl::CrawlError;
 use picseek_download::DownloadError;
 use picseek_embed::{ClipError, EmbedError};
+use picseek_export::ExportError;
 use picseek_index::IndexError;
 use picseek_manifest::InvalidOption;
 use picseek_pipeline::RunError;
@@ -59,8 +60,8 @@ fn index_error<'a>(cause: &'a (dyn std::error::Error + 'static)) -> Option<&'a I
         Some(SearchError::Index(e)) => Some(e),
         _ => match cause.downcast_ref::<RunError>() {
             Some(RunError::Index(e)) => Some(e),
-            _ => match cause.downcast_ref::<ServeError>() {
-                Some(ServeError::Index(e)) => Some(e),
+            _ => match (cause.downcast_ref::<ServeError>(), cause.downcast_ref::<ExportError>()) {
+                (Some(ServeError::Index(e)), _) | (_, Some(ExportError::Index(e))) => Some(e),
                 _ => None,
             },
         },

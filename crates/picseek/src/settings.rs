@@ -275,6 +275,8 @@ impl ExportArgs {
         let name = match self.format {
             ExportFormat::Imagefolder => "imagefolder",
             ExportFormat::Webdataset => "webdataset",
+            ExportFormat::Parquet => "parquet",
+            ExportFormat::Embeddings => "embeddings",
         };
         let sides = if self.sides.is_empty() { ExportOptions::default().sides } else { self.sides };
         ExportOptions {

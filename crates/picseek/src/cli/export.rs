@@ -9,8 +9,10 @@ use super::{Licenses, parse_licenses};
 
 #[derive(Args)]
 pub struct ExportArgs {
-    /// imagefolder (Hugging Face `datasets`, with metadata.jsonl and a dataset card) or
-    /// webdataset (tar shards).
+    /// imagefolder (Hugging Face `datasets`, with metadata.jsonl and a dataset card),
+    /// webdataset (tar shards), parquet (one file per split, image bytes and metadata as
+    /// columns) or embeddings (the index's CLIP vectors as .npy with a Parquet of paths,
+    /// as clip-retrieval writes them).
     #[arg(long, value_enum)]
     pub format: ExportFormat,
     /// Where the export goes: a new or empty folder, or an earlier export of the same
@@ -27,7 +29,7 @@ pub struct ExportArgs {
     /// Also photos whose licence is unknown (one's own photos have none); the card says so.
     #[arg(long)]
     pub include_unknown: bool,
-    /// Samples per WebDataset shard.
+    /// Samples per WebDataset shard, rows per Parquet row group.
     #[arg(long, default_value_t = ExportOptions::default().shard_size)]
     pub shard_size: usize,
 }

@@ -64,6 +64,6 @@ pub enum Command {
     Report(ReportArgs),
     /// Join the shards of download, clean or index (run with --shard I/N) into the stage's output.
     Merge(MergeArgs),
-    /// Write train/ and test/ as a Hugging Face imagefolder or WebDataset shards, with each photo's metadata.
+    /// Write train/ and test/ as a Hugging Face imagefolder, WebDataset shards or Parquet, or the index's vectors as .npy.
     Export(ExportArgs),
 }
