@@ -40,6 +40,22 @@ fn split_data(data: &Path) {
     }
 }
 
+/// `picseek export --format FORMAT --out OUT EXTRA…` over `data`, as JSON.
+fn export(data: &Path, format: &str, out: &Path, extra: &[&str]) -> Value {
+    let mut args = vec![
+        "--data-dir",
+        data.to_str().unwrap(),
+        "--json",
+        "export",
+        "--format",
+        format,
+        "--out",
+        out.to_str().unwrap(),
+    ];
+    args.extend_from_slice(extra);
+    picseek_json(&args)
+}
+
 fn read_back(kind: &str, dir: &Path) -> Value {
     let out = std::process::Command::new(repo_root().join(".venv/bin/python"))
         .arg(repo_root().join("tests/reference/read_export.py"))
@@ -57,8 +73,7 @@ fn an_imagefolder_opens_in_datasets_with_labels_splits_licences_and_a_card() {
     split_data(&data);
     let d = data.to_str().unwrap();
     let out = dir.path().join("hf");
-    let report =
-        picseek_json(&["--data-dir", d, "--json", "export", "--format", "imagefolder", "--out", out.to_str().unwrap()]);
+    let report = export(&data, "imagefolder", &out, &[]);
     // 2 in 3 images have a known licence; the others are left out by default.
     assert_eq!(
         (report["samples"]["train"].as_u64(), report["samples"]["test"].as_u64()),
@@ -100,31 +115,10 @@ fn an_imagefolder_opens_in_datasets_with_labels_splits_licences_and_a_card() {
     );
 
     // The licence filter, and the same folder brought up to date.
-    let by = picseek_json(&[
-        "--data-dir",
-        d,
-        "--json",
-        "export",
-        "--format",
-        "imagefolder",
-        "--out",
-        out.to_str().unwrap(),
-        "--license",
-        "cc-by",
-    ]);
+    let by = export(&data, "imagefolder", &out, &["--license", "cc-by"]);
     assert_eq!(by["samples"]["train"], 4, "{by}");
     assert_eq!(read_back("imagefolder", &out)["train"]["licenses"], json!(["cc-by"]));
-    let all = picseek_json(&[
-        "--data-dir",
-        d,
-        "--json",
-        "export",
-        "--format",
-        "imagefolder",
-        "--out",
-        out.to_str().unwrap(),
-        "--include-unknown",
-    ]);
+    let all = export(&data, "imagefolder", &out, &["--include-unknown"]);
     assert_eq!(all["samples"]["train"], 12, "{all}");
 
     // Bad input: one line, nothing touched.
@@ -184,19 +178,7 @@ fn parquet_reads_in_pyarrow_and_embeddings_in_numpy() {
     split_data(&data);
     let d = data.to_str().unwrap();
     let out = dir.path().join("pq");
-    let report = picseek_json(&[
-        "--data-dir",
-        d,
-        "--json",
-        "export",
-        "--format",
-        "parquet",
-        "--out",
-        out.to_str().unwrap(),
-        "--include-unknown",
-        "--shard-size",
-        "5",
-    ]);
+    let report = export(&data, "parquet", &out, &["--include-unknown", "--shard-size", "5"]);
     assert_eq!(report["samples"]["train"], 12, "{report}");
     let seen = read_back("parquet", &out);
     assert_eq!((seen["train"]["rows"].as_u64(), seen["train"]["row_groups"].as_u64()), (Some(12), Some(3)), "{seen}");
@@ -221,8 +203,7 @@ fn parquet_reads_in_pyarrow_and_embeddings_in_numpy() {
     let model = clip_test_model();
     picseek_json(&["--data-dir", d, "--json", "index", "--model", model.to_str().unwrap()]);
     let emb = dir.path().join("emb");
-    let report =
-        picseek_json(&["--data-dir", d, "--json", "export", "--format", "embeddings", "--out", emb.to_str().unwrap()]);
+    let report = export(&data, "embeddings", &emb, &[]);
     assert_eq!(report["samples"]["index"], 12, "{report}");
     let seen = read_back("embeddings", &emb);
     assert_eq!(seen["dtype"], "float32");
