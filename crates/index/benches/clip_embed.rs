@@ -6,6 +6,9 @@
 //! encoder architecture with random weights (speed does not depend on the weights).
 //! Run with `scripts/bench/run clip`, which makes the model.
 
+#[path = "common/memory.rs"]
+mod memory;
+
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
@@ -61,12 +64,15 @@ struct Measured {
     model: f64,
     /// The last run's vectors, in file order.
     vectors: Vec<Vec<f32>>,
+    /// Peak resident memory while indexing, in GiB.
+    peak_gib: f64,
 }
 
 fn measure(dir: &Path, files: &[PathBuf], options: &ModelOptions) -> Measured {
     let precision = options.precision.unwrap_or_default();
     let index_dir = dir.join(format!("index-{precision}"));
     let mut runs = Vec::new();
+    memory::reset_peak_memory();
     for run in 0..RUNS {
         // From nothing: no previous index, no embedding cache.
         let _ = std::fs::remove_dir_all(&index_dir);
@@ -85,6 +91,7 @@ fn measure(dir: &Path, files: &[PathBuf], options: &ModelOptions) -> Measured {
         runs.push(IMAGES as f64 / started.elapsed().as_secs_f64());
         eprintln!("picseek {precision} run {}: {:.1} images/s", run + 1, runs[run]);
     }
+    let peak_gib = memory::peak_memory_gib();
     let index = picseek_index::Index::open(&index_dir).expect("the index just built");
     let by_path: std::collections::HashMap<PathBuf, usize> =
         (0..index.len()).map(|i| (index.item_path(i), i)).collect();
@@ -100,7 +107,7 @@ fn measure(dir: &Path, files: &[PathBuf], options: &ModelOptions) -> Measured {
         clip.embed_prepared(batch).expect("embed");
     }
     let model = IMAGES as f64 / started.elapsed().as_secs_f64();
-    Measured { runs, preprocess, model, vectors }
+    Measured { runs, preprocess, model, vectors, peak_gib }
 }
 
 fn dot(a: &[f32], b: &[f32]) -> f32 {
@@ -182,6 +189,7 @@ fn main() {
             bound,
             end_to_end / bound
         );
+        println!("{:<52} {:>8.0} MiB", "  peak memory while indexing", m.peak_gib * 1024.0);
     }
     if let Some(int8) = &int8_measured {
         let mut cosines: Vec<f64> =

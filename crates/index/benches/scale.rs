@@ -12,6 +12,9 @@
 //!
 //! Run with `scripts/bench/run scale`; `PICSEEK_SCALE_VECTORS=100000` for a quick look.
 
+#[path = "common/memory.rs"]
+mod memory;
+
 use std::collections::HashMap;
 use std::io::Write;
 use std::path::Path;
@@ -19,6 +22,7 @@ use std::time::Instant;
 
 mod support;
 
+use memory::{peak_memory_gib, reset_peak_memory};
 use picseek_index::{AnnSettings, Metric, build_graph, clip_like_vectors, open_graph};
 use rayon::prelude::*;
 use support::{DIM, K, approximate_top_k, dot, row};
@@ -32,22 +36,6 @@ const SHA_LEN: usize = 64;
 
 fn vectors_wanted() -> usize {
     std::env::var("PICSEEK_SCALE_VECTORS").ok().and_then(|v| v.parse().ok()).unwrap_or(1_000_000)
-}
-
-/// The process's peak resident memory since the last [`reset_peak_memory`], in GiB.
-fn peak_memory_gib() -> f64 {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    let kib: f64 = status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .unwrap_or(0.0);
-    kib / (1024.0 * 1024.0)
-}
-
-/// Starts measuring the peak anew (Linux: `5` into `clear_refs` resets VmHWM).
-fn reset_peak_memory() {
-    let _ = std::fs::write("/proc/self/clear_refs", "5");
 }
 
 fn gib(bytes: u64) -> f64 {
