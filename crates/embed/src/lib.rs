@@ -76,16 +76,6 @@ pub enum EmbedError {
     },
 }
 
-impl EmbedError {
-    /// The image error behind this one, if an image was what could not be used.
-    pub fn image(&self) -> Option<&ImageError> {
-        match self {
-            EmbedError::Image(e) => Some(e),
-            _ => None,
-        }
-    }
-}
-
 fn io_error(path: &std::path::Path) -> impl FnOnce(std::io::Error) -> EmbedError + '_ {
     move |source| EmbedError::Io { path: path.to_owned(), source }
 }

@@ -3,16 +3,15 @@
 //! float32 rows, and `metadata/metadata_0.parquet`, each row's image path and metadata
 //! in the same order.
 
-use std::io::Write;
 use std::sync::Arc;
 
 use arrow_array::{ArrayRef, RecordBatch, StringArray, UInt64Array};
 use arrow_schema::{DataType, Field, Schema};
 use parquet::arrow::ArrowWriter;
 use picseek_index::Index;
-use picseek_manifest::{EmbedderKind, TEMPORARY_PREFIX};
+use picseek_manifest::{EmbedderKind, write_atomic};
 
-use crate::{ExportError, ExportOptions, ExportReport, io_error};
+use crate::{ExportError, ExportOptions, ExportReport};
 
 pub(crate) fn write(opts: &ExportOptions, report: &mut ExportReport) -> Result<(), ExportError> {
     let index_dir = opts.data.index();
@@ -24,7 +23,7 @@ pub(crate) fn write(opts: &ExportOptions, report: &mut ExportReport) -> Result<(
     let npy = opts.out.join("img_emb/img_emb_0.npy");
     let mut bytes = npy_header(rows, dimension);
     bytes.extend_from_slice(bytemuck::cast_slice(index.f32_vectors()));
-    write_in_place(&npy, &bytes)?;
+    write_atomic(&npy, &bytes)?;
     report.files.push("img_emb/img_emb_0.npy".into());
 
     let items = &index.manifest().items;
@@ -55,7 +54,7 @@ pub(crate) fn write(opts: &ExportOptions, report: &mut ExportReport) -> Result<(
     let mut writer = ArrowWriter::try_new(&mut parquet, schema, None).map_err(|e| failed(e.to_string()))?;
     writer.write(&batch).map_err(|e| failed(e.to_string()))?;
     writer.close().map_err(|e| failed(e.to_string()))?;
-    write_in_place(&opts.out.join("metadata/metadata_0.parquet"), &parquet)?;
+    write_atomic(&opts.out.join("metadata/metadata_0.parquet"), &parquet)?;
     report.files.push("metadata/metadata_0.parquet".into());
     report.samples.insert("index".into(), rows);
     Ok(())
@@ -73,15 +72,4 @@ fn npy_header(rows: usize, columns: usize) -> Vec<u8> {
     header.extend_from_slice(&(dict.len() as u16).to_le_bytes());
     header.extend_from_slice(dict.as_bytes());
     header
-}
-
-/// Writes `bytes` to `path` under a temporary name first.
-fn write_in_place(path: &std::path::Path, bytes: &[u8]) -> Result<(), ExportError> {
-    let dir = path.parent().unwrap_or(std::path::Path::new("."));
-    std::fs::create_dir_all(dir).map_err(io_error(dir))?;
-    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-    let temporary = dir.join(format!("{TEMPORARY_PREFIX}{name}"));
-    let mut file = std::fs::File::create(&temporary).map_err(io_error(&temporary))?;
-    file.write_all(bytes).and_then(|()| file.sync_all()).map_err(io_error(&temporary))?;
-    std::fs::rename(&temporary, path).map_err(io_error(path))
 }

@@ -5,7 +5,7 @@ use std::collections::BTreeSet;
 use std::path::Path;
 
 use picseek_manifest::progress::Task;
-use picseek_manifest::{TEMPORARY_PREFIX, write_atomic};
+use picseek_manifest::{place_file, write_atomic};
 
 use crate::samples::Sample;
 use crate::{ExportError, ExportOptions, ExportReport, Side, card, io_error};
@@ -26,7 +26,9 @@ pub(crate) fn write(
             if same_file(&sample.path, &dest) {
                 report.reused += 1;
             } else {
-                place(&sample.path, &dest)?;
+                let dir = dest.parent().unwrap_or(Path::new("."));
+                std::fs::create_dir_all(dir).map_err(io_error(dir))?;
+                place_file(&sample.path, &dest)?;
             }
             lines.push_str(&serde_json::to_string(&sample.metadata).expect("metadata serialises"));
             lines.push('\n');
@@ -52,19 +54,6 @@ fn same_file(src: &Path, dest: &Path) -> bool {
         (Ok(a), Ok(b)) if a.len() == b.len() => std::fs::read(src).ok() == std::fs::read(dest).ok(),
         _ => false,
     }
-}
-
-/// Hard-links (or, across file systems, copies) `src` to `dest` through a temporary name.
-fn place(src: &Path, dest: &Path) -> Result<(), ExportError> {
-    let dir = dest.parent().unwrap_or(Path::new("."));
-    std::fs::create_dir_all(dir).map_err(io_error(dir))?;
-    let name = dest.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-    let temporary = dir.join(format!("{TEMPORARY_PREFIX}{name}"));
-    let _ = std::fs::remove_file(&temporary);
-    if std::fs::hard_link(src, &temporary).is_err() {
-        std::fs::copy(src, &temporary).map_err(io_error(&temporary))?;
-    }
-    std::fs::rename(&temporary, dest).map_err(io_error(dest))
 }
 
 /// Removes images of an earlier export that this one does not hold (another licence

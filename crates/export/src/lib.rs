@@ -228,6 +228,8 @@ pub fn export(opts: &ExportOptions) -> Result<ExportReport, ExportError> {
         ExportFormat::Webdataset => webdataset::write,
         ExportFormat::Parquet => parquet_files::write,
     };
+    // Read once, when the first side is found.
+    let mut flags = None;
     let mut sides = Vec::new();
     for &side in &opts.sides {
         let dir = match side {
@@ -237,7 +239,11 @@ pub fn export(opts: &ExportOptions) -> Result<ExportReport, ExportError> {
         if !dir.is_dir() {
             return Err(ExportError::NoSplit { path: dir });
         }
-        let (kept, left_out) = samples::collect(&opts.data, side, &dir, &opts.licenses, opts.include_unknown)?;
+        let flags = match &mut flags {
+            Some(flags) => flags,
+            None => flags.insert(samples::quality_flags(&opts.data)?),
+        };
+        let (kept, left_out) = samples::collect(flags, side, &dir, &opts.licenses, opts.include_unknown)?;
         for (license, n) in left_out {
             *report.left_out.entry(license).or_default() += n;
         }

@@ -54,24 +54,29 @@ pub struct SampleMetadata {
     pub quality_flags: Vec<String>,
 }
 
+/// clean's quality flags of each kept image, by `<class>/<file>` (none without clean's
+/// manifest): read once for every side.
+pub(crate) fn quality_flags(data: &DataDir) -> Result<BTreeMap<String, Vec<String>>, ExportError> {
+    let clean: CleanManifest = read_if_there(&DataDir::stage_manifest(&data.clean()))?.unwrap_or_default();
+    Ok(clean
+        .into_iter()
+        .filter_map(|r| {
+            let flags = r.quality?.flags.iter().map(|f| f.name().to_owned()).collect();
+            Some((r.path?, flags))
+        })
+        .collect())
+}
+
 /// The images of `side` (in `dir`) that pass the licence filter, and how many were left
 /// out, by licence code (`unknown` for none).
 pub(crate) fn collect(
-    data: &DataDir,
+    flags: &BTreeMap<String, Vec<String>>,
     side: Side,
     dir: &Path,
     licenses: &[u8],
     include_unknown: bool,
 ) -> Result<(Vec<Sample>, BTreeMap<String, usize>), ExportError> {
     let provenance: FolderProvenance = read_if_there(&provenance_path(dir))?.unwrap_or_default();
-    let clean: CleanManifest = read_if_there(&DataDir::stage_manifest(&data.clean()))?.unwrap_or_default();
-    let flags: BTreeMap<&str, Vec<String>> = clean
-        .iter()
-        .filter_map(|r| {
-            let flags = r.quality.as_ref()?.flags.iter().map(|f| f.name().to_owned()).collect();
-            Some((r.path.as_deref()?, flags))
-        })
-        .collect();
     let listing = list_class_images(dir)?;
     let mut kept = Vec::new();
     let mut left_out: BTreeMap<String, usize> = BTreeMap::new();
@@ -96,7 +101,7 @@ pub(crate) fn collect(
                 .and_then(|r| r.into_dimensions().ok())
                 .unwrap_or_default();
             let metadata = SampleMetadata {
-                quality_flags: flags.get(file_name.as_str()).cloned().unwrap_or_default(),
+                quality_flags: flags.get(&file_name).cloned().unwrap_or_default(),
                 file_name,
                 label: class.class.clone(),
                 source_url: source.map(|s| s.url.clone()),

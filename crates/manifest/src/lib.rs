@@ -181,6 +181,18 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), ManifestError> {
     Ok(())
 }
 
+/// Puts `src` at `dest` as a hard link (a copy across file systems) made under a
+/// temporary name and renamed, so `dest` is never a partial file.
+pub fn place_file(src: &Path, dest: &Path) -> Result<(), ManifestError> {
+    let name = dest.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let tmp = dest.with_file_name(format!("{TEMPORARY_PREFIX}{name}"));
+    let _ = std::fs::remove_file(&tmp);
+    if std::fs::hard_link(src, &tmp).is_err() {
+        std::fs::copy(src, &tmp).map_err(|e| ManifestError::io(src, e))?;
+    }
+    std::fs::rename(&tmp, dest).map_err(|e| ManifestError::io(dest, e))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

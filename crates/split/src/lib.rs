@@ -467,7 +467,7 @@ fn mirror_side(
             if is_same_file(&src, &dest) {
                 report.unchanged += 1;
             } else {
-                place_file(&src, &dest)?;
+                picseek_manifest::place_file(&src, &dest)?;
                 report.placed += 1;
             }
         }
@@ -481,18 +481,6 @@ fn is_same_file(a: &Path, b: &Path) -> bool {
         (Ok(a), Ok(b)) => (a.dev(), a.ino()) == (b.dev(), b.ino()),
         _ => false,
     }
-}
-
-/// Hard-links (or, across file systems, copies) `src` to `dest` through a temporary
-/// name, so `dest` is never a partial file.
-fn place_file(src: &Path, dest: &Path) -> Result<(), SplitError> {
-    let name = dest.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-    let tmp = dest.with_file_name(format!("{}{name}", picseek_manifest::TEMPORARY_PREFIX));
-    let _ = std::fs::remove_file(&tmp);
-    if std::fs::hard_link(src, &tmp).is_err() {
-        std::fs::copy(src, &tmp).map_err(io_error(src))?;
-    }
-    std::fs::rename(&tmp, dest).map_err(io_error(dest))
 }
 
 #[cfg(test)]
