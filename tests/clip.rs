@@ -7,7 +7,7 @@
 use std::path::{Path, PathBuf};
 
 use crate::support::{
-    class_image, clip_test_model, picseek, picseek_fails, picseek_json, python_reference, write_class,
+    class_image, clip_test_model, picseek, picseek_command, picseek_fails, picseek_json, python_reference, write_class,
 };
 use image::{Rgb, RgbImage, Rgba, RgbaImage};
 use picseek_clip::{ModelFiles, Preprocessing, TextEncoder};
@@ -151,6 +151,28 @@ fn clip_index_round_trip_incremental_reindex_and_search_by_image_and_text() {
         (Some(12), Some(12), Some(0))
     );
     assert_eq!(first["graphs_built"], serde_json::json!(["cosine", "l2", "correlation"]));
+    // An index this small is searched exactly, and says so; the graph is used from the
+    // size recorded with it, which rebuilds nothing.
+    let query = train.join("red/red_1.png");
+    let small = picseek_command()
+        .env("RUST_LOG", "warn,picseek=info")
+        .args([
+            "--data-dir",
+            data.path().to_str().unwrap(),
+            "--json",
+            "search",
+            "--model",
+            model.to_str().unwrap(),
+            "--image",
+            query.to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    let said = String::from_utf8_lossy(&small.stderr);
+    assert!(said.contains("searching all 12 items exactly: below 250"), "{said}");
+    assert_eq!(serde_json::from_slice::<serde_json::Value>(&small.stdout).unwrap()["search"], "exact");
+    let through_graph = index_clip(data.path(), &model, &["--exact-below", "0"]);
+    assert_eq!(through_graph["graphs_built"], serde_json::json!([]), "{through_graph}");
     let manifest: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(data.path().join("index/index.json")).unwrap()).unwrap();
     assert_eq!(manifest["embedder"], "clip");
@@ -158,11 +180,20 @@ fn clip_index_round_trip_incremental_reindex_and_search_by_image_and_text() {
     assert_eq!(manifest["vectors"]["dtype"], "f32");
     assert_eq!(manifest["model"]["sha256"].as_str().unwrap().len(), 64);
     assert_eq!(manifest["ann"].as_array().unwrap().len(), 3);
+    for graph in manifest["ann"].as_array().unwrap() {
+        assert_eq!(
+            (&graph["exact_below"], &graph["chosen"]),
+            (&serde_json::json!(0), &serde_json::json!({"exact_below": 0}))
+        );
+        assert_eq!(
+            (&graph["quantization"], &graph["expansion_search"]),
+            (&serde_json::json!("i8"), &serde_json::json!(64))
+        );
+    }
     let vectors_before =
         std::fs::read(data.path().join("index").join(manifest["vectors"]["file"].as_str().unwrap())).unwrap();
 
     // An image finds itself first, approximately and exactly, under every metric.
-    let query = train.join("red/red_1.png");
     let query = query.to_str().unwrap();
     for metric in ["cosine", "l2", "correlation", "l1"] {
         let approximate = search(data.path(), &model, &["--image", query], &["--metric", metric, "-k", "4"]);

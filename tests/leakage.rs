@@ -209,6 +209,27 @@ fn clip_finds_duplicates_the_hash_misses_and_groups_near_copies_from_the_shared_
             .any(|g| family.iter().all(|m| g.as_array().unwrap().iter().any(|x| x == m)));
         assert!(together, "{family:?} not grouped: {groups}");
     }
+
+    // The graph finds exactly the pairs comparing all pairs finds, on these images'
+    // cached vectors, at the thresholds clean and split use and around them.
+    let caches = picseek_embed::cached_embeddings(&data.join("index"));
+    let cache = caches.iter().max_by_key(|c| c.len()).expect("the index's cache");
+    let manifest = read(&data.join("index/index.json"));
+    let vectors: Vec<&[f32]> =
+        manifest["items"].as_array().unwrap().iter().filter_map(|i| cache.get(i["sha256"].as_str().unwrap())).collect();
+    assert!(vectors.len() >= 20, "{} cached vectors", vectors.len());
+    for min_cosine in [0.9, 0.93, 0.96, 0.99, 0.999] {
+        let mut all_pairs = Vec::new();
+        for i in 0..vectors.len() {
+            for j in i + 1..vectors.len() {
+                let c = picseek_ann::cosine(vectors[i], vectors[j]);
+                if c >= min_cosine {
+                    all_pairs.push((i, j, c));
+                }
+            }
+        }
+        assert_eq!(picseek_ann::close_pairs(&vectors, min_cosine).unwrap(), all_pairs, "at {min_cosine}");
+    }
 }
 
 /// Writes the look-alike originals and their planted copies as `raw/things/<family>/`.

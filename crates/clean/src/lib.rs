@@ -22,11 +22,12 @@ mod quality;
 
 pub use quality::QualityThresholds;
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
 use image_hasher::ImageHash;
+use picseek_ann::NearNeighbours;
 use picseek_imaging::ImageError;
 use picseek_manifest::progress::Reporter;
 use picseek_manifest::{
@@ -336,11 +337,14 @@ struct KeptImages<'a> {
     by_bytes: HashMap<String, String>,
     by_pixels: HashMap<String, String>,
     images: Vec<KeptImage>,
+    /// The CLIP vectors of `images`, by position, in a graph that names the few alike
+    /// enough to compare (made with the first vector).
+    near: Option<NearNeighbours>,
 }
 
 impl<'a> KeptImages<'a> {
     fn new(examiner: &'a Examiner, input: &'a Path) -> Self {
-        Self { examiner, input, by_bytes: HashMap::new(), by_pixels: HashMap::new(), images: Vec::new() }
+        Self { examiner, input, by_bytes: HashMap::new(), by_pixels: HashMap::new(), images: Vec::new(), near: None }
     }
 
     /// The kept image `candidate` duplicates, with the evidence: the same file, the same
@@ -378,9 +382,22 @@ impl<'a> KeptImages<'a> {
             (Some(a), Some(b)) => a.iter().zip(b).all(|(x, y)| x.abs_diff(y) <= NEAR_MEAN_COLOUR),
             _ => false,
         };
+        // The kept images the model may see as alike: the graph's, not all of them.
+        let alike: HashSet<usize> = match (&self.near, candidate.vector, clip_threshold) {
+            (Some(near), Some(vector), Some(threshold)) => near
+                .within(vector, threshold)
+                .unwrap_or_else(|e| {
+                    tracing::warn!("{e}; looking for near copies by hash only");
+                    Vec::new()
+                })
+                .into_iter()
+                .map(|key| key as usize)
+                .collect(),
+            _ => HashSet::new(),
+        };
         // The first kind of evidence narrows the kept images down; pixels confirm.
         let mut suspects: Vec<(f32, &KeptImage, FirstEvidence)> = Vec::new();
-        for kept in &self.images[from.min(self.images.len())..] {
+        for (position, kept) in self.images.iter().enumerate().skip(from) {
             let across_classes = kept.class != record.class;
             let strictness = if across_classes { 2 } else { 1 };
             let distance = match (kept.hash.as_ref(), candidate.hash) {
@@ -389,8 +406,8 @@ impl<'a> KeptImages<'a> {
             };
             let near = distance.filter(|d| *d <= opts.near_distance / strictness && colour_close(kept.colour));
             let cosine = match (kept.vector.as_deref(), candidate.vector, clip_threshold) {
-                (Some(a), Some(b), Some(threshold)) => {
-                    let cosine = a.iter().zip(b).map(|(x, y)| x * y).sum::<f32>();
+                (Some(a), Some(b), Some(threshold)) if alike.contains(&position) => {
+                    let cosine = picseek_ann::cosine(a, b);
                     let needed = if across_classes { (1.0 + threshold) / 2.0 } else { threshold };
                     (cosine >= needed).then_some(cosine)
                 }
@@ -449,6 +466,20 @@ impl<'a> KeptImages<'a> {
         self.by_bytes.insert(record.sha256.clone(), path.clone());
         if let Some(pixels) = &record.pixels_xxh3 {
             self.by_pixels.insert(pixels.clone(), path.clone());
+        }
+        if let Some(vector) = &vector {
+            let position = self.images.len() as u64;
+            let added = match &mut self.near {
+                Some(near) => near.add(&[(position, vector)]),
+                None => NearNeighbours::new(vector.len()).and_then(|mut near| {
+                    near.add(&[(position, vector)])?;
+                    self.near = Some(near);
+                    Ok(())
+                }),
+            };
+            if let Err(e) = added {
+                tracing::warn!("{e}; {path} will not be found alike by the model");
+            }
         }
         self.images.push(KeptImage {
             path,

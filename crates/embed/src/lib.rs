@@ -25,7 +25,7 @@ mod query;
 
 use std::path::PathBuf;
 
-pub use cache::{CachedClipEmbedder, CachedVectors, EmbeddingCache, cached_embeddings};
+pub use cache::{CachedClipEmbedder, EmbeddingCache, cached_embeddings};
 pub use clip::{ClipEmbedder, clip_identity};
 pub use embedder::{Embedder, EmbedderSettings, Prepared, Vector};
 pub use identity::{EmbeddingIdentity, IdentityDifference};

@@ -1,5 +1,5 @@
 //! Approximate search at scale: 50,000 CLIP-like 512-d vectors (clustered, unit length)
-//! go into a usearch graph, with picseek's default settings and with a fast-ingest
+//! go into a usearch graph, with picseek's settings for that size and with a fast-ingest
 //! setting; we measure ingest (build and save) in vectors/s, search in queries/s at
 //! k = 10 as picseek searches (graph candidates, then exact rescoring), and recall@10
 //! against exact brute force, then time Chroma (the tutorial's store,
@@ -62,7 +62,7 @@ fn main() {
     let dir = tempfile::tempdir().expect("temp dir");
     let graph_path = dir.path().join("cosine.usearch");
     let truth: Vec<Vec<u64>> = queries.chunks_exact(DIM).map(|q| top_k(&rows, q, 0..VECTORS as u64)).collect();
-    let default = AnnSettings::default();
+    let default = AnnSettings::for_size(VECTORS);
     let fast = AnnSettings { quantization: Quantization::I8, expansion_add: 32, expansion_search: 128, ..default };
     let configs = [("default", default), ("fast ingest", fast)];
     let measured: Vec<Measured> =

@@ -18,9 +18,9 @@ use serde::Serialize;
 
 use picseek_embed::{Embedder, EmbedderSettings, EmbeddingCache, ModelOptions, PixelEmbedder, Prepared, Vector};
 
-use crate::ann::build_graph;
 use crate::store::{Index, data_root};
-use crate::{AnnSettings, FORMAT_VERSION, IndexError, io_error};
+use crate::{AnnChoices, AnnSettings, FORMAT_VERSION, IndexError, io_error};
+use picseek_ann::build_graph;
 
 /// Where the indexed folder's images came from (written by split, beside it); nothing
 /// for a folder from elsewhere.
@@ -63,8 +63,9 @@ pub struct IndexOptions {
     pub max_decode_bytes: u64,
     /// Start afresh instead of extending (or refusing) an existing index.
     pub rebuild: bool,
-    /// How approximate-search graphs are built (CLIP indexes only).
-    pub ann: AnnSettings,
+    /// How approximate-search graphs are built and searched (CLIP indexes only): what is
+    /// not chosen follows the index's size ([`AnnSettings::for_size`]).
+    pub ann: AnnChoices,
     /// Embed only the images whose SHA-256 is this shard's, into the shard's own
     /// embedding cache (CLIP only); [`merge_index`] then builds the index once.
     pub shard: Option<Shard>,
@@ -86,7 +87,7 @@ impl Default for IndexOptions {
             graphs: vec![Metric::Cosine],
             max_decode_bytes: picseek_imaging::DEFAULT_MAX_DECODE_BYTES,
             rebuild: false,
-            ann: AnnSettings::default(),
+            ann: AnnChoices::default(),
             shard: None,
             classes: ClassNaming::Folder,
             progress: Reporter::default(),
@@ -117,7 +118,7 @@ impl IndexOptions {
                         format!("{metric} has no approximate index (it is always searched exactly)"),
                     ));
                 }
-                self.ann.validate()
+                AnnSettings::validate(&self.ann)
             }
             EmbedderSettings::Pixel { .. } if self.shard.is_some() => Err(InvalidOption::new(
                 "shard",
@@ -226,12 +227,12 @@ fn build(opts: &IndexOptions, work: Work) -> Result<IndexReport, IndexError> {
     let embedder = Embedder::load(&opts.embedder, opts.max_decode_bytes)?;
     let previous = previous_index(opts, &embedder)?;
     let identity = embedder.identity().canonical();
-    let (mut cached, mut cache_file) = match &embedder {
-        Embedder::Clip { .. } => {
-            let (cached, file) = EmbeddingCache::open(&opts.index_dir, &identity, embedder.dimension())?;
-            (cached, Some(file))
-        }
-        Embedder::Pixel(_) => Default::default(),
+    let mut caches = match &embedder {
+        Embedder::Clip { .. } => Some(BuildCaches {
+            main: EmbeddingCache::open(&opts.index_dir, &identity, embedder.dimension())?,
+            shard: None,
+        }),
+        Embedder::Pixel(_) => None,
     };
     let reusable: HashMap<&str, usize> = previous
         .as_ref()
@@ -257,22 +258,16 @@ fn build(opts: &IndexOptions, work: Work) -> Result<IndexReport, IndexError> {
             }
             shard.clear_completion(&opts.index_dir)?;
             // This shard's vectors go to its own cache; those of earlier runs are reused.
-            let (own, file) = EmbeddingCache::open(&shard.dir(&opts.index_dir), &identity, embedder.dimension())?;
-            cached.extend(own);
-            cache_file = Some(file);
+            let own = EmbeddingCache::open(&shard.dir(&opts.index_dir), &identity, embedder.dimension())?;
+            if let Some(caches) = caches.as_mut() {
+                caches.shard = Some(own);
+            }
         }
         Work::Merge { count } => {
             let shards = shards_to_merge(&opts.index_dir, count, &fingerprint)?;
-            let main = cache_file.as_mut().expect("a CLIP build has a cache");
+            let main = &mut caches.as_mut().expect("a CLIP build has a cache").main;
             for shard in shards {
-                let (vectors, _) = EmbeddingCache::open(&shard.dir(&opts.index_dir), &identity, embedder.dimension())?;
-                let mut new: Vec<(String, Vec<f32>)> =
-                    vectors.into_iter().filter(|(sha, _)| !cached.contains_key(sha)).collect();
-                new.sort_by(|a, b| a.0.cmp(&b.0));
-                let rows: Vec<(&str, &[u8])> =
-                    new.iter().map(|(sha, v)| (sha.as_str(), bytemuck::cast_slice::<f32, u8>(v))).collect();
-                main.append(&rows)?;
-                cached.extend(new);
+                main.absorb(&EmbeddingCache::open(&shard.dir(&opts.index_dir), &identity, embedder.dimension())?)?;
             }
         }
         Work::Whole => {}
@@ -292,11 +287,12 @@ fn build(opts: &IndexOptions, work: Work) -> Result<IndexReport, IndexError> {
     let progress = opts.progress.start("embedding", Some(files.len() as u64));
     let mut done = 0;
     let batches: Vec<&[(&str, &Path)]> = files.chunks(embedder.batch()).collect();
+    let caches = std::sync::RwLock::new(caches);
     // One thread reads, decodes and preprocesses the next batch (on all cores) while
     // this one runs the model on the current batch and writes its rows.
     std::thread::scope(|scope| -> Result<(), IndexError> {
         let (sender, receiver) = std::sync::mpsc::sync_channel::<PreparedBatch>(1);
-        let (embedder, reusable, cached) = (&embedder, &reusable, &cached);
+        let (embedder, reusable, caches) = (&embedder, &reusable, &caches);
         let batches_to_prepare = batches.clone();
         scope.spawn(move || {
             for batch in batches_to_prepare {
@@ -307,7 +303,7 @@ fn build(opts: &IndexOptions, work: Work) -> Result<IndexReport, IndexError> {
                         let sha = sha256_hex(&bytes);
                         let prepared = match reusable.get(sha.as_str()) {
                             Some(&row) => Slot::Reused { row },
-                            None if cached.contains_key(&sha) => Slot::Cached,
+                            None if read_caches(caches).as_ref().is_some_and(|c| c.contains(&sha)) => Slot::Cached,
                             None if shard.is_some_and(|s| !s.owns(&sha)) => Slot::OtherShard,
                             None => Slot::New(embedder.prepare(path, &bytes)?),
                         };
@@ -348,11 +344,12 @@ fn build(opts: &IndexOptions, work: Work) -> Result<IndexReport, IndexError> {
                     reason: format!("the embedder gave {} rows for {new_count} images", new_rows.len()),
                 });
             }
-            if let Some(cache_file) = cache_file.as_mut() {
+            if let Some(caches) = caches.write().unwrap_or_else(std::sync::PoisonError::into_inner).as_mut() {
                 let new_shas = usable.iter().filter(|u| matches!(u.3, RowSource::New)).map(|u| u.2.as_str());
                 let rows: Vec<(&str, &[u8])> = new_shas.zip(new_rows.iter().map(Vector::as_bytes)).collect();
-                cache_file.append(&rows)?;
+                caches.appended_to().append(&rows)?;
             }
+            let caches = read_caches(caches);
             let mut new_rows = new_rows.iter();
             if let Some(shard) = shard {
                 // A shard's items are its images; its rows live in its cache only.
@@ -372,7 +369,7 @@ fn build(opts: &IndexOptions, work: Work) -> Result<IndexReport, IndexError> {
                     }
                     RowSource::Cache => {
                         report.reused += 1;
-                        cached.get(&sha256).map_or(&[][..], |v| bytemuck::cast_slice(v))
+                        caches.as_ref().and_then(|c| c.get(&sha256)).map_or(&[][..], bytemuck::cast_slice)
                     }
                     RowSource::New => {
                         report.embedded += 1;
@@ -394,6 +391,8 @@ fn build(opts: &IndexOptions, work: Work) -> Result<IndexReport, IndexError> {
         Ok(())
     })?;
     drop(progress);
+    // Their pages are not wanted while the graphs are built.
+    drop(caches);
     if let Some(shard) = shard {
         shard.mark_complete(&opts.index_dir, &fingerprint, report.items)?;
         return Ok(report);
@@ -420,23 +419,21 @@ fn build(opts: &IndexOptions, work: Work) -> Result<IndexReport, IndexError> {
                 }
             }
             let spaces = unique;
-            // Read back only when a graph must be built: an unchanged re-run keeps them all.
-            let mut rows: Option<Vec<f32>> = None;
+            let settings = AnnSettings::chosen(&opts.ann, items.len());
+            // Mapped only when a graph must be built: an unchanged re-run keeps them all.
+            let mut rows: Option<memmap2::Mmap> = None;
             let mut graphs = Vec::new();
             for space in spaces {
-                let record = opts.ann.record(space, graph_file_name(&opts.ann, space, &digest));
+                let record = settings.record(space, graph_file_name(&settings, space, &digest), opts.ann);
                 let path = opts.index_dir.join(&record.file);
                 // A graph of these rows and settings is kept, unless a rebuild was asked
                 // for or it does not open whole (a damaged file keeps its name).
                 if opts.rebuild || !graph_is_intact(&path, &record, items.len(), embedder.dimension()) {
                     let rows = match &mut rows {
                         Some(rows) => rows,
-                        None => {
-                            let bytes = std::fs::read(&vectors_path).map_err(io_error(&vectors_path))?;
-                            rows.insert(bytemuck::pod_collect_to_vec(&bytes))
-                        }
+                        None => rows.insert(map_file(&vectors_path)?),
                     };
-                    build_graph_file(opts, space, embedder.dimension(), rows, &path)?;
+                    build_graph_file(opts, &settings, space, embedder.dimension(), bytemuck::cast_slice(rows), &path)?;
                     report.graphs_built.push(space);
                 }
                 graphs.push(record);
@@ -466,6 +463,41 @@ fn build(opts: &IndexOptions, work: Work) -> Result<IndexReport, IndexError> {
     Ok(report)
 }
 
+/// The embedding caches a CLIP build reads vectors from: the index folder's, and a
+/// shard's own, which is the one a shard appends to.
+struct BuildCaches {
+    main: EmbeddingCache,
+    shard: Option<EmbeddingCache>,
+}
+
+impl BuildCaches {
+    fn contains(&self, sha256: &str) -> bool {
+        self.main.contains(sha256) || self.shard.as_ref().is_some_and(|s| s.contains(sha256))
+    }
+
+    fn get(&self, sha256: &str) -> Option<&[f32]> {
+        self.main.get(sha256).or_else(|| self.shard.as_ref()?.get(sha256))
+    }
+
+    fn appended_to(&mut self) -> &mut EmbeddingCache {
+        self.shard.as_mut().unwrap_or(&mut self.main)
+    }
+}
+
+/// The caches, for reading; the preparing thread reads them while the embedding one
+/// appends (a panic in one leaves them readable: appends are whole or cut off).
+fn read_caches(caches: &std::sync::RwLock<Option<BuildCaches>>) -> std::sync::RwLockReadGuard<'_, Option<BuildCaches>> {
+    caches.read().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// `path` memory-mapped: the rows a graph is built from are paged in from the file
+/// rather than copied into memory.
+fn map_file(path: &Path) -> Result<memmap2::Mmap, IndexError> {
+    let file = std::fs::File::open(path).map_err(io_error(path))?;
+    // SAFETY: the vector file was just written and is only ever replaced by rename.
+    unsafe { memmap2::Mmap::map(&file) }.map_err(io_error(path))
+}
+
 /// The graph file of `space` over rows with `rows_digest`: its name changes whenever
 /// the rows or the settings do, so an unchanged graph is kept.
 fn graph_file_name(settings: &AnnSettings, space: Metric, rows_digest: &str) -> String {
@@ -476,13 +508,14 @@ fn graph_file_name(settings: &AnnSettings, space: Metric, rows_digest: &str) -> 
 /// Whether the graph file at `path` opens and holds `count` vectors of `dimension`.
 fn graph_is_intact(path: &Path, record: &picseek_manifest::AnnFile, count: usize, dimension: usize) -> bool {
     path.is_file()
-        && crate::ann::open_graph(path, record.expansion_search)
+        && picseek_ann::open_graph(path, record.expansion_search)
             .is_ok_and(|g| g.size() == count && g.dimensions() == dimension)
 }
 
 /// Builds the graph of `space` into a temporary file, then renames it to `path`.
 fn build_graph_file(
     opts: &IndexOptions,
+    settings: &AnnSettings,
     space: Metric,
     dimension: usize,
     rows: &[f32],
@@ -491,7 +524,7 @@ fn build_graph_file(
     let spinner = opts.progress.start(&format!("building the {space} graph"), None);
     let tmp =
         staging_file_in(&opts.index_dir, &format!("{TEMPORARY_PREFIX}ann-")).map_err(io_error(&opts.index_dir))?;
-    build_graph(space, &opts.ann, dimension, rows, tmp.path())?;
+    build_graph(space, settings, dimension, rows, tmp.path())?;
     tmp.persist(path).map_err(|e| IndexError::Io { path: path.to_owned(), source: e.error })?;
     drop(spinner);
     Ok(())

@@ -18,17 +18,16 @@
 //! [`Index`] opens a finished index for searching, memory-mapping its vectors and graphs,
 //! and owns approximate search ([`Index::graph_candidates`]): callers never see usearch.
 
-mod ann;
 mod build;
 mod continuing;
 mod freshness;
 mod recorded;
 mod store;
 
-pub use ann::{AnnSettings, build_graph, candidate_count, clip_like_vectors, open_graph};
 pub use build::{IndexOptions, IndexReport, build_index, merge_index};
 pub use continuing::BuildChoices;
 pub use freshness::FolderChanges;
+pub use picseek_ann::{AnnChoices, AnnError, AnnSettings, build_graph, candidate_count, clip_like_vectors, open_graph};
 pub use picseek_manifest::{EmbedderKind, Metric, Quantization};
 pub use recorded::RecordedBuild;
 pub use store::Index;
@@ -112,13 +111,8 @@ pub enum IndexError {
         skipped: usize,
     },
     /// usearch refused to build, open or search a graph.
-    #[error("{path}: usearch failed: {reason}")]
-    Ann {
-        /// The graph file or index folder.
-        path: PathBuf,
-        /// usearch's message.
-        reason: String,
-    },
+    #[error(transparent)]
+    Ann(#[from] AnnError),
     /// A query vector of another width than the index's rows.
     #[error("the query vector has {got} values but the index's vectors have {expected}")]
     QueryWidth {

@@ -6,7 +6,7 @@ use std::path::Path;
 
 use picseek_manifest::{DataDir, EmbedderKind, IndexManifest, Metric, ModelIdentity, read_json};
 
-use crate::AnnSettings;
+use crate::AnnChoices;
 
 /// How an existing index was built, as `index.json` records it.
 #[derive(Debug, Clone, PartialEq)]
@@ -19,8 +19,8 @@ pub struct RecordedBuild {
     pub model: Option<ModelIdentity>,
     /// The metrics with an approximate-search graph.
     pub metrics: Vec<Metric>,
-    /// How the graphs were built (`None` without graphs).
-    pub ann: Option<AnnSettings>,
+    /// The graph settings that were asked for (the others followed the index's size).
+    pub ann: AnnChoices,
 }
 
 impl RecordedBuild {
@@ -31,12 +31,7 @@ impl RecordedBuild {
             image_size: manifest.image_size,
             model: manifest.model.clone(),
             metrics: manifest.ann.iter().map(|a| a.space).collect(),
-            ann: manifest.ann.first().map(|a| AnnSettings {
-                quantization: a.quantization,
-                connectivity: a.connectivity,
-                expansion_add: a.expansion_add,
-                expansion_search: a.expansion_search,
-            }),
+            ann: manifest.ann.first().map(|a| a.chosen).unwrap_or_default(),
         }
     }
 

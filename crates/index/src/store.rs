@@ -7,8 +7,8 @@ use memmap2::Mmap;
 use picseek_embed::{EmbedderSettings, EmbeddingIdentity, ModelOptions, PixelEmbedder, QueryEmbedder, clip_identity};
 use picseek_manifest::{DataDir, Dtype, EmbedderKind, IndexManifest, Metric, read_json};
 
-use crate::ann::{candidate_count, open_graph};
 use crate::{FORMAT_VERSION, IndexError, io_error};
+use picseek_ann::{AnnError, candidate_count, open_graph};
 
 /// A finished index, opened for searching: `index.json`, its memory-mapped vectors and
 /// its approximate-search graphs (memory-mapped too).
@@ -146,13 +146,24 @@ impl Index {
         &self.bytes()[i * size..(i + 1) * size]
     }
 
+    /// The graph `metric` is searched through: none when there is none, or while the
+    /// index holds fewer items than the `exact_below` recorded with it (exact search is
+    /// as fast there).
     fn graph(&self, metric: Metric) -> Option<&usearch::Index> {
-        self.graphs.iter().find(|(s, _)| *s == metric).map(|(_, g)| g)
+        let (_, graph) = self.graphs.iter().find(|(s, _)| *s == metric)?;
+        self.graph_used_from(metric).is_none().then_some(graph)
     }
 
-    /// Whether the index has an approximate-search graph for `metric`.
+    /// Whether `metric` is searched through a graph (else exactly).
     pub fn has_graph(&self, metric: Metric) -> bool {
         self.graph(metric).is_some()
+    }
+
+    /// The size `metric`'s graph is used from, when the index is smaller (so it is
+    /// searched exactly).
+    pub fn graph_used_from(&self, metric: Metric) -> Option<usize> {
+        let record = self.manifest.ann.iter().find(|a| a.space == metric)?;
+        (self.len() < record.exact_below).then_some(record.exact_below)
     }
 
     /// Approximate search: the rows (item positions) the graph of `metric` finds
@@ -175,7 +186,7 @@ impl Index {
             None => graph.search(query, count),
             Some(keep) => graph.filtered_search(query, count, |key| keep(key as usize)),
         }
-        .map_err(|e| IndexError::Ann { path: self.dir.clone(), reason: e.to_string() })?;
+        .map_err(|e| AnnError::File { path: self.dir.clone(), reason: e.to_string() })?;
         Ok(Some(found.keys.iter().map(|&key| key as usize).filter(|&i| i < self.len()).collect()))
     }
 

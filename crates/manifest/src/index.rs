@@ -83,6 +83,47 @@ pub struct AnnFile {
     pub expansion_add: usize,
     /// Candidates considered while searching.
     pub expansion_search: usize,
+    /// Below this many items the index is searched exactly, not through the graph (an
+    /// index of an earlier release, without it: never).
+    #[serde(default)]
+    pub exact_below: usize,
+    /// The settings above that were asked for; the others follow the index's size,
+    /// and are chosen anew when it grows.
+    #[serde(default)]
+    pub chosen: AnnChoices,
+}
+
+/// The graph settings a user asked for (`None`: chosen by the index's size).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AnnChoices {
+    /// How the graph stores vectors.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub quantization: Option<Quantization>,
+    /// Links per node.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub connectivity: Option<usize>,
+    /// Candidates considered while adding.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expansion_add: Option<usize>,
+    /// Candidates considered while searching.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expansion_search: Option<usize>,
+    /// The size below which the index is searched exactly.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exact_below: Option<usize>,
+}
+
+impl AnnChoices {
+    /// Each choice of `self`, else that of `earlier`.
+    pub fn or(self, earlier: AnnChoices) -> AnnChoices {
+        AnnChoices {
+            quantization: self.quantization.or(earlier.quantization),
+            connectivity: self.connectivity.or(earlier.connectivity),
+            expansion_add: self.expansion_add.or(earlier.expansion_add),
+            expansion_search: self.expansion_search.or(earlier.expansion_search),
+            exact_below: self.exact_below.or(earlier.exact_below),
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

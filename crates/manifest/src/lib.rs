@@ -23,7 +23,7 @@ pub use crawl::{Categories, CrawlManifest, TermRecord, TermStatus, UrlsManifest}
 pub use data_dir::DataDir;
 pub use decisions::{CleanOutcome, DownloadOutcome, FailureReason, RejectReason, UnknownCode};
 pub use download::{DownloadManifest, DownloadRecord, DownloadStatus};
-pub use index::{AnnFile, IndexItem, IndexManifest, IndexedFolder, ModelIdentity, SkippedFile, VectorFile};
+pub use index::{AnnChoices, AnnFile, IndexItem, IndexManifest, IndexedFolder, ModelIdentity, SkippedFile, VectorFile};
 pub use kinds::{ClassNaming, Dtype, EmbedderKind, Metric, Precision, QualityFlag, Quantization, UnknownName};
 pub use lock::{DataDirLock, LOCK_FILE, LockError, TEMPORARY_PREFIX, remove_stale_temporaries};
 pub use provenance::{

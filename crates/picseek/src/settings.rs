@@ -13,7 +13,7 @@ use picseek_doctor::DoctorOptions;
 use picseek_download::DownloadOptions;
 use picseek_embed::ModelOptions;
 use picseek_export::{ExportFormat, ExportOptions};
-use picseek_index::{BuildChoices, IndexOptions, RecordedBuild};
+use picseek_index::{AnnChoices, BuildChoices, IndexOptions, RecordedBuild};
 use picseek_manifest::{DataDir, Metric, Shard};
 use picseek_pipeline::{RunOptions, Stage};
 use picseek_report::ReportOptions;
@@ -174,6 +174,19 @@ fn split_options(
     }
 }
 
+impl AnnArgs {
+    /// The graph settings these flags choose.
+    pub fn choices(&self) -> AnnChoices {
+        AnnChoices {
+            quantization: self.quantization,
+            connectivity: self.connectivity,
+            expansion_add: self.expansion_add,
+            expansion_search: self.expansion_search,
+            exact_below: self.exact_below,
+        }
+    }
+}
+
 impl ModelArgs {
     /// The model options these flags give, `batch` images per run.
     pub fn options(&self, batch: usize) -> ModelOptions {
@@ -190,16 +203,13 @@ impl ModelArgs {
 impl BuildArgs {
     /// What these flags (and the graph flags `ann`, and `--metric`) ask of a build; the
     /// index crate settles the rest from the existing index.
-    fn choices(&self, batch: usize, graphs: Vec<Metric>, ann: &AnnArgs) -> BuildChoices {
+    fn choices(&self, batch: usize, graphs: Vec<Metric>, ann: AnnChoices) -> BuildChoices {
         BuildChoices {
             embedder: self.embedder,
             model: self.model.options(batch),
             pixel_size: self.pixel_size,
             graphs,
-            quantization: ann.quantization,
-            connectivity: ann.connectivity,
-            expansion_add: ann.expansion_add,
-            expansion_search: ann.expansion_search,
+            ann,
             rebuild: self.rebuild,
         }
     }
@@ -208,7 +218,7 @@ impl BuildArgs {
 impl IndexArgs {
     pub fn options(self, data: &DataDir) -> anyhow::Result<IndexOptions> {
         let index_dir = self.index.unwrap_or_else(|| data.index());
-        let choices = self.build.choices(self.batch, self.metrics, &self.ann);
+        let choices = self.build.choices(self.batch, self.metrics, self.ann.choices());
         let opts = IndexOptions {
             train: self.train.unwrap_or_else(|| data.train()),
             max_decode_bytes: self.max_decode_bytes,
@@ -225,9 +235,7 @@ impl RunArgs {
     /// stage's defaults under the data directory.
     pub fn options(self, data: &DataDir) -> anyhow::Result<RunOptions> {
         let crawl = self.crawl.options(data)?;
-        let no_graph_flags =
-            AnnArgs { quantization: None, connectivity: None, expansion_add: None, expansion_search: None };
-        let choices = self.build.choices(ModelOptions::DEFAULT_BATCH, Vec::new(), &no_graph_flags);
+        let choices = self.build.choices(ModelOptions::DEFAULT_BATCH, Vec::new(), AnnChoices::default());
         let index = IndexOptions { train: data.train(), index_dir: data.index(), ..IndexOptions::default() };
         Ok(RunOptions {
             download: DownloadOptions {

@@ -12,6 +12,7 @@
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::Path;
 
+use picseek_embed::EmbeddingCache;
 use picseek_manifest::{CleanManifest, CleanStatus, CutGroup, read_json};
 
 /// An image of the split: its class folder and file name.
@@ -218,24 +219,25 @@ fn pairs_by_embedding(input: &Path, items: &[Item], index_dir: &Path, cosine: f3
         .iter()
         .map(|(class, name)| std::fs::read(input.join(class).join(name)).ok().map(|b| picseek_manifest::sha256_hex(&b)))
         .collect();
-    let covered =
-        |vectors: &HashMap<String, Vec<f32>>| shas.iter().flatten().filter(|s| vectors.contains_key(*s)).count();
-    let Some((identity, vectors)) = caches.iter().max_by_key(|(_, v)| covered(v)) else { return };
+    let covered = |cache: &EmbeddingCache| shas.iter().flatten().filter(|s| cache.contains(s)).count();
+    let Some(cache) = caches.iter().max_by_key(|c| covered(c)) else { return };
     tracing::debug!(
-        "grouping near copies by the embeddings of {identity} ({} of {} images)",
-        covered(vectors),
+        "grouping near copies by the embeddings of {} ({} of {} images)",
+        cache.identity(),
+        covered(cache),
         items.len()
     );
-    let known: Vec<(usize, &Vec<f32>)> =
-        shas.iter().enumerate().filter_map(|(i, s)| Some((i, vectors.get(s.as_ref()?)?))).collect();
+    let known: Vec<(usize, &[f32])> =
+        shas.iter().enumerate().filter_map(|(i, s)| Some((i, cache.get(s.as_ref()?)?))).collect();
     pairs.compared.extend(known.iter().map(|(i, _)| *i));
-    for (n, (i, a)) in known.iter().enumerate() {
-        for (j, b) in &known[n + 1..] {
-            let similarity = a.iter().zip(b.iter()).map(|(x, y)| x * y).sum::<f32>();
-            if similarity >= cosine {
-                pairs.add(*i, *j, 1.0 - similarity);
+    let vectors: Vec<&[f32]> = known.iter().map(|(_, v)| *v).collect();
+    match picseek_ann::close_pairs(&vectors, cosine) {
+        Ok(close) => {
+            for (a, b, similarity) in close {
+                pairs.add(known[a].0, known[b].0, 1.0 - similarity);
             }
         }
+        Err(e) => tracing::warn!("{e}; near copies are grouped by their hashes only"),
     }
 }
 

@@ -78,13 +78,12 @@ pub struct BuildArgs {
     pub rebuild: bool,
 }
 
-/// How the approximate-search graphs are built. The defaults keep recall@10 at 0.99 or
-/// better on CLIP-like data; `--quantization i8 --expansion-add 32 --expansion-search
-/// 128` builds about three times faster at about 0.984. Each left out continues as the
-/// existing index's graphs were built.
+/// How the approximate-search graphs are built and searched. Left out, each follows the
+/// index's size, chosen anew as it grows, so that recall@10 stays at 0.95 or better up
+/// to a million images (README, "Scaling"); one given is kept by later runs.
 #[derive(Args)]
 pub struct AnnArgs {
-    /// How graphs store vectors: f32, f16 or i8 (scores are always exact) [default: f16].
+    /// How graphs store vectors: f32, f16 or i8 (scores are always exact) [default: i8].
     #[arg(long, value_enum)]
     pub quantization: Option<Quantization>,
     /// Links per node in the graphs [default: 16].
@@ -95,9 +94,13 @@ pub struct AnnArgs {
     #[arg(long)]
     pub expansion_add: Option<usize>,
     /// Candidates considered while searching (higher: better recall, slower search)
-    /// [default: 64].
+    /// [default: 64, 128 past 100,000 items, 192 past 400,000].
     #[arg(long)]
     pub expansion_search: Option<usize>,
+    /// Search exactly, not through the graph, while the index holds fewer items (0: always
+    /// through the graph) [default: 250].
+    #[arg(long, value_name = "ITEMS")]
+    pub exact_below: Option<usize>,
 }
 
 /// A licence filter's ids (crawl's and search's `--license`).

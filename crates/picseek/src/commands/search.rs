@@ -73,6 +73,12 @@ pub fn search(ctx: &Context, args: SearchArgs) -> anyhow::Result<()> {
         ..SearchRequest::default()
     };
     let method = searcher.method(args.metric, args.exact);
+    if let Some(from) = index.graph_used_from(args.metric).filter(|_| !args.exact) {
+        tracing::info!(
+            "searching all {} items exactly: below {from} exact search is as fast as the graph",
+            index.len()
+        );
+    }
     if let Some(queries) = &args.queries {
         return search_batch(queries, &index, &embedder, &searcher, request, args.exclude_query);
     }

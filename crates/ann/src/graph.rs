@@ -1,14 +1,14 @@
-//! The approximate-search graphs: one `usearch` HNSW index per metric space, built from
-//! the flat `f32` rows and memory-mapped for search.
+//! The index's graphs: one `usearch` HNSW graph per metric space, built from the flat
+//! `f32` rows and memory-mapped for search.
 
 use std::fmt;
 use std::path::Path;
 
-use picseek_manifest::{AnnFile, Metric, Quantization};
+use picseek_manifest::{AnnChoices, AnnFile, Metric, Quantization};
 use rayon::prelude::*;
 use usearch::{MetricKind, ScalarKind};
 
-use crate::IndexError;
+use crate::AnnError;
 
 /// The usearch metric answering `metric` (`None` for L1, which is always exact).
 fn metric_kind(metric: Metric) -> Option<MetricKind> {
@@ -29,9 +29,10 @@ fn scalar_kind(quantization: Quantization) -> ScalarKind {
     }
 }
 
-/// How the graphs are built and searched. The defaults were chosen by measuring
-/// recall@10 against exact search on 50,000 CLIP-like vectors ([`clip_like_vectors`],
-/// `scripts/bench/run ann`): 0.99 or better, with the fastest ingest that keeps it.
+/// How the graphs are built and searched. [`AnnSettings::for_size`] gives the settings
+/// for an index of a given size, chosen from the sweep of `scripts/bench/run scale`
+/// (recall@10 against exact search on CLIP-like vectors, up to a million); a user's
+/// [`AnnChoices`] override them one by one.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct AnnSettings {
     /// How the graph stores vectors.
@@ -42,38 +43,75 @@ pub struct AnnSettings {
     pub expansion_add: usize,
     /// Candidates considered while searching, 1 to 4096.
     pub expansion_search: usize,
-}
-
-impl Default for AnnSettings {
-    fn default() -> Self {
-        Self { quantization: Quantization::F16, connectivity: 16, expansion_add: 64, expansion_search: 64 }
-    }
+    /// Below this many items the index is searched exactly, not through the graph.
+    pub exact_below: usize,
 }
 
 impl AnnSettings {
-    /// Refuses settings usearch cannot build with.
-    pub fn validate(&self) -> Result<(), picseek_manifest::InvalidOption> {
+    /// Below this many items exact search is about as fast as the graph (under 0.1 ms,
+    /// within 2x of it; at 1,000 the graph is 6 times faster: the "exact or graph" table
+    /// of `scripts/bench/run scale`), so it is used, and its recall is whole.
+    pub const EXACT_BELOW: usize = 250;
+
+    /// The settings for an index of `items` vectors. The graph is built the same way at
+    /// every size: i8 (a quarter of f32's memory, and the fastest build; scores are
+    /// rescored exactly from the rows anyway), 16 links, build width 64. On a million
+    /// vectors a wider build found more (96: recall@10 0.98 at search width 128) but took
+    /// nearly twice as long, past the f16 build it replaced; so the search width grows
+    /// with the size instead, as far as the sweep found it must to keep recall@10 at
+    /// 0.95 or better (at a million: 0.85 at 64, 0.945 at 128, 0.967 at 192).
+    pub fn for_size(items: usize) -> Self {
+        let expansion_search = match items {
+            0..=100_000 => 64,
+            100_001..=400_000 => 128,
+            _ => 192,
+        };
+        Self {
+            quantization: Quantization::I8,
+            connectivity: 16,
+            expansion_add: 64,
+            expansion_search,
+            exact_below: Self::EXACT_BELOW,
+        }
+    }
+
+    /// The settings for an index of `items`, but for what `choices` name.
+    pub fn chosen(choices: &AnnChoices, items: usize) -> Self {
+        let by_size = Self::for_size(items);
+        Self {
+            quantization: choices.quantization.unwrap_or(by_size.quantization),
+            connectivity: choices.connectivity.unwrap_or(by_size.connectivity),
+            expansion_add: choices.expansion_add.unwrap_or(by_size.expansion_add),
+            expansion_search: choices.expansion_search.unwrap_or(by_size.expansion_search),
+            exact_below: choices.exact_below.unwrap_or(by_size.exact_below),
+        }
+    }
+
+    /// Refuses choices usearch cannot build with.
+    pub fn validate(choices: &AnnChoices) -> Result<(), picseek_manifest::InvalidOption> {
         use picseek_manifest::InvalidOption;
-        let within = |name, value: usize, low, high| {
-            if (low..=high).contains(&value) {
-                Ok(())
-            } else {
+        let within = |name, value: Option<usize>, low, high| match value {
+            Some(value) if !(low..=high).contains(&value) => {
                 Err(InvalidOption::new(name, format!("must be from {low} to {high}, not {value}")))
             }
+            _ => Ok(()),
         };
-        within("connectivity", self.connectivity, 2, 256)?;
-        within("expansion_add", self.expansion_add, 1, 4096)?;
-        within("expansion_search", self.expansion_search, 1, 4096)
+        within("connectivity", choices.connectivity, 2, 256)?;
+        within("expansion_add", choices.expansion_add, 1, 4096)?;
+        within("expansion_search", choices.expansion_search, 1, 4096)
     }
 
     /// A short description of what the graph file holds: it changes whenever the graph
-    /// would. Not `expansion_search`, which only says how the graph is searched (it is
-    /// recorded in `index.json` and applied on opening), so changing it rebuilds nothing.
-    pub(crate) fn describe_graph(&self, space: Metric) -> String {
+    /// would. Not `expansion_search` nor `exact_below`, which only say how the graph is
+    /// searched (recorded in `index.json` and applied on opening), so changing them
+    /// rebuilds nothing.
+    pub fn describe_graph(&self, space: Metric) -> String {
         format!("{space};{};m{};ea{}", self.quantization, self.connectivity, self.expansion_add)
     }
 
-    pub(crate) fn record(&self, space: Metric, file: String) -> AnnFile {
+    /// What `index.json` records of a graph of `space` built this way, in `file`, with
+    /// the `choices` that made it so.
+    pub fn record(&self, space: Metric, file: String, chosen: AnnChoices) -> AnnFile {
         AnnFile {
             space,
             file,
@@ -81,6 +119,19 @@ impl AnnSettings {
             connectivity: self.connectivity,
             expansion_add: self.expansion_add,
             expansion_search: self.expansion_search,
+            exact_below: self.exact_below,
+            chosen,
+        }
+    }
+
+    /// The settings `index.json` records of a graph.
+    pub fn of_record(record: &AnnFile) -> Self {
+        Self {
+            quantization: record.quantization,
+            connectivity: record.connectivity,
+            expansion_add: record.expansion_add,
+            expansion_search: record.expansion_search,
+            exact_below: record.exact_below,
         }
     }
 }
@@ -92,8 +143,8 @@ pub fn candidate_count(k: usize) -> usize {
     k.saturating_mul(4).max(40)
 }
 
-fn ann_failure(path: &Path, e: impl fmt::Display) -> IndexError {
-    IndexError::Ann { path: path.to_owned(), reason: e.to_string() }
+fn ann_failure(path: &Path, e: impl fmt::Display) -> AnnError {
+    AnnError::File { path: path.to_owned(), reason: e.to_string() }
 }
 
 /// Builds a graph over `rows` (key `i` for row `i`) on all cores and saves it to `path`.
@@ -104,7 +155,7 @@ pub fn build_graph(
     dimension: usize,
     rows: &[f32],
     path: &Path,
-) -> Result<(), IndexError> {
+) -> Result<(), AnnError> {
     let failed = |e| ann_failure(path, e);
     let metric = metric_kind(space).ok_or_else(|| ann_failure(path, format!("{space} has no graph")))?;
     let options = usearch::IndexOptions {
@@ -126,7 +177,7 @@ pub fn build_graph(
 }
 
 /// Opens a saved graph memory-mapped, read-only, searching with `expansion_search`.
-pub fn open_graph(path: &Path, expansion_search: usize) -> Result<usearch::Index, IndexError> {
+pub fn open_graph(path: &Path, expansion_search: usize) -> Result<usearch::Index, AnnError> {
     let graph = usearch::Index::restore_view(&path.to_string_lossy()).map_err(|e| ann_failure(path, e))?;
     graph.change_expansion_search(expansion_search);
     Ok(graph)
@@ -153,14 +204,14 @@ pub fn clip_like_vectors(n: usize, dimension: usize, classes: usize, seed: u64) 
         let class = i % classes;
         let weights: Vec<f64> = (0..DIRECTIONS).map(|_| normal.next(0.15)).collect();
         let noise: Vec<f64> = (0..dimension).map(|_| normal.next(0.1 * scale)).collect();
-        let mut v: Vec<f32> = (0..dimension)
+        let v: Vec<f64> = (0..dimension)
             .map(|d| {
                 let along: f64 = (0..DIRECTIONS).map(|r| weights[r] * directions[class * DIRECTIONS + r][d]).sum();
-                (centres[class][d] + along + noise[d]) as f32
+                centres[class][d] + along + noise[d]
             })
             .collect();
-        picseek_embed::l2_normalise(&mut v);
-        out.extend(v);
+        let norm = v.iter().map(|x| x * x).sum::<f64>().sqrt();
+        out.extend(v.iter().map(|x| (x / norm) as f32));
     }
     out
 }
@@ -219,7 +270,7 @@ mod tests {
         ranked[..10].iter().map(|x| x.1).collect()
     }
 
-    /// The default settings give recall@10 >= 0.99 against exact search on CLIP-like
+    /// The settings for the size give recall@10 >= 0.99 against exact search on CLIP-like
     /// data, in every space.
     #[test]
     fn default_settings_find_the_exact_top_10() {
@@ -229,7 +280,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         for &space in Metric::ALL.iter().filter(|m| m.has_graph_space()) {
             let path = dir.path().join(format!("{space}.usearch"));
-            let settings = AnnSettings::default();
+            let settings = AnnSettings::for_size(rows.len() / DIM);
             build_graph(space, &settings, DIM, &rows, &path).unwrap();
             let graph = open_graph(&path, settings.expansion_search).unwrap();
             let mut found = 0;
@@ -242,5 +293,30 @@ mod tests {
             let recall = found as f64 / (queries.len() / DIM * 10) as f64;
             assert!(recall >= 0.99, "{space}: recall@10 {recall}");
         }
+    }
+
+    /// A growing index is searched wider, but its graph is built the same way at every
+    /// size (so what decides recall at a million is there from the start); a choice
+    /// overrides its setting only.
+    #[test]
+    fn the_search_width_grows_with_the_size_and_choices_override_one_by_one() {
+        let sizes = [0, 1_000, 50_000, 100_000, 100_001, 250_000, 400_001, 1_000_000, 100_000_000];
+        let by_size: Vec<AnnSettings> = sizes.iter().map(|&n| AnnSettings::for_size(n)).collect();
+        for pair in by_size.windows(2) {
+            assert!(pair[1].expansion_search >= pair[0].expansion_search, "{pair:?}");
+            assert_eq!(pair[0].describe_graph(Metric::Cosine), pair[1].describe_graph(Metric::Cosine));
+            assert_eq!(pair[0].exact_below, AnnSettings::EXACT_BELOW);
+        }
+        assert!(AnnSettings::for_size(1_000_000).expansion_search > AnnSettings::for_size(50_000).expansion_search);
+        assert!(candidate_count(10) <= AnnSettings::for_size(1_000_000).expansion_search);
+
+        let choices =
+            AnnChoices { quantization: Some(Quantization::F32), expansion_search: Some(300), ..AnnChoices::default() };
+        let chosen = AnnSettings::chosen(&choices, 1_000_000);
+        let by_size = AnnSettings::for_size(1_000_000);
+        assert_eq!(chosen, AnnSettings { quantization: Quantization::F32, expansion_search: 300, ..by_size });
+        assert_eq!(AnnSettings::chosen(&AnnChoices::default(), 7), AnnSettings::for_size(7));
+        assert!(AnnSettings::validate(&AnnChoices { connectivity: Some(1), ..AnnChoices::default() }).is_err());
+        assert!(AnnSettings::validate(&choices).is_ok());
     }
 }
