@@ -20,8 +20,9 @@ const SLACK: f32 = 0.02;
 const MERGE_COSINE: f32 = 0.99;
 
 /// Vectors added at a time: each is checked against the graph and against the chunk's
-/// earlier ones before any is added, so two copies never both become nodes.
-const ADD_CHUNK: usize = 512;
+/// earlier ones before any is added, so two copies never both become nodes. (The check
+/// within a chunk compares its pairs, so chunks stay small.)
+const ADD_CHUNK: usize = 64;
 
 /// Nodes added one at a time before threads add the rest.
 const SERIAL_NODES: usize = 1024;

@@ -81,7 +81,7 @@ impl EmbeddingCache {
         let mut cache =
             Self { path, identity: identity.to_owned(), dimension, map: None, records: HashMap::new(), file: None };
         match std::fs::File::open(&cache.path) {
-            Ok(file) => cache.map_records(&file, 0)?,
+            Ok(file) => cache.map_records(&file)?,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
             Err(e) => return Err(EmbedError::Io { path: cache.path, source: e }),
         }
@@ -125,24 +125,30 @@ impl EmbeddingCache {
         bytemuck::cast_slice(bytes)
     }
 
-    /// Maps `file` again (it has grown) and indexes its complete records from record
-    /// `from` on; a record cut short by a kill is left out.
-    fn map_records(&mut self, file: &std::fs::File, from: usize) -> Result<(), EmbedError> {
+    /// Maps `file` again (it has grown); the map is `None` while it holds no complete
+    /// record.
+    fn remap(&mut self, file: &std::fs::File) -> Result<(), EmbedError> {
         let len = file.metadata().map_err(io_error(&self.path))?.len() as usize;
-        let complete = len / self.record_len();
-        if complete == 0 {
+        if len < self.record_len() {
             return Ok(());
         }
         // SAFETY: cache files are only appended to (by the one run holding the lock on
         // their folder), and only a torn tail past the complete records is ever cut off.
-        let map = unsafe { Mmap::map(file) }.map_err(io_error(&self.path))?;
+        self.map = Some(unsafe { Mmap::map(file) }.map_err(io_error(&self.path))?);
+        Ok(())
+    }
+
+    /// Maps `file` and indexes its complete records; a record cut short by a kill is
+    /// left out.
+    fn map_records(&mut self, file: &std::fs::File) -> Result<(), EmbedError> {
+        self.remap(file)?;
         let record_len = self.record_len();
-        for record in from..complete {
+        let Some(map) = &self.map else { return Ok(()) };
+        for record in 0..map.len() / record_len {
             if let Some(sha) = sha_bytes(&map[record * record_len..record * record_len + SHA_LEN]) {
                 self.records.insert(sha, record as u32);
             }
         }
-        self.map = Some(map);
         Ok(())
     }
 
@@ -181,7 +187,13 @@ impl EmbeddingCache {
         }
         let mut writer = &file;
         writer.write_all(&bytes).and_then(|()| writer.flush()).map_err(io_error(&self.path))?;
-        self.map_records(&file, from)?;
+        // Indexed from what was written, not read back: the new pages stay unread.
+        self.remap(&file)?;
+        for (number, (sha, _)) in rows.iter().enumerate() {
+            if let Some(sha) = sha_bytes(sha.as_bytes()) {
+                self.records.insert(sha, (from + number) as u32);
+            }
+        }
         self.file = Some(file);
         Ok(())
     }

@@ -90,11 +90,11 @@ pub struct AnnArgs {
     #[arg(long)]
     pub connectivity: Option<usize>,
     /// Candidates considered while adding a vector (higher: better graph, slower build)
-    /// [default: 64].
+    /// [default: 96].
     #[arg(long)]
     pub expansion_add: Option<usize>,
     /// Candidates considered while searching (higher: better recall, slower search)
-    /// [default: 64, 128 past 100,000 items, 192 past 400,000].
+    /// [default: 64, 96 past 100,000 items, 128 past 400,000].
     #[arg(long)]
     pub expansion_search: Option<usize>,
     /// Search exactly, not through the graph, while the index holds fewer items (0: always
