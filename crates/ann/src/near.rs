@@ -128,7 +128,8 @@ impl NearNeighbours {
         let found = loop {
             let found = self.graph.search(query, width.min(nodes)).map_err(failed)?;
             let all_within = found.distances.last().is_some_and(|d| *d <= most_distant);
-            if !all_within || found.keys.len() >= nodes {
+            // Asked for every node, it may still return fewer (one it cannot reach).
+            if !all_within || width >= nodes {
                 break found;
             }
             width *= 2;
