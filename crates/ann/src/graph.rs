@@ -125,17 +125,6 @@ impl AnnSettings {
             chosen,
         }
     }
-
-    /// The settings `index.json` records of a graph.
-    pub fn of_record(record: &AnnFile) -> Self {
-        Self {
-            quantization: record.quantization,
-            connectivity: record.connectivity,
-            expansion_add: record.expansion_add,
-            expansion_search: record.expansion_search,
-            exact_below: record.exact_below,
-        }
-    }
 }
 
 /// Graph candidates fetched for a top-k query: more than k, so that exact rescoring
