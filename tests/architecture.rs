@@ -46,7 +46,7 @@ fn no_crate_depends_on_a_later_stage() {
         ("report", &["manifest"]),
         ("export", &["imaging", "index", "manifest"]),
         ("doctor", &["clip", "crawl", "embed", "index", "manifest"]),
-        ("pipeline", &["clean", "crawl", "download", "embed", "index", "manifest", "split"]),
+        ("pipeline", &["clean", "crawl", "download", "embed", "index", "manifest", "search", "split"]),
     ];
     let mut crates: Vec<String> = std::fs::read_dir(workspace().join("crates"))
         .unwrap()

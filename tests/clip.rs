@@ -428,7 +428,9 @@ fn a_text_model_of_another_width_is_refused_with_both_widths_named() {
     write_class(&data.path().join("train"), "red", [200, 40, 40], 2, 1);
     let mixed = data.path().join("mixed-model");
     copy_model(&clip_test_model(), &mixed);
-    // A 32-d text model beside the 64-d vision model, made by the test-model generator.
+    let data_dir = data.path().to_str().unwrap();
+    index_clip(data.path(), &mixed, &[]);
+    // Then a 32-d text model beside the 64-d vision model, made by the test-model generator.
     let repo = crate::support::repo_root();
     let made = std::process::Command::new(repo.join(".venv/bin/python"))
         .arg("-c")
@@ -441,8 +443,10 @@ fn a_text_model_of_another_width_is_refused_with_both_widths_named() {
         .output()
         .unwrap();
     assert!(made.status.success(), "{}", String::from_utf8_lossy(&made.stderr));
-    let data_dir = data.path().to_str().unwrap();
-    index_clip(data.path(), &mixed, &[]);
+    // A new index is refused before anything is embedded...
+    let err = picseek_fails(&["--data-dir", data_dir, "index", "--rebuild", "--model", mixed.to_str().unwrap()]);
+    assert!(err.contains("64-wide") && err.contains("32-wide") && err.contains("not one model"), "{err}");
+    // ...and an index made before the text model changed refuses its text queries.
     for extra in [&[][..], &["--exact"][..]] {
         let mut args = vec!["--data-dir", data_dir, "search", "--model", mixed.to_str().unwrap(), "--text", "red"];
         args.extend_from_slice(extra);

@@ -1,5 +1,6 @@
-//! CLIP's image preprocessing, read from the export's `preprocessor_config.json` and
-//! applied exactly as Hugging Face's processor does with Pillow.
+//! CLIP's image preprocessing, read from the folder's own settings and applied exactly
+//! as its own code does with Pillow: Hugging Face's processor for
+//! `preprocessor_config.json`, Immich's OpenCLIP transforms for `visual/preprocess_cfg.json`.
 
 use std::path::Path;
 
@@ -7,10 +8,13 @@ use image::RgbImage;
 use picseek_imaging::{PillowFilter, resize_like_pillow, resize_nearest};
 use serde_json::Value;
 
-use crate::{ClipError, bad_model};
+use crate::files::read_json;
+use crate::{ClipError, ModelFiles, ModelLayout, bad_model};
 
-/// How the export turns an RGB image into `pixel_values`, as `preprocessor_config.json`
-/// says (Hugging Face's `CLIPImageProcessor` fields, old and new spellings).
+/// How a model folder turns an RGB image into its image encoder's input: as
+/// `preprocessor_config.json` says (Hugging Face's `CLIPImageProcessor` fields, old and
+/// new spellings), or `visual/preprocess_cfg.json` (OpenCLIP's `size`, `resize_mode`,
+/// `interpolation`, `mean`, `std`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Preprocessing {
     resize: Resize,
@@ -26,8 +30,12 @@ pub struct Preprocessing {
 #[derive(Debug, Clone, Copy, PartialEq)]
 enum Resize {
     None,
-    /// The shorter side becomes this; the longer keeps the aspect ratio (truncated).
+    /// The shorter side becomes this; the longer keeps the aspect ratio (truncated), as
+    /// Hugging Face computes it: `int(size * long / short)`.
     ShortestEdge(u32),
+    /// The same, as OpenCLIP's transforms in Immich compute it: `int(long / short * size)`
+    /// (a float product that rounds differently now and then).
+    ShortestSide(u32),
     Exact {
         height: u32,
         width: u32,
@@ -35,11 +43,56 @@ enum Resize {
 }
 
 impl Preprocessing {
-    /// Reads `preprocessor_config.json`.
+    /// Reads the preprocessing settings of the model folder `files`.
+    pub fn load(files: &ModelFiles) -> Result<Self, ClipError> {
+        let path = files.require(files.preprocessing())?;
+        let config = read_json(&path)?;
+        match files.layout {
+            ModelLayout::HuggingFace => Self::from_config(&config),
+            ModelLayout::Immich => Self::from_open_clip_config(&config),
+        }
+        .map_err(|reason| bad_model(&path, reason))
+    }
+
+    /// Reads a Hugging Face `preprocessor_config.json`.
     pub fn from_file(path: &Path) -> Result<Self, ClipError> {
-        let text = std::fs::read_to_string(path).map_err(|source| ClipError::Io { path: path.to_owned(), source })?;
-        let config: Value = serde_json::from_str(&text).map_err(|e| bad_model(path, format!("not JSON: {e}")))?;
-        Self::from_config(&config).map_err(|reason| bad_model(path, reason))
+        Self::from_config(&read_json(path)?).map_err(|reason| bad_model(path, reason))
+    }
+
+    /// OpenCLIP's `preprocess_cfg.json`, as Immich's `OpenClipVisualEncoder` applies it:
+    /// `shortest` (the default) resizes the shorter side to `size` and crops the centre,
+    /// `squash` resizes to `size` x `size`; Pillow's filter by name; values `/ 255`, then
+    /// `(x - mean) / std`.
+    fn from_open_clip_config(config: &Value) -> Result<Self, String> {
+        let size = match config.get("size") {
+            Some(Value::Number(n)) => side(n)?,
+            Some(Value::Array(sides)) => match sides.as_slice() {
+                [Value::Number(h), Value::Number(w)] if h == w => side(h)?,
+                [Value::Number(n)] => side(n)?,
+                _ => return Err(format!("\"size\" {} is not one square size", config["size"])),
+            },
+            _ => return Err("\"size\" is missing or not a number".into()),
+        };
+        let (resize, crop) = match config.get("resize_mode").map(|m| m.as_str().unwrap_or_default()) {
+            None | Some("shortest") => (Resize::ShortestSide(size), Some((size, size))),
+            Some("squash") => (Resize::Exact { height: size, width: size }, None),
+            Some(mode) => return Err(format!("unsupported \"resize_mode\" {mode:?}: shortest and squash are")),
+        };
+        let resample = match config.get("interpolation") {
+            None => 3,
+            Some(v) => {
+                let name = v.as_str().unwrap_or_default().to_lowercase();
+                RESAMPLE
+                    .iter()
+                    .position(|(n, _)| *n == name)
+                    .ok_or_else(|| format!("unsupported \"interpolation\": {v}"))? as u8
+            }
+        };
+        let (mean, std) = (triple(config, "mean")?, triple(config, "std")?);
+        if std.contains(&0.0) {
+            return Err("\"std\" has a zero".into());
+        }
+        Ok(Self { resize, resample, crop, rescale: 1.0 / 255.0, mean, std })
     }
 
     fn from_config(config: &Value) -> Result<Self, String> {
@@ -111,6 +164,7 @@ impl Preprocessing {
         let resize = match self.resize {
             Resize::None => "no-resize".to_owned(),
             Resize::ShortestEdge(n) => format!("resize-shortest-edge-{n}"),
+            Resize::ShortestSide(n) => format!("resize-shortest-side-{n}"),
             Resize::Exact { height, width } => format!("resize-{width}x{height}"),
         };
         let crop = self.crop.map_or("no-crop".to_owned(), |(h, w)| format!("centre-crop-{w}x{h}"));
@@ -146,6 +200,7 @@ impl Preprocessing {
         let (w, h) = match self.resize {
             Resize::None => (width, height),
             Resize::ShortestEdge(n) => shortest_edge_size(width, height, n),
+            Resize::ShortestSide(n) => shortest_side_size(width, height, n),
             Resize::Exact { height, width } => (width, height),
         };
         if u64::from(w) * u64::from(h) > Self::MAX_RESIZED_PIXELS {
@@ -163,6 +218,10 @@ impl Preprocessing {
             Resize::None => None,
             Resize::ShortestEdge(n) => {
                 let (w, h) = shortest_edge_size(img.width(), img.height(), n);
+                Some(self.resize(img, w, h))
+            }
+            Resize::ShortestSide(n) => {
+                let (w, h) = shortest_side_size(img.width(), img.height(), n);
                 Some(self.resize(img, w, h))
             }
             Resize::Exact { height, width } => Some(self.resize(img, width, height)),
@@ -198,6 +257,13 @@ fn shortest_edge_size(width: u32, height: u32, shortest: u32) -> (u32, u32) {
     let (short, long) = if width <= height { (width, height) } else { (height, width) };
     let new_long = ((f64::from(shortest) * f64::from(long) / f64::from(short.max(1))) as u32).max(1);
     if width <= height { (shortest, new_long) } else { (new_long, shortest) }
+}
+
+/// Immich's `resize_pil`: returns `(width, height)`.
+fn shortest_side_size(width: u32, height: u32, shortest: u32) -> (u32, u32) {
+    let scaled =
+        |long: u32, short: u32| ((f64::from(long) / f64::from(short.max(1)) * f64::from(shortest)) as u32).max(1);
+    if width < height { (shortest, scaled(height, width)) } else { (scaled(width, height), shortest) }
 }
 
 /// PIL's resample codes 0 to 5, in order: the name recorded in `index.json`, and the
@@ -276,5 +342,25 @@ mod tests {
         assert!((values[0] - expected(255.0, 0.48145466, 0.26862954)).abs() < 1e-6);
         assert!((values[plane] - expected(0.0, 0.4578275, 0.26130258)).abs() < 1e-6);
         assert!((values[2 * plane + 500] - expected(128.0, 0.40821073, 0.27577711)).abs() < 1e-6);
+    }
+
+    #[test]
+    fn open_clip_configs_resize_as_immich_does() {
+        let siglip = json!({"size": [256, 256], "mode": "RGB", "mean": [0.5, 0.5, 0.5], "std": [0.5, 0.5, 0.5],
+                            "interpolation": "bicubic", "resize_mode": "squash", "fill_color": 0});
+        let p = Preprocessing::from_open_clip_config(&siglip).unwrap();
+        assert_eq!(p.image_size(), 256);
+        assert!(p.describe().contains("resize-256x256-bicubic;no-crop"), "{}", p.describe());
+        let clip = json!({"size": 224, "mean": [0.48145466, 0.4578275, 0.40821073],
+                          "std": [0.26862954, 0.26130258, 0.27577711], "interpolation": "bilinear"});
+        let p = Preprocessing::from_open_clip_config(&clip).unwrap();
+        assert!(p.describe().contains("resize-shortest-side-224-bilinear;centre-crop-224x224"), "{}", p.describe());
+        let mut longest = clip.clone();
+        longest["resize_mode"] = json!("longest");
+        assert!(Preprocessing::from_open_clip_config(&longest).unwrap_err().contains("resize_mode"));
+        // Immich's float product: (long / short) * size, truncated.
+        assert_eq!(shortest_side_size(640, 480, 224), (298, 224));
+        assert_eq!(shortest_side_size(480, 640, 224), (224, 298));
+        assert_eq!(shortest_side_size(300, 300, 224), (224, 224));
     }
 }

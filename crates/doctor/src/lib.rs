@@ -268,7 +268,7 @@ fn model_and_index_checks(opts: &DoctorOptions) -> Vec<Check> {
     // Without a CLIP index the model is optional (the pixel embedder needs none).
     let missing_status = if wanted.is_some() { Status::Fail } else { Status::Warn };
     let files = ModelFiles::at(&dir, wanted.as_ref().map(|m| m.precision).unwrap_or_default());
-    for name in [files.vision(), files.text(), ModelFiles::TOKENIZER, ModelFiles::PREPROCESSOR] {
+    for name in files.all() {
         if let Err(e) = files.require(name) {
             return vec![Check::bad("model", missing_status, e.to_string(), Problem::ModelMissing { dir }), index];
         }
@@ -279,14 +279,15 @@ fn model_and_index_checks(opts: &DoctorOptions) -> Vec<Check> {
                 "model",
                 Status::Fail,
                 format!(
-                    "{}: vision_model.onnx has SHA-256 {sha}; the index was built with {}",
+                    "{}: {} has SHA-256 {sha}; the index was built with {}",
                     dir.display(),
+                    files.vision(),
                     w.sha256
                 ),
                 Problem::ModelMismatch,
             ),
             Some(_) => Check::ok("model", format!("{}: the model the index was built with", dir.display())),
-            None => Check::ok("model", format!("{}: every file of a CLIP export", dir.display())),
+            None => Check::ok("model", format!("{}: every file of a {} CLIP folder", dir.display(), files.layout)),
         },
         Err(e) => Check::bad("model", Status::Fail, e.to_string(), Problem::ModelMissing { dir }),
     };

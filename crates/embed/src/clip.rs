@@ -3,7 +3,7 @@
 
 use std::path::Path;
 
-use picseek_clip::{ImageEncoder, ModelFiles, Preprocessing};
+use picseek_clip::{ClipError, ImageEncoder, ModelFiles, Preprocessing, TextEncoder};
 use picseek_imaging::{ImageError, decode, read_image_file, to_rgb_on_white};
 use picseek_manifest::ModelIdentity;
 
@@ -13,10 +13,16 @@ use crate::{EmbedError, ModelOptions};
 /// the preprocessing description, found without loading the model.
 pub fn clip_identity(files: &ModelFiles) -> Result<(ModelIdentity, String), EmbedError> {
     let model_dir = files.dir.as_path();
-    let preprocessing = Preprocessing::from_file(&files.require(ModelFiles::PREPROCESSOR)?)?;
+    let preprocessing = Preprocessing::load(files)?;
     // Recorded absolute, so that later commands run from elsewhere find it again.
     let name = std::path::absolute(model_dir).unwrap_or_else(|_| model_dir.to_owned()).display().to_string();
-    let model = ModelIdentity { name, sha256: files.vision_sha256()?, precision: files.precision };
+    let model = ModelIdentity {
+        name,
+        sha256: files.vision_sha256()?,
+        precision: files.precision,
+        layout: files.layout,
+        family: files.family()?,
+    };
     Ok((model, preprocessing.describe()))
 }
 
@@ -29,10 +35,23 @@ pub struct ClipEmbedder {
 }
 
 impl ClipEmbedder {
-    /// Loads the image encoder of the model in [`options.dir()`](ModelOptions::dir).
+    /// Loads the image encoder of the model in [`options.dir()`](ModelOptions::dir), for
+    /// vectors that will be kept: a model whose text encoder (where the folder has one)
+    /// makes vectors of another width is refused before any is made, as text search
+    /// could never work on them.
     pub fn load(options: &ModelOptions, max_decode_bytes: u64) -> Result<Self, EmbedError> {
-        let (model, _) = clip_identity(&options.files())?;
-        Self::load_identified(options, model, max_decode_bytes)
+        let files = options.files();
+        let (model, _) = clip_identity(&files)?;
+        let clip = Self::load_identified(options, model, max_decode_bytes)?;
+        if files.text_side().iter().all(|name| files.require(name).is_ok()) {
+            let text = TextEncoder::load(&files, options.threads, options.device)?.dimension()?;
+            if text != clip.dimension() {
+                return Err(
+                    ClipError::EncodersDisagree { dir: files.dir.clone(), image: clip.dimension(), text }.into()
+                );
+            }
+        }
+        Ok(clip)
     }
 
     /// [`load`](Self::load) for a model whose [`clip_identity`] the caller already has.

@@ -173,7 +173,7 @@ mod tests {
     fn the_canonical_text_is_stable() {
         let clip = EmbeddingIdentity::new(
             EmbedderKind::Clip,
-            Some(&ModelIdentity { name: "m".into(), sha256: "ab".into(), precision: Precision::Fp32 }),
+            Some(&ModelIdentity { name: "m".into(), sha256: "ab".into(), ..ModelIdentity::default() }),
             "p",
         );
         assert_eq!(clip.canonical(), "clip embedder, model sha256 ab, p");

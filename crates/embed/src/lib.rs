@@ -30,7 +30,7 @@ pub use clip::{ClipEmbedder, clip_identity};
 pub use embedder::{Embedder, EmbedderSettings, Prepared, Vector};
 pub use identity::{EmbeddingIdentity, IdentityDifference};
 pub use options::{ModelOptions, all_cores, locate_model};
-pub use picseek_clip::{ClipError, Device, ModelFiles, l2_normalise};
+pub use picseek_clip::{ClipError, Device, ModelFiles, TextLanguage, l2_normalise};
 pub use picseek_manifest::EmbedderKind;
 pub use pixel::PixelEmbedder;
 pub use query::QueryEmbedder;

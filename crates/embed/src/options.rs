@@ -3,7 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
-use picseek_clip::{Device, ModelFiles};
+use picseek_clip::{Device, ModelFiles, TextLanguage};
 use picseek_manifest::{ModelIdentity, Precision};
 
 use crate::EmbedError;
@@ -28,12 +28,22 @@ pub struct ModelOptions {
     /// Which of the export's files run; `None` is the precision an existing index
     /// records (see [`resolved`](Self::resolved)), else fp32.
     pub precision: Option<Precision>,
+    /// The language of text queries, for models whose tokenizer takes one (NLLB's);
+    /// `None` gives none, as Immich does without one.
+    pub text_language: Option<TextLanguage>,
 }
 
 impl Default for ModelOptions {
     /// The recorded model or `models/clip`, 16 images per run, every core, on the CPU.
     fn default() -> Self {
-        Self { model_dir: None, batch: Self::DEFAULT_BATCH, threads: all_cores(), device: Device::Cpu, precision: None }
+        Self {
+            model_dir: None,
+            batch: Self::DEFAULT_BATCH,
+            threads: all_cores(),
+            device: Device::Cpu,
+            precision: None,
+            text_language: None,
+        }
     }
 }
 
@@ -113,7 +123,12 @@ mod tests {
     #[test]
     fn a_named_folder_wins_and_nothing_named_nor_recorded_is_the_default() {
         let named = ModelOptions::in_dir("elsewhere");
-        let model = ModelIdentity { name: "/nowhere".into(), sha256: "ab".into(), precision: Precision::Int8 };
+        let model = ModelIdentity {
+            name: "/nowhere".into(),
+            sha256: "ab".into(),
+            precision: Precision::Int8,
+            ..ModelIdentity::default()
+        };
         let resolved = named.resolved(Some((Path::new("index"), &model))).unwrap();
         assert_eq!(resolved.dir(), Path::new("elsewhere"));
         assert_eq!(resolved.precision, Some(Precision::Int8), "the recorded precision continues");

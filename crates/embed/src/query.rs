@@ -3,7 +3,7 @@
 use std::path::Path;
 use std::sync::OnceLock;
 
-use picseek_clip::{ClipError, ModelFiles, TextEncoder};
+use picseek_clip::{ClipError, TextEncoder};
 use picseek_imaging::{DEFAULT_MAX_DECODE_BYTES, read_image_file};
 use picseek_manifest::ModelIdentity;
 
@@ -59,7 +59,8 @@ impl QueryEmbedder {
         if let Some(encoder) = self.text.get() {
             return Ok(encoder);
         }
-        let loaded = TextEncoder::load(&options.files(), options.threads, options.device)?;
+        let loaded = TextEncoder::load(&options.files(), options.threads, options.device)?
+            .with_language(options.text_language.clone());
         Ok(self.text.get_or_init(|| loaded))
     }
 
@@ -75,7 +76,7 @@ impl QueryEmbedder {
             return Err(ClipError::BadModel {
                 path: options.dir().join(made_by),
                 reason: format!(
-                    "gives {}-d embeddings but the index holds {}-d ones: both must come from the same CLIP export",
+                    "gives {}-d embeddings but the index holds {}-d ones: both must come from the same model",
                     vector.len(),
                     self.dimension
                 ),
@@ -97,7 +98,7 @@ impl QueryEmbedder {
         self.image()?;
         if let EmbedderSettings::Clip(options) = &self.settings {
             let files = options.files();
-            if files.require(files.text()).is_ok() && files.require(ModelFiles::TOKENIZER).is_ok() {
+            if files.text_side().iter().all(|name| files.require(name).is_ok()) {
                 self.text()?;
             }
         }

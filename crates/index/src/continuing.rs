@@ -90,7 +90,7 @@ mod tests {
             model: Some(picseek_manifest::ModelIdentity {
                 name: "m".into(),
                 sha256: String::new(),
-                precision: Default::default(),
+                ..Default::default()
             }),
             preprocessing: String::new(),
             image_size: 224,

@@ -6,7 +6,7 @@
 use std::path::{Path, PathBuf};
 
 /// The data directory: `urls.json`, `raw/`, `clean/`, `train/`, `test/`, `provenance/`,
-/// `split.json`, `index/` and `report.html`. [`Default`] is the working directory
+/// `split.json`, `index/`, `eval-models/` and `report.html`. [`Default`] is the working directory
 /// itself (paths as the stages' own defaults spell them).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct DataDir {
@@ -66,6 +66,12 @@ impl DataDir {
     /// The index folder.
     pub fn index(&self) -> PathBuf {
         self.root.join("index")
+    }
+
+    /// `eval --model A --model B`'s indexes of the training side, one folder per model
+    /// (each with its embedding cache, so a later comparison embeds only new images).
+    pub fn model_trials(&self) -> PathBuf {
+        self.root.join("eval-models")
     }
 
     /// report's page.

@@ -47,7 +47,7 @@ pub struct IndexedFolder {
     pub classes: crate::ClassNaming,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 /// The model file an index's vectors came from.
 pub struct ModelIdentity {
     /// Where it was (for people; not compared).
@@ -57,6 +57,12 @@ pub struct ModelIdentity {
     /// Which of the export's files made the vectors (fp32 where an index predates it).
     #[serde(default)]
     pub precision: crate::Precision,
+    /// How its folder is laid out (the Hugging Face export where an index predates it).
+    #[serde(default)]
+    pub layout: crate::ModelLayout,
+    /// How it was trained, as its configuration says (CLIP where an index predates it).
+    #[serde(default)]
+    pub family: crate::ModelFamily,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

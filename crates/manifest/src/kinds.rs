@@ -204,6 +204,35 @@ named_kind! {
     }
 }
 
+named_kind! {
+    /// How a CLIP model folder is laid out.
+    #[derive(Default)]
+    pub enum ModelLayout ("model layout") {
+        /// The Hugging Face ONNX export: `vision_model.onnx`, `text_model.onnx`,
+        /// `preprocessor_config.json` and `tokenizer.json` side by side.
+        #[default]
+        HuggingFace = "hugging-face",
+        /// Immich's (OpenCLIP's exported to ONNX): `visual/model.onnx` with
+        /// `visual/preprocess_cfg.json`, `textual/model.onnx` with its tokenizer, and the
+        /// OpenCLIP `config.json`.
+        Immich = "immich",
+    }
+}
+
+named_kind! {
+    /// How a CLIP model was trained, as its configuration says: it decides nothing in
+    /// search (vectors are compared by cosine either way) but tells people which model an
+    /// index holds.
+    #[derive(Default)]
+    pub enum ModelFamily ("model family") {
+        /// Contrastive (softmax) training: OpenAI's CLIP, OpenCLIP, M-CLIP.
+        #[default]
+        Clip = "clip",
+        /// Sigmoid training with a logit bias: SigLIP, SigLIP2, NLLB-SigLIP.
+        Siglip = "siglip",
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

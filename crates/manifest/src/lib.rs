@@ -24,7 +24,10 @@ pub use data_dir::DataDir;
 pub use decisions::{CleanOutcome, DownloadOutcome, FailureReason, RejectReason, UnknownCode};
 pub use download::{DownloadManifest, DownloadRecord, DownloadStatus};
 pub use index::{AnnChoices, AnnFile, IndexItem, IndexManifest, IndexedFolder, ModelIdentity, SkippedFile, VectorFile};
-pub use kinds::{ClassNaming, Dtype, EmbedderKind, Metric, Precision, QualityFlag, Quantization, UnknownName};
+pub use kinds::{
+    ClassNaming, Dtype, EmbedderKind, Metric, ModelFamily, ModelLayout, Precision, QualityFlag, Quantization,
+    UnknownName,
+};
 pub use lock::{DataDirLock, LOCK_FILE, LockError, TEMPORARY_PREFIX, remove_stale_temporaries};
 pub use provenance::{
     FolderProvenance, License, OLD_PROVENANCE_FILE, PROVENANCE_DIR, PhotoSource, SOURCES_FILE, SourcesManifest,

@@ -15,7 +15,7 @@ use picseek_embed::ModelOptions;
 use picseek_export::{ExportFormat, ExportOptions};
 use picseek_index::{AnnChoices, BuildChoices, IndexOptions, RecordedBuild};
 use picseek_manifest::{DataDir, Metric, Shard};
-use picseek_pipeline::{RunOptions, Stage};
+use picseek_pipeline::{CompareOptions, RunOptions, Stage};
 use picseek_report::ReportOptions;
 use picseek_search::{EvalOptions, ItemFilter};
 use picseek_serve::ServeOptions;
@@ -23,7 +23,7 @@ use picseek_split::SplitOptions;
 
 use crate::cli::{
     AnnArgs, BuildArgs, CleanArgs, CrawlArgs, DoctorArgs, DownloadArgs, EvalArgs, ExportArgs, IndexArgs, ModelArgs,
-    ReportArgs, RunArgs, SearchArgs, ServeArgs, ShardArgs, ShardFlag, SplitArgs,
+    ModelRunArgs, ReportArgs, RunArgs, SearchArgs, ServeArgs, ShardArgs, ShardFlag, SplitArgs,
 };
 
 impl ShardArgs {
@@ -190,13 +190,29 @@ impl AnnArgs {
 impl ModelArgs {
     /// The model options these flags give, `batch` images per run.
     pub fn options(&self, batch: usize) -> ModelOptions {
+        self.run.options(self.model.clone(), batch)
+    }
+}
+
+impl ModelRunArgs {
+    /// The options of the model in `model_dir` (`None`: the index's) run as these flags
+    /// say, `batch` images per run.
+    pub fn options(&self, model_dir: Option<PathBuf>, batch: usize) -> ModelOptions {
         ModelOptions {
-            model_dir: self.model.clone(),
+            model_dir,
             batch,
             threads: self.threads.unwrap_or(ModelOptions::default().threads),
             device: self.device,
             precision: self.precision,
+            text_language: None,
         }
+    }
+}
+
+impl SearchArgs {
+    /// The model options of a search: the model flags' and the text language.
+    pub fn model_options(&self) -> ModelOptions {
+        ModelOptions { text_language: self.language.text_language.clone(), ..self.model.options(1) }
     }
 }
 
@@ -266,6 +282,27 @@ impl SearchArgs {
 }
 
 impl EvalArgs {
+    /// The model the queries of a single-index evaluation go through.
+    pub fn model_options(&self) -> ModelOptions {
+        self.run.options(self.models.first().cloned(), 1)
+    }
+
+    /// A shoot-out of the models named (two or more).
+    pub fn comparison(&self, data: &DataDir) -> CompareOptions {
+        CompareOptions {
+            models: self
+                .models
+                .iter()
+                .map(|dir| self.run.options(Some(dir.clone()), ModelOptions::DEFAULT_BATCH))
+                .collect(),
+            train_dir: self.train.clone().unwrap_or_else(|| data.train()),
+            test_dir: self.test.clone().unwrap_or_else(|| data.test()),
+            trials_dir: data.model_trials(),
+            k: self.k,
+            progress: Default::default(),
+        }
+    }
+
     pub fn options(&self, data: &DataDir) -> EvalOptions {
         EvalOptions {
             test_dir: self.test.clone().unwrap_or_else(|| data.test()),
@@ -306,7 +343,7 @@ impl ServeArgs {
             index_dir: self.index.unwrap_or_else(|| data.index()),
             addr: self.addr,
             max_upload: self.max_upload,
-            model: self.model.options(1),
+            model: ModelOptions { text_language: self.language.text_language, ..self.model.options(1) },
         }
     }
 }

@@ -7,8 +7,15 @@
 //! an hour of crawling. A term whose crawl fails does not stop the others' way through
 //! the pipeline; the report lists it, and the caller decides what that means for the exit
 //! status. A crawl that found no URL at all stops the run.
+//!
+//! [`compare_models`] chains index and eval the same way for several models: `eval
+//! --model A --model B`.
+
+mod compare;
 
 use std::collections::BTreeMap;
+
+pub use compare::{CompareError, CompareOptions, ModelComparison, ModelTrial, compare_models};
 
 use picseek_clean::{CleanError, CleanOptions, CleanReport};
 use picseek_crawl::{CrawlError, CrawlOptions, CrawlReport};

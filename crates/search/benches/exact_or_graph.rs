@@ -23,11 +23,8 @@ fn write_index(dir: &Path, rows: &[f32], settings: &AnnSettings) {
     std::fs::write(dir.join("vectors.f32"), bytemuck::cast_slice::<f32, u8>(rows)).expect("write vectors");
     build_graph(Metric::Cosine, settings, DIM, rows, &dir.join("cosine.usearch")).expect("build graph");
     let settings = AnnSettings { exact_below: 0, ..*settings };
-    let model = picseek_manifest::ModelIdentity {
-        name: "benchmark".into(),
-        sha256: String::new(),
-        precision: Default::default(),
-    };
+    let model =
+        picseek_manifest::ModelIdentity { name: "benchmark".into(), sha256: String::new(), ..Default::default() };
     let manifest = IndexManifest {
         format_version: picseek_index::FORMAT_VERSION,
         embedder: picseek_manifest::EmbedderKind::Clip,

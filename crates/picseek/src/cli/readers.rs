@@ -9,7 +9,7 @@ use picseek_manifest::Metric;
 use picseek_search::SearchRequest;
 use picseek_serve::ServeOptions;
 
-use super::{Licenses, ModelArgs, parse_licenses};
+use super::{Licenses, ModelArgs, ModelRunArgs, TextLanguageArgs, parse_licenses};
 
 #[derive(Args)]
 #[command(group = clap::ArgGroup::new("what").required(true).multiple(true).args(["query", "image", "text", "queries"]))]
@@ -75,6 +75,8 @@ pub struct SearchArgs {
     pub paths: bool,
     #[command(flatten)]
     pub model: ModelArgs,
+    #[command(flatten)]
+    pub language: TextLanguageArgs,
     /// Also draw the query and its results as a labelled grid into this file (.png or
     /// .jpg/.jpeg).
     #[arg(long)]
@@ -103,8 +105,18 @@ pub struct EvalArgs {
     /// was built); the output says what is stale.
     #[arg(long)]
     pub allow_stale: bool,
+    /// The CLIP model folder the queries go through [default: the index's]. Given twice
+    /// or more: a model shoot-out instead; each model indexes --train into its own folder
+    /// under <data-dir>/eval-models/ (kept, with its cache, for the next comparison), is
+    /// scored on --test with cosine, and one table compares them.
+    #[arg(long = "model", value_name = "DIR")]
+    pub models: Vec<PathBuf>,
+    /// The <class>/<image> folder each model of a shoot-out indexes [default:
+    /// <data-dir>/train].
+    #[arg(long, requires = "models")]
+    pub train: Option<PathBuf>,
     #[command(flatten)]
-    pub model: ModelArgs,
+    pub run: ModelRunArgs,
 }
 
 /// One metric, or all of them.
@@ -133,6 +145,8 @@ pub struct ServeArgs {
     pub max_upload: usize,
     #[command(flatten)]
     pub model: ModelArgs,
+    #[command(flatten)]
+    pub language: TextLanguageArgs,
 }
 
 #[derive(Args)]

@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 
 use clap::Args;
-use picseek_embed::Device;
+use picseek_embed::{Device, TextLanguage};
 use picseek_manifest::{EmbedderKind, Precision, Quantization, Shard};
 
 /// Which shard a `download`, `clean` or `index` run is, if it is one.
@@ -39,11 +39,20 @@ impl std::str::FromStr for ShardFlag {
 /// Where the CLIP model is and how many cores it uses, for every command that runs it.
 #[derive(Args, Clone)]
 pub struct ModelArgs {
-    /// The CLIP model directory (vision_model.onnx, text_model.onnx, tokenizer.json,
-    /// preprocessor_config.json) [default: the one the index was built with, found by
-    /// its SHA-256 where it was, in models/clip or beside either; else models/clip].
-    #[arg(long)]
+    /// The CLIP model folder: a Hugging Face ONNX export (vision_model.onnx,
+    /// text_model.onnx, tokenizer.json, preprocessor_config.json) or an Immich / OpenCLIP
+    /// one (visual/, textual/, config.json: CLIP, SigLIP, SigLIP2, NLLB-SigLIP, M-CLIP)
+    /// [default: the one the index was built with, found by its SHA-256 where it was, in
+    /// models/clip or beside either; else models/clip].
+    #[arg(long, value_name = "DIR")]
     pub model: Option<PathBuf>,
+    #[command(flatten)]
+    pub run: ModelRunArgs,
+}
+
+/// How the CLIP model runs.
+#[derive(Args, Clone)]
+pub struct ModelRunArgs {
     /// Cores the model may use [default: all].
     #[arg(long)]
     pub threads: Option<usize>,
@@ -51,12 +60,23 @@ pub struct ModelArgs {
     /// from `scripts/setup.sh --gpu`; an error if it cannot be used, never the CPU instead).
     #[arg(long, value_name = "cpu|cuda[:N]", default_value_t = Device::Cpu)]
     pub device: Device,
-    /// Which of the model's files run: fp32 (vision_model.onnx, text_model.onnx) or
-    /// int8 (vision_model_quantized.onnx, text_model_quantized.onnx beside them: about
-    /// twice as fast on CPUs with AVX-512 VNNI, vectors within a cosine of about 0.999 of
-    /// fp32's; scripts/clip/quantize.py makes them) [default: the index's, else fp32].
+    /// Which of the model's files run: fp32 (vision_model.onnx, text_model.onnx, or
+    /// visual/model.onnx, textual/model.onnx) or int8 (their `_quantized` copies beside
+    /// them: about twice as fast on CPUs with AVX-512 VNNI, vectors within a cosine of
+    /// about 0.999 of fp32's; scripts/clip/quantize.py makes them) [default: the index's,
+    /// else fp32].
     #[arg(long, value_enum)]
     pub precision: Option<Precision>,
+}
+
+/// The language of text queries, for search and serve.
+#[derive(Args, Clone)]
+pub struct TextLanguageArgs {
+    /// The language of text queries, for NLLB models, whose tokenizer reads it (`vi`,
+    /// `de`, or a FLORES-200 code such as `vie_Latn`); other models need none and ignore
+    /// it [default: none, as Immich without one].
+    #[arg(long, value_name = "CODE")]
+    pub text_language: Option<TextLanguage>,
 }
 
 /// How an index is built, for `index` and `run`: each left out continues as the

@@ -61,7 +61,7 @@ pub fn search(ctx: &Context, args: SearchArgs) -> anyhow::Result<()> {
             changes.describe()
         );
     }
-    let embedder = index.query_embedder(&args.model.options(1))?;
+    let embedder = index.query_embedder(&args.model_options())?;
     let searcher = Searcher::new(&index);
     let filter = args.filter();
     let request = SearchRequest {
