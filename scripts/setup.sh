@@ -4,7 +4,8 @@
 # photo host for the throttling tests), ONNX Runtime's shared
 # library from the PyPI wheel into .local/onnxruntime/ (git-ignored), a Python venv in
 # .venv/ with the packages the benchmarks and reference tests use, a tiny CLIP test
-# model in .local/clip-test-model/, and, where the
+# model in .local/clip-test-model/ (and one per Immich layout in .local/clip-test-models/),
+# and, where the
 # network allows, the CLIP model into models/clip/.
 # With --gpu, also ONNX Runtime's GPU build (onnxruntime-gpu, with its CUDA execution
 # provider) into .local/onnxruntime-gpu/, for --device cuda; the machine must have an
@@ -93,6 +94,21 @@ make_clip_test_model() {
         || { say "could not quantize the CLIP test model"; return 1; }
 }
 
+# Tiny models in each layout of Immich's model folders (CLIP, SigLIP, NLLB-SigLIP,
+# M-CLIP, and one whose encoders disagree), for the tests of those layouts.
+make_immich_test_models() {
+    local out="$repo/.local/clip-test-models"
+    local script="$repo/scripts/clip/make_immich_test_models.py"
+    if [ -f "$out/ViT-B-32__openai/visual/model.onnx" ] \
+        && [ "$out/ViT-B-32__openai/visual/model.onnx" -nt "$script" ]; then
+        say "Immich-layout test models already in .local/clip-test-models/"
+        return
+    fi
+    say "making the Immich-layout test models in .local/clip-test-models/"
+    (cd "$repo/scripts/clip" && "$repo/.venv/bin/python" "$script" "$out" \
+        --clip-tokenizer "$repo/.local/clip-test-model/tokenizer.json")
+}
+
 install_clip_model() {
     if "$repo/scripts/download-clip.sh"; then
         return
@@ -108,5 +124,6 @@ if $gpu; then
     install_onnxruntime_wheel onnxruntime-gpu "$repo/.local/onnxruntime-gpu"
 fi
 make_clip_test_model
+make_immich_test_models
 install_clip_model
 say "done. ONNX Runtime: $ort_dir/lib/libonnxruntime.so"

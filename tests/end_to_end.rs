@@ -16,6 +16,7 @@ mod download;
 mod duplicates;
 mod export;
 mod hostile;
+mod immich_models;
 mod interrupt;
 mod leakage;
 mod model_download;

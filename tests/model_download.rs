@@ -7,7 +7,7 @@ use std::path::Path;
 use std::process::Output;
 
 use crate::support::model_hub::{HubFile, ModelHub};
-use crate::support::{clip_test_model, repo_root};
+use crate::support::{clip_test_model, immich_test_model, repo_root};
 
 /// The commit the script downloads by default, whose model file's SHA-256 it pins.
 const PINNED_REVISION: &str = "4c1807b705b1d015fb032789cc4d221b23025a6f";
@@ -114,7 +114,7 @@ fn int8_brings_the_export_s_int8_encoders_and_they_index() {
     assert_eq!(index["embedded"], 2, "{index}");
     let bad = download_with(&hub.url(), Some("test-revision"), &dest, &["--fp16"]);
     assert_eq!(bad.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&bad.stderr).contains("the only one is --int8"));
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("[--int8] [--immich NAME]"));
 }
 
 #[test]
@@ -163,4 +163,51 @@ fn an_unreachable_hub_fails_fast_and_names_the_url() {
     assert_eq!(out.status.code(), Some(1), "{err}");
     assert!(err.contains(&format!("127.0.0.1:{port}/api/models/")), "{err}");
     assert_eq!(listing(models.path()), Vec::<String>::new());
+}
+
+#[test]
+fn an_immich_model_is_fetched_at_the_commit_main_is_at_checked_and_indexes() {
+    let name = "ViT-B-32__openai";
+    let model = immich_test_model(name);
+    let files: BTreeMap<String, HubFile> = [
+        ("config.json", false),
+        ("visual/model.onnx", true),
+        ("visual/preprocess_cfg.json", false),
+        ("textual/model.onnx", true),
+        ("textual/tokenizer.json", false),
+        ("textual/tokenizer_config.json", false),
+    ]
+    .into_iter()
+    .map(|(path, lfs)| (path.to_owned(), HubFile::honest(std::fs::read(model.join(path)).unwrap(), lfs)))
+    .collect();
+    let commit = "0123456789abcdef0123456789abcdef01234567";
+    let hub = ModelHub::start_repo(&format!("immich-app/{name}"), commit, files);
+    let models = tempfile::tempdir().unwrap();
+    let dest = models.path().join(name);
+
+    let out = download_with(&hub.url(), None, &dest, &["--immich", name]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    assert!(err.contains(&format!("main is at {commit}")), "{err}");
+    for path in ["visual/model.onnx", "textual/tokenizer.json", "config.json"] {
+        assert_eq!(std::fs::read(dest.join(path)).unwrap(), std::fs::read(model.join(path)).unwrap(), "{path}");
+    }
+    let source: serde_json::Value = serde_json::from_slice(&std::fs::read(dest.join("SOURCE.json")).unwrap()).unwrap();
+    assert_eq!(source["revision"], commit);
+    assert_eq!(source["repo"], format!("immich-app/{name}"));
+    let check = std::process::Command::new("sha256sum").args(["--check", "SHA256SUMS"]).current_dir(&dest).output();
+    assert!(check.unwrap().status.success());
+    let index = index_with(models.path(), &dest, &[]);
+    assert_eq!(index["embedded"], 2, "{index}");
+
+    // Complete: nothing is asked of the hub again, not even where main is.
+    let requests = hub.requests().len();
+    let again = download_with(&hub.url(), None, &dest, &["--immich", name]);
+    assert!(again.status.success(), "{}", String::from_utf8_lossy(&again.stderr));
+    assert_eq!(hub.requests().len(), requests);
+
+    let typo = download_with(&hub.url(), None, &models.path().join("x"), &["--immich", "ViT-B-32__opnai"]);
+    let err = String::from_utf8_lossy(&typo.stderr);
+    assert_eq!(typo.status.code(), Some(2), "{err}");
+    assert!(err.contains("not one of Immich's CLIP models") && err.contains("ViT-B-32__openai"), "{err}");
 }

@@ -94,16 +94,31 @@ pub fn clip_test_model() -> std::path::PathBuf {
     dir
 }
 
+/// A tiny model in one of Immich's layouts, which scripts/setup.sh makes in
+/// .local/clip-test-models/ (`ViT-B-32__openai`, `ViT-B-16-SigLIP__webli`,
+/// `nllb-clip-base-siglip__v1`, `XLM-Roberta-Large-Vit-B-16Plus`, `ViT-B-32__mismatched`).
+pub fn immich_test_model(name: &str) -> std::path::PathBuf {
+    let dir = repo_root().join(".local/clip-test-models").join(name);
+    assert!(dir.join("visual/model.onnx").is_file(), "{} is missing: run scripts/setup.sh", dir.display());
+    dir
+}
+
 /// Runs tests/reference/clip_reference.py (PIL + numpy + onnxruntime, in the venv
 /// scripts/setup.sh makes) and returns its JSON.
 pub fn python_reference(args: &[&str]) -> serde_json::Value {
+    reference_script("clip_reference.py", args)
+}
+
+/// Runs the reference script `script` of tests/reference/ in the venv scripts/setup.sh
+/// makes, and returns its JSON.
+pub fn reference_script(script: &str, args: &[&str]) -> serde_json::Value {
     let repo = repo_root();
     let out = std::process::Command::new(repo.join(".venv/bin/python"))
-        .arg(repo.join("tests/reference/clip_reference.py"))
+        .arg(repo.join("tests/reference").join(script))
         .args(args)
         .output()
         .expect("the venv's python runs (scripts/setup.sh makes it)");
-    assert!(out.status.success(), "reference {args:?} failed: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(out.status.success(), "{script} {args:?} failed: {}", String::from_utf8_lossy(&out.stderr));
     serde_json::from_slice(&out.stdout).expect("the reference prints JSON")
 }
 

@@ -1,6 +1,6 @@
 //! A Hugging Face-like model hub on 127.0.0.1 for `scripts/download-clip.sh`: the JSON
-//! file listing with each file's published checksum (`/api/models/<repo>/tree/<rev>`)
-//! and the files themselves (`/<repo>/resolve/<rev>/<path>`, LFS files through a
+//! file listing with each file's published checksum (`/api/models/<repo>/tree/<rev>`),
+//! the commit `main` is at (`/api/models/<repo>/revision/main`) and the files themselves (`/<repo>/resolve/<rev>/<path>`, LFS files through a
 //! redirect, as the real hub sends them to its CDN).
 
 use std::collections::BTreeMap;
@@ -44,6 +44,7 @@ fn git_blob_id(bytes: &[u8]) -> String {
 }
 
 struct Hub {
+    repo: String,
     revision: String,
     files: BTreeMap<String, HubFile>,
     requests: Mutex<Vec<String>>,
@@ -57,7 +58,12 @@ pub struct ModelHub {
 impl ModelHub {
     /// Serves `files` (keyed by their path in the repository) at `revision` of [`REPO`].
     pub fn start(revision: &str, files: BTreeMap<String, HubFile>) -> Self {
-        let hub = Arc::new(Hub { revision: revision.into(), files, requests: Mutex::default() });
+        Self::start_repo(REPO, revision, files)
+    }
+
+    /// Serves `files` at `revision` of `repo`, `main` being at `revision`.
+    pub fn start_repo(repo: &str, revision: &str, files: BTreeMap<String, HubFile>) -> Self {
+        let hub = Arc::new(Hub { repo: repo.into(), revision: revision.into(), files, requests: Mutex::default() });
         let app = Router::new().fallback(serve).with_state(hub.clone());
         Self { hub, server: LoopbackServer::start(app, 1) }
     }
@@ -74,8 +80,11 @@ impl ModelHub {
 async fn serve(State(hub): State<Arc<Hub>>, uri: Uri) -> Response {
     let path = uri.path().to_string();
     hub.requests.lock().unwrap().push(path.clone());
-    let tree = format!("/api/models/{REPO}/tree/{}", hub.revision);
-    let resolve = format!("/{REPO}/resolve/{}/", hub.revision);
+    let tree = format!("/api/models/{}/tree/{}", hub.repo, hub.revision);
+    let resolve = format!("/{}/resolve/{}/", hub.repo, hub.revision);
+    if path == format!("/api/models/{}/revision/main", hub.repo) {
+        return axum::Json(json!({"id": hub.repo, "sha": hub.revision})).into_response();
+    }
     if let Some(folder) = path.strip_prefix(&tree) {
         let folder = folder.trim_start_matches('/');
         let entries: Vec<_> = hub
