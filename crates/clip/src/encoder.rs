@@ -222,7 +222,7 @@ impl TextEncoder {
     /// Loads the tokenizer and the text encoder of `files`, running on `device` (with
     /// `threads` cores for the CPU's share). The tokenizer pads and cuts to the model's
     /// context length: the one its input fixes, else the OpenCLIP configuration's, else
-    /// 77; with the tokenizer's own padding token, else the OpenCLIP folder's
+    /// the tokenizer's own fixed padding or truncation (SigLIP's 64), else 77; with the tokenizer's own padding token, else the OpenCLIP folder's
     /// `pad_token`, else CLIP's end-of-text.
     pub fn load(files: &ModelFiles, threads: usize, device: Device) -> Result<Self, ClipError> {
         let tokenizer_path = files.require(files.tokenizer())?;
@@ -243,8 +243,14 @@ impl TextEncoder {
             Some(TensorElementType::Int64) => false,
             other => return Err(bad_model(&path, format!("its `{}` takes {other:?}, not integer ids", ids.name()))),
         };
+        let own_padding = tokenizer.get_padding().and_then(|p| match p.strategy {
+            PaddingStrategy::Fixed(n) => Some(n),
+            PaddingStrategy::BatchLongest => None,
+        });
         let context = fixed_dim(ids.dtype().tensor_shape(), 1)
             .or(open_clip.as_ref().map(|c| c.context_length))
+            .or(own_padding)
+            .or(tokenizer.get_truncation().map(|t| t.max_length))
             .unwrap_or(OpenClipConfig::DEFAULT_CONTEXT_LENGTH);
         let (pad_id, pad_token) = match (tokenizer.get_padding(), pad_token) {
             (Some(p), _) => (p.pad_id, p.pad_token.clone()),
