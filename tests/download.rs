@@ -114,7 +114,7 @@ fn every_url_is_accounted_for_and_only_complete_images_are_kept() {
 
     // Exactly the six images are on disk, complete, under names that never collide.
     let files = files_under(&dir.path().join("raw"));
-    let images: Vec<&String> = files.keys().filter(|k| *k != "manifest.json").collect();
+    let images: Vec<&String> = files.keys().filter(|k| *k != "manifest.json" && *k != "opt-outs.json").collect();
     assert_eq!(images.len(), 6, "{images:?}");
     for r in records.iter().filter(|r| r["status"] == "ok") {
         let bytes = &files[r["path"].as_str().unwrap()];
@@ -129,13 +129,17 @@ fn every_url_is_accounted_for_and_only_complete_images_are_kept() {
     // A re-run keeps what is done and retries only what failed.
     let again = picseek_json(&args);
     assert_eq!((again["reused"].as_u64(), again["attempted"].as_u64()), (Some(6), Some(9)));
-    assert_eq!(files_under(&dir.path().join("raw")).len(), 7);
+    assert_eq!(files_under(&dir.path().join("raw")).len(), 8, "six images, the manifest and opt-outs.json");
 
-    // The noai opt-out can be overridden.
+    // The noai opt-out can be overridden, and the record says by what.
     let mut overriding = args.to_vec();
     overriding.push("--ignore-noai");
     picseek_json(&overriding);
-    assert_eq!(record(&manifest(dir.path()), "/noai.jpg")["status"], "ok");
+    let records = manifest(dir.path());
+    let noai = record(&records, "/noai.jpg");
+    assert_eq!(noai["status"], "ok");
+    assert_eq!(noai["opt_out"]["kind"], "noai", "{noai}");
+    assert_eq!(noai["opt_out"]["overridden_by"], "--ignore-noai", "{noai}");
 }
 
 fn picseek_manifest_sha(bytes: &[u8]) -> String {
@@ -152,8 +156,9 @@ fn requests_to_a_host_never_exceed_the_rate() {
     let rate = 4;
     let out = picseek(&["--data-dir", dir.path().to_str().unwrap(), "download", "--rate", "4", "--concurrency", "8"]);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    // The twelve images, and the host's robots.txt and tdmrep.json on the same pace.
     let times = server.all_request_times();
-    assert_eq!(times.len(), 12);
+    assert_eq!(times.len(), 14);
     for window in times.windows(rate + 1) {
         let span = window[rate] - window[0];
         // Gross excess only: the exact rule is unit-tested on a paused clock.
@@ -210,7 +215,12 @@ fn a_run_killed_half_way_resumes_to_the_same_result() {
             .collect()
     };
     assert_eq!(strip(manifest(killed.path())), strip(manifest(whole.path())));
-    assert_eq!(files_under(&killed.path().join("raw")), files_under(&whole.path().join("raw")));
+    // Everything but the opt-out summary, which says when each run read the host's robots.txt.
+    let mut files = [files_under(&killed.path().join("raw")), files_under(&whole.path().join("raw"))];
+    for f in &mut files {
+        assert!(f.remove("opt-outs.json").is_some());
+    }
+    assert_eq!(files[0], files[1]);
 }
 
 /// Finished files under `dir` (a file still being written has a temporary name).

@@ -65,6 +65,9 @@ pub struct CrawlOptions {
     /// Keep only photos under these licences (Flickr's ids, see
     /// [`License::parse_filter`](picseek_manifest::License::parse_filter)); empty: all.
     pub licenses: Vec<u8>,
+    /// How the search host's robots.txt, TDMRep and `noai` are treated, and the user
+    /// agent.
+    pub opt_outs: picseek_optout::OptOutOptions,
     /// Where progress goes: the terms, and each term under way.
     pub progress: picseek_manifest::progress::Reporter,
 }
@@ -86,6 +89,7 @@ impl Default for CrawlOptions {
             term_timeout: Duration::from_secs(300),
             source: Source::Browser,
             licenses: Vec::new(),
+            opt_outs: picseek_optout::OptOutOptions::default(),
             progress: Default::default(),
         }
     }
@@ -236,6 +240,14 @@ pub enum TermFailure {
         /// The hosts most of them are on, most first.
         hosts: Vec<String>,
     },
+    /// The host opted out: its robots.txt disallows the search page (or API) for
+    /// picseek's agent, or the page says `noai`.
+    OptedOut {
+        /// The host.
+        host: String,
+        /// Which opt-out, with its rule.
+        opt_out: picseek_manifest::OptOut,
+    },
     /// Anything else (an HTTP error page, an API error, a timeout mid-way).
     Other,
 }
@@ -331,6 +343,7 @@ fn already_done(
             wanted,
             error: None,
             licenses: licenses.to_vec(),
+            opt_out: None,
         });
     }
     let record = record?;
@@ -382,6 +395,55 @@ async fn search_host_unreachable(opts: &CrawlOptions) -> Option<(String, String)
         Err(_) => format!("no answer within {}s", wait.as_secs()),
     };
     Some((host.clone(), format!("cannot reach {host}:{port} ({reason}): offline, or the host is down")))
+}
+
+/// The HTTP client robots.txt and tdmrep.json are read with: the crawl's user agent,
+/// and a bound on each request.
+fn opt_out_client(opts: &CrawlOptions) -> Result<reqwest::Client, reqwest::Error> {
+    reqwest::Client::builder()
+        .user_agent(opts.opt_outs.user_agent_header())
+        .timeout(opts.term_timeout.min(Duration::from_secs(10)))
+        .build()
+}
+
+/// Whether the host of `term`'s search page (or the API) opted out of it: its robots.txt
+/// (read once per run, on the host's pace) disallows the URL for picseek's agent, or
+/// TDMRep reserves it. Its `Crawl-delay` becomes the host's slowest pace.
+async fn opted_out(
+    opts: &CrawlOptions,
+    opt_outs: &picseek_optout::OptOuts,
+    pacer: &HostPacer,
+    term: &str,
+) -> Option<term::Failure> {
+    let url = match &opts.source {
+        Source::Browser => term::search_page_url(&opts.url_template, term, &opts.licenses).ok()?,
+        Source::FlickrApi { api_url, .. } => url::Url::parse(api_url).ok()?,
+    };
+    let host = url.host_str()?.to_owned();
+    let rules = opt_outs.rules_for(&url, &pacing::PagePace { pacer, host: &host }).await;
+    if let Some(delay) = rules.crawl_delay(&opts.opt_outs.agent) {
+        pacer.set_floor(&host, delay);
+    }
+    match opt_outs.before_fetch(&rules, &url) {
+        // A host that does not even serve its robots.txt is down, as far as the crawl
+        // can tell; a later run asks again.
+        picseek_optout::Verdict::Skip(picseek_manifest::OptOutNote {
+            opt_out: picseek_manifest::OptOut::RobotsUnavailable { reason, .. },
+            ..
+        }) => Some(term::Failure {
+            message: format!("cannot reach {host}: its robots.txt could not be read ({reason})"),
+            kind: TermFailure::Unreachable { host },
+        }),
+        picseek_optout::Verdict::Skip(note) => Some(term::Failure {
+            message: note.opt_out.describe(),
+            kind: TermFailure::OptedOut { host, opt_out: note.opt_out },
+        }),
+        picseek_optout::Verdict::FetchOverriding(note) => {
+            tracing::warn!("{url}: {} (fetched: {})", note.opt_out.describe(), note.overridden_by.unwrap_or_default());
+            None
+        }
+        picseek_optout::Verdict::Fetch => None,
+    }
 }
 
 /// Runs the crawl stage: see the crate documentation.
@@ -444,6 +506,10 @@ pub async fn crawl(opts: &CrawlOptions) -> Result<CrawlReport, CrawlError> {
         opts.webdriver.clone().or_else(|| driver.as_ref().map(|d| d.url().to_owned())).unwrap_or_default();
 
     let pacer = Arc::new(HostPacer::new(opts.rate));
+    let opt_outs = Arc::new(picseek_optout::OptOuts::new(
+        opts.opt_outs.clone(),
+        opt_out_client(opts).map_err(|e| CrawlError::Client(e.to_string()))?,
+    ));
     let overall = opts.progress.start("terms", Some(todo.len() as u64));
 
     // `--concurrency` workers take terms in file order from one queue; each term gets a
@@ -456,13 +522,18 @@ pub async fn crawl(opts: &CrawlOptions) -> Result<CrawlReport, CrawlError> {
     for _ in 0..workers {
         let (opts, pacer, queue, results_tx) = (opts.clone(), pacer.clone(), queue.clone(), results_tx.clone());
         let (webdriver_url, chromium, api_client) = (webdriver_url.clone(), chromium.clone(), api_client.clone());
-        let unreachable = unreachable.clone();
+        let (unreachable, opt_outs) = (unreachable.clone(), opt_outs.clone());
         tasks.spawn(async move {
             loop {
                 let Some((category, term)) = queue.lock().expect("queue lock").pop_front() else { break };
                 let bar = opts.progress.start(&format!("{category}/{term}"), Some(opts.max_per_term as u64));
                 let bar = bar.as_ref();
+                let opted_out = match &unreachable {
+                    None => opted_out(&opts, &opt_outs, &pacer, &term).await,
+                    Some(_) => None,
+                };
                 let outcome = match &opts.source {
+                    _ if let Some(failure) = opted_out => term::TermOutcome::failed(Vec::new(), failure),
                     _ if let Some((host, message)) = &unreachable => term::TermOutcome::failed(
                         Vec::new(),
                         term::Failure {
@@ -483,7 +554,8 @@ pub async fn crawl(opts: &CrawlOptions) -> Result<CrawlReport, CrawlError> {
                         match tokio::time::timeout(crawl_within, open).await {
                             Ok(Ok(session)) => {
                                 let term_opts = CrawlOptions { term_timeout: crawl_within, ..opts.clone() };
-                                let outcome = term::crawl_term(&session.client, &term_opts, &term, &pacer, bar).await;
+                                let outcome =
+                                    term::crawl_term(&session.client, &term_opts, &term, &pacer, &opt_outs, bar).await;
                                 session.close(close_within).await;
                                 outcome
                             }
@@ -561,7 +633,7 @@ mod tests {
     }
 
     fn log(status: TermStatus, found: usize, wanted: usize) -> CrawlManifest {
-        let record = TermRecord { status, found, wanted, error: None, licenses: Vec::new() };
+        let record = TermRecord { status, found, wanted, error: None, licenses: Vec::new(), opt_out: None };
         [("animal".to_owned(), [("Owl".to_owned(), record)].into())].into()
     }
 

@@ -26,6 +26,31 @@ pub(crate) struct HostPacer {
     last_done: Mutex<HashMap<String, Arc<tokio::sync::Mutex<Option<Instant>>>>>,
     /// Per host, while slowed down: its period now.
     slowed: Mutex<HashMap<String, Duration>>,
+    /// Per host: the shortest period it allows (its robots.txt's `Crawl-delay`).
+    floors: Mutex<HashMap<String, Duration>>,
+}
+
+/// A host's pace in a crawl, for the opt-out files read from it: each request is an
+/// action of its own.
+pub(crate) struct PagePace<'a> {
+    pub(crate) pacer: &'a HostPacer,
+    pub(crate) host: &'a str,
+}
+
+impl picseek_optout::HostPace for PagePace<'_> {
+    type Turn = ();
+
+    fn turn(&self) -> impl Future<Output = ()> {
+        self.pacer.act(self.host, "robots.txt", async {})
+    }
+
+    fn refused(&self, _turn: &(), _retry_after: Option<Duration>) {
+        self.pacer.slow_down(self.host);
+    }
+
+    fn served(&self) {
+        self.pacer.recover(self.host);
+    }
 }
 
 /// The slowest a throttling host's actions are paced.
@@ -34,11 +59,22 @@ pub(crate) const MAX_PERIOD: Duration = Duration::from_secs(60);
 impl HostPacer {
     /// `rate` must be from 0.001 to 1000 (checked by [`CrawlOptions::validate`](crate::CrawlOptions::validate)).
     pub(crate) fn new(rate: f64) -> Self {
-        Self { period: Duration::from_secs_f64(1.0 / rate), last_done: Mutex::default(), slowed: Mutex::default() }
+        Self {
+            period: Duration::from_secs_f64(1.0 / rate),
+            last_done: Mutex::default(),
+            slowed: Mutex::default(),
+            floors: Mutex::default(),
+        }
     }
 
     fn period_of(&self, host: &str) -> Duration {
-        self.slowed.lock().expect("pacer lock").get(host).copied().unwrap_or(self.period)
+        let period = self.slowed.lock().expect("pacer lock").get(host).copied().unwrap_or(self.period);
+        self.floors.lock().expect("pacer lock").get(host).map_or(period, |floor| period.max(*floor))
+    }
+
+    /// Actions on `host` start at least `floor` apart from now on (its `Crawl-delay`).
+    pub(crate) fn set_floor(&self, host: &str, floor: Duration) {
+        self.floors.lock().expect("pacer lock").insert(host.to_owned(), floor);
     }
 
     /// The host throttled: halve its pace. Returns the new period.

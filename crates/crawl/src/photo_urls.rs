@@ -46,6 +46,17 @@ pub fn image_urls_in_page(html: &str, page_url: &Url) -> Vec<Url> {
 static PHOTO_PAGE: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"^/photos/(?P<owner>[^/]+)/(?P<id>[0-9]+)/?$").expect("valid regex"));
 
+/// The `noai` or `noimageai` directive of the page's `<meta name="robots">`, if any.
+pub fn meta_robots_noai(html: &str) -> Option<&'static str> {
+    static META: LazyLock<Selector> =
+        LazyLock::new(|| Selector::parse("meta[name][content]").expect("a valid selector"));
+    let document = Html::parse_document(html);
+    document
+        .select(&META)
+        .filter(|m| m.value().attr("name").is_some_and(|n| n.eq_ignore_ascii_case("robots")))
+        .find_map(|m| picseek_optout::noai_directive(m.value().attr("content").unwrap_or_default()))
+}
+
 /// What a search page says of one photo through its link to the photo's page.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PhotoPageLink {

@@ -11,9 +11,11 @@ use url::Url;
 
 use crate::pacing::HostPacer;
 use crate::photo_urls::{
-    PhotoPageLink, image_urls_in_page, is_on_photo_host, photo_id_of, photo_pages_in_page, rewrite_size_suffix,
+    PhotoPageLink, image_urls_in_page, is_on_photo_host, meta_robots_noai, photo_id_of, photo_pages_in_page,
+    rewrite_size_suffix,
 };
 use crate::{CrawlOptions, TermFailure};
+use picseek_optout::{OptOuts, Verdict};
 
 /// Actions in a row that bring no new photo before the search counts as exhausted.
 const STALE_ACTIONS: usize = 3;
@@ -70,6 +72,10 @@ impl TermOutcome {
             wanted,
             error: self.error.clone(),
             licenses: licenses.to_vec(),
+            opt_out: match &self.failure {
+                Some(TermFailure::OptedOut { opt_out, .. }) => Some(opt_out.clone()),
+                _ => None,
+            },
         }
     }
 }
@@ -101,10 +107,11 @@ pub(crate) async fn crawl_term(
     opts: &CrawlOptions,
     term: &str,
     pacer: &HostPacer,
+    opt_outs: &OptOuts,
     bar: &dyn Task,
 ) -> TermOutcome {
     let mut found = FoundUrls::default();
-    let crawl = crawl_until_done(client, opts, term, pacer, bar, &mut found);
+    let crawl = crawl_until_done(client, opts, term, pacer, opt_outs, bar, &mut found);
     match tokio::time::timeout(opts.term_timeout, crawl).await {
         Ok(Ok(status)) if status == TermStatus::Exhausted && found.urls.is_empty() => {
             TermOutcome::failed(Vec::new(), found.why_no_photos())
@@ -206,6 +213,7 @@ async fn crawl_until_done(
     opts: &CrawlOptions,
     term: &str,
     pacer: &HostPacer,
+    opt_outs: &OptOuts,
     bar: &dyn Task,
     found: &mut FoundUrls,
 ) -> Result<TermStatus, Failure> {
@@ -228,6 +236,22 @@ async fn crawl_until_done(
         let status = client.execute(NAVIGATION_STATUS_JS, vec![]).await.map_err(|e| e.to_string())?;
         let code = status.as_u64().unwrap_or(0);
         let html = client.source().await.map_err(|e| e.to_string())?;
+        // A page that says `noai` in its robots meta tag opts its images out.
+        if let Some(directive) = meta_robots_noai(&html) {
+            let declared_by = format!("{page}'s <meta name=\"robots\">");
+            match opt_outs.noai(directive, &declared_by) {
+                Verdict::Skip(note) => {
+                    return Err(Failure {
+                        message: note.opt_out.describe(),
+                        kind: TermFailure::OptedOut { host: host.clone(), opt_out: note.opt_out },
+                    });
+                }
+                Verdict::FetchOverriding(note) => {
+                    tracing::warn!("{} (crawled: --ignore-noai)", note.opt_out.describe())
+                }
+                Verdict::Fetch => {}
+            }
+        }
         let has_photos = image_urls_in_page(&html, &page)
             .iter()
             .any(|url| rewrite_size_suffix(url, &opts.size, &opts.photo_hosts).is_some());

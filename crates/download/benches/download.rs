@@ -73,7 +73,10 @@ fn main() {
                 retries: 3,
                 timeout: Duration::from_secs(30),
                 max_bytes: 20_000_000,
-                honour_noai: true,
+                opt_outs: picseek_optout::OptOutOptions {
+                    cache_dir: dir.path().join(format!("opt-outs-{run}")),
+                    ..Default::default()
+                },
                 backoff: Duration::from_millis(500),
                 ..DownloadOptions::default()
             };

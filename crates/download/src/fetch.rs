@@ -4,9 +4,11 @@ use std::path::Path;
 use std::time::Duration;
 
 use backon::{BackoffBuilder, ExponentialBuilder};
-use picseek_manifest::{DownloadRecord, DownloadStatus, FailureReason, sha256_hex, write_atomic};
+use std::sync::Arc;
+
+use picseek_manifest::{DownloadRecord, DownloadStatus, FailureReason, OptOutNote, sha256_hex, write_atomic};
+use picseek_optout::{HostPace, OptOuts, Verdict, parse_retry_after};
 use reqwest::StatusCode;
-use reqwest::header::{HeaderMap, RETRY_AFTER};
 
 use crate::limiter::HostLimiter;
 use crate::{DownloadOptions, Job};
@@ -30,8 +32,8 @@ pub(crate) enum FetchError {
     TooLarge { limit: u64 },
     #[error("the response is not an image (Content-Type {0:?})")]
     NotAnImage(String),
-    #[error("served with X-Robots-Tag noai (the host asks that it not be used for AI)")]
-    NoAi,
+    #[error("{}", .0.opt_out.describe())]
+    OptedOut(OptOutNote),
     #[error("not an http(s) URL")]
     InvalidUrl,
     #[error("{0}")]
@@ -58,7 +60,7 @@ impl FetchError {
             Self::Truncated { .. } => FailureReason::Truncated,
             Self::TooLarge { .. } => FailureReason::TooLarge,
             Self::NotAnImage(_) => FailureReason::NotAnImage,
-            Self::NoAi => FailureReason::NoAi,
+            Self::OptedOut(note) => note.opt_out.reason(),
             Self::InvalidUrl => FailureReason::InvalidUrl,
             Self::Write(_) => FailureReason::Write,
             Self::Throttled { .. } => FailureReason::Throttled,
@@ -110,27 +112,13 @@ fn error_chain(e: &dyn std::error::Error) -> String {
     text
 }
 
-/// `Retry-After` as seconds or an HTTP date.
-fn parse_retry_after(headers: &HeaderMap) -> Option<Duration> {
-    let value = headers.get(RETRY_AFTER)?.to_str().ok()?.trim();
-    if let Ok(seconds) = value.parse::<u64>() {
-        return Some(Duration::from_secs(seconds));
-    }
-    let when = httpdate::parse_http_date(value).ok()?;
-    Some(when.duration_since(std::time::SystemTime::now()).unwrap_or_default())
-}
-
-fn forbids_ai(headers: &HeaderMap) -> bool {
-    headers.get_all("x-robots-tag").iter().filter_map(|v| v.to_str().ok()).any(|v| {
-        v.to_ascii_lowercase().split([',', ' ', ':']).any(|directive| directive == "noai" || directive == "noimageai")
-    })
-}
-
 /// A downloaded image, checked and written.
 struct Fetched {
     sha256: String,
     bytes: u64,
     http_status: u16,
+    /// The opt-out a flag overrode, if one applied.
+    opt_out: Option<OptOutNote>,
 }
 
 impl Fetched {
@@ -148,14 +136,37 @@ impl Fetched {
             error: None,
             attempts,
             provenance: None,
+            opt_out: self.opt_out,
         }
+    }
+}
+
+/// A host's pace in a download, for the opt-out files read from it.
+struct LimiterPace<'a> {
+    limiter: &'a HostLimiter,
+    host: &'a str,
+}
+
+impl HostPace for LimiterPace<'_> {
+    type Turn = crate::limiter::Turn;
+
+    fn turn(&self) -> impl std::future::Future<Output = Self::Turn> {
+        self.limiter.turn(self.host)
+    }
+
+    fn refused(&self, turn: &Self::Turn, retry_after: Option<Duration>) {
+        self.limiter.refused(self.host, turn.started, retry_after.map(|d| d.min(MAX_DELAY)));
+    }
+
+    fn served(&self) {
+        self.limiter.served(self.host);
     }
 }
 
 pub(crate) struct Fetcher {
     client: reqwest::Client,
+    opt_outs: Arc<OptOuts>,
     max_bytes: u64,
-    honour_noai: bool,
     retries: usize,
     backoff: Duration,
 }
@@ -163,17 +174,17 @@ pub(crate) struct Fetcher {
 impl Fetcher {
     pub(crate) fn new(opts: &DownloadOptions) -> Result<Self, reqwest::Error> {
         let client = reqwest::Client::builder()
-            .user_agent(concat!("picseek/", env!("CARGO_PKG_VERSION"), " (personal image-retrieval dataset builder)"))
+            .user_agent(opts.opt_outs.user_agent_header())
             .timeout(opts.timeout)
             .connect_timeout(opts.timeout.min(Duration::from_secs(10)))
             .build()?;
-        Ok(Self {
-            client,
-            max_bytes: opts.max_bytes,
-            honour_noai: opts.honour_noai,
-            retries: opts.retries,
-            backoff: opts.backoff,
-        })
+        let opt_outs = Arc::new(OptOuts::new(opts.opt_outs.clone(), client.clone()));
+        Ok(Self { client, opt_outs, max_bytes: opts.max_bytes, retries: opts.retries, backoff: opts.backoff })
+    }
+
+    /// The opt-outs this fetcher decides with.
+    pub(crate) fn opt_outs(&self) -> &OptOuts {
+        &self.opt_outs
     }
 
     /// Fetches `job`, taking turns on its host through `limiter`, and returns its
@@ -190,8 +201,18 @@ impl Fetcher {
         in_flight: &tokio::sync::Semaphore,
         throttle_timeout: Duration,
     ) -> DownloadRecord {
-        let Some(host) = host_of(&job.url) else {
+        let (Some(host), Ok(url)) = (host_of(&job.url), url::Url::parse(&job.url)) else {
             return FetchError::InvalidUrl.record(job, 0);
+        };
+        // The host's robots.txt and tdmrep.json, read once per run on the host's pace.
+        let rules = self.opt_outs.rules_for(&url, &LimiterPace { limiter, host: &host }).await;
+        if let Some(delay) = rules.crawl_delay(&self.opt_outs.options().agent) {
+            limiter.set_floor(&host, delay);
+        }
+        let overridden = match self.opt_outs.before_fetch(&rules, &url) {
+            Verdict::Skip(note) => return FetchError::OptedOut(note).record(job, 0),
+            Verdict::FetchOverriding(note) => Some(note),
+            Verdict::Fetch => None,
         };
         let mut attempts = 0;
         let mut backoff = ExponentialBuilder::default()
@@ -209,7 +230,7 @@ impl Fetcher {
             // holds none of the global places in flight.
             let place = in_flight.acquire().await.expect("the semaphore is never closed");
             attempts += 1;
-            let result = self.fetch_once(out_dir, job).await;
+            let result = self.fetch_once(out_dir, job, overridden.clone()).await;
             let started = turn.started;
             drop((place, turn));
             let error = match result {
@@ -242,8 +263,13 @@ impl Fetcher {
         }
     }
 
-    async fn fetch_once(&self, out_dir: &Path, job: &Job) -> Result<Fetched, FetchError> {
-        let (body, status) = self.fetch_image(&job.url).await?;
+    async fn fetch_once(
+        &self,
+        out_dir: &Path,
+        job: &Job,
+        overridden: Option<OptOutNote>,
+    ) -> Result<Fetched, FetchError> {
+        let (body, status, on_response) = self.fetch_image(&job.url).await?;
         let sha256 = sha256_hex(&body);
         let path = out_dir.join(&job.relative_path);
         let bytes = body.len() as u64;
@@ -251,12 +277,14 @@ impl Fetcher {
             .await
             .map_err(|e| FetchError::Write(e.to_string()))?
             .map_err(|e| FetchError::Write(e.to_string()))?;
-        Ok(Fetched { sha256, bytes, http_status: status })
+        Ok(Fetched { sha256, bytes, http_status: status, opt_out: on_response.or(overridden) })
     }
 
-    /// One GET of `url`, kept only if it is complete, within the size limit, allowed
-    /// for AI use (unless told otherwise) and an image by its bytes: the body and status.
-    pub(crate) async fn fetch_image(&self, url: &str) -> Result<(Vec<u8>, u16), FetchError> {
+    /// One GET of `url`, kept only if it is complete, within the size limit, not opted
+    /// out by its headers (`tdm-reservation`, `X-Robots-Tag: noai`; unless a flag
+    /// overrides it, whose note comes back) and an image by its bytes: the body, status
+    /// and note.
+    pub(crate) async fn fetch_image(&self, url: &str) -> Result<(Vec<u8>, u16, Option<OptOutNote>), FetchError> {
         if host_of(url).is_none() {
             return Err(FetchError::InvalidUrl);
         }
@@ -268,9 +296,11 @@ impl Fetcher {
                 retry_after: parse_retry_after(response.headers()),
             });
         }
-        if self.honour_noai && forbids_ai(response.headers()) {
-            return Err(FetchError::NoAi);
-        }
+        let overridden = match self.opt_outs.after_headers(response.headers()) {
+            Verdict::Skip(note) => return Err(FetchError::OptedOut(note)),
+            Verdict::FetchOverriding(note) => Some(note),
+            Verdict::Fetch => None,
+        };
         let expected = response.content_length();
         if expected.is_some_and(|len| len > self.max_bytes) {
             return Err(FetchError::TooLarge { limit: self.max_bytes });
@@ -302,35 +332,13 @@ impl Fetcher {
         if image::guess_format(&body).is_err() {
             return Err(FetchError::NotAnImage(content_type));
         }
-        Ok((body, status.as_u16()))
+        Ok((body, status.as_u16(), overridden))
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn retry_after_as_seconds_or_date() {
-        let mut headers = HeaderMap::new();
-        headers.insert(RETRY_AFTER, "7".parse().unwrap());
-        assert_eq!(parse_retry_after(&headers), Some(Duration::from_secs(7)));
-        let later = std::time::SystemTime::now() + Duration::from_secs(30);
-        headers.insert(RETRY_AFTER, httpdate::fmt_http_date(later).parse().unwrap());
-        let parsed = parse_retry_after(&headers).unwrap();
-        assert!(parsed > Duration::from_secs(27) && parsed <= Duration::from_secs(30), "{parsed:?}");
-    }
-
-    #[test]
-    fn noai_directives_are_recognised() {
-        for (value, forbids) in
-            [("noai", true), ("noindex, noimageai", true), ("googlebot: noai", true), ("noindex", false)]
-        {
-            let mut headers = HeaderMap::new();
-            headers.insert("x-robots-tag", value.parse().unwrap());
-            assert_eq!(forbids_ai(&headers), forbids, "{value}");
-        }
-    }
 
     #[test]
     fn which_failures_are_retried() {

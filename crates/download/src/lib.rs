@@ -34,6 +34,8 @@ use serde::Serialize;
 
 use crate::fetch::{FetchError, Fetcher};
 use crate::limiter::HostLimiter;
+use picseek_manifest::OptOutSummary;
+use picseek_optout::{OptOutOptions, OptOuts};
 
 /// How often the manifest is saved while downloading.
 const SAVE_EVERY: Duration = Duration::from_secs(2);
@@ -61,8 +63,8 @@ pub struct DownloadOptions {
     pub timeout: Duration,
     /// The largest file accepted, in bytes.
     pub max_bytes: u64,
-    /// Skip images served with `X-Robots-Tag: noai` or `noimageai`.
-    pub honour_noai: bool,
+    /// How robots.txt, TDMRep and `noai` are treated, and the user agent.
+    pub opt_outs: OptOutOptions,
     /// The first back-off delay; it doubles with each retry (with jitter).
     pub backoff: Duration,
     /// Download only the URLs of this shard's hosts (see [`shard_of_url`]), into the
@@ -84,7 +86,7 @@ impl Default for DownloadOptions {
             retries: 3,
             timeout: Duration::from_secs(30),
             max_bytes: 20_000_000,
-            honour_noai: true,
+            opt_outs: OptOutOptions::default(),
             backoff: Duration::from_millis(500),
             shard: None,
             progress: Reporter::default(),
@@ -125,7 +127,7 @@ impl DownloadOptions {
         if self.max_bytes == 0 {
             return Err(InvalidOption::new("max_bytes", "must be at least 1"));
         }
-        Ok(())
+        self.opt_outs.validate()
     }
 }
 
@@ -173,15 +175,18 @@ pub enum DownloadError {
 
 /// Fetches one image URL (a query image, say) with the same checks as a download: http(s)
 /// only, `timeout`, `max_bytes`, a complete body that is an image by its bytes, and
-/// `X-Robots-Tag: noai` honoured unless `honour_noai` is off. One attempt, no retries:
-/// the caller is a person waiting.
+/// the response's own opt-outs (`X-Robots-Tag: noai`, `tdm-reservation`) honoured as
+/// `opts.opt_outs` says. One attempt, no retries: the caller is a person waiting, who
+/// fetches one image as a browser would, so robots.txt (which governs crawlers) is not
+/// read.
 pub async fn fetch_image(url: &str, opts: &DownloadOptions) -> Result<Vec<u8>, DownloadError> {
     opts.validate()?;
     let fetcher = fetch::Fetcher::new(opts).map_err(|e| DownloadError::Client(e.to_string()))?;
-    fetcher.fetch_image(url).await.map(|(body, _)| body).map_err(|e| {
+    fetcher.fetch_image(url).await.map(|(body, _, _)| body).map_err(|e| {
         // In words: the status's name, or what went wrong (never the manifest's code).
         let reason = match e.code() {
-            code @ (FailureReason::Http(_) | FailureReason::NoAi) => code.describe(),
+            FailureReason::Http(_) => e.code().describe(),
+            _ if let FetchError::OptedOut(note) = &e => note.opt_out.describe(),
             code @ (FailureReason::Timeout | FailureReason::Connection) => format!("{} ({e})", code.describe()),
             _ => e.to_string(),
         };
@@ -209,6 +214,8 @@ pub struct DownloadReport {
     pub summary: BTreeMap<DownloadOutcome, usize>,
     /// What each host contacted in this run saw: requests, refusals, its final rate.
     pub hosts: Vec<HostReport>,
+    /// How opt-outs were treated and what each host declared (also `raw/opt-outs.json`).
+    pub opt_outs: OptOutSummary,
     /// The whole manifest, in `urls.json` order.
     #[serde(skip)]
     pub records: Vec<DownloadRecord>,
@@ -220,7 +227,7 @@ impl DownloadReport {
         self.summary.get(&DownloadOutcome::OK).copied().unwrap_or(0)
     }
 
-    /// URLs that failed (skipped ones, such as `noai`, were not tried on purpose).
+    /// URLs that failed (skipped ones, opted out by their host, were not tried on purpose).
     pub fn failed(&self) -> usize {
         self.summary.iter().filter(|(o, _)| o.status == DownloadStatus::Failed).map(|(_, n)| n).sum()
     }
@@ -384,6 +391,8 @@ pub async fn download(opts: &DownloadOptions) -> Result<DownloadReport, Download
     report.hosts = limiter.reports();
     drop(progress);
     save(&manifest_path, &records)?;
+    let done: Vec<DownloadRecord> = records.iter().flatten().cloned().collect();
+    report.opt_outs = write_opt_out_summary(fetcher.opt_outs(), &manifest_path, &done)?;
     if let Some(shard) = opts.shard {
         shard.mark_complete(&opts.out_dir, &fingerprint, records.len())?;
     }
@@ -448,8 +457,25 @@ pub fn merge_download(opts: &DownloadOptions, count: Option<usize>) -> Result<Do
     }
     let manifest = DataDir::stage_manifest(&opts.out_dir);
     write_json_atomic(&manifest, &records)?;
-    let report = DownloadReport { manifest, reused: records.len(), ..DownloadReport::default() };
+    let opt_outs = OptOuts::new(opts.opt_outs.clone(), reqwest::Client::new());
+    let opt_outs = write_opt_out_summary(&opt_outs, &manifest, &records)?;
+    let report = DownloadReport { manifest, reused: records.len(), opt_outs, ..DownloadReport::default() };
     Ok(report.finish(records))
+}
+
+/// Writes `opt-outs.json` beside `manifest`: the options, and per host of `records` what
+/// it declared (as this run read it, or an earlier run kept it) and what it cost.
+fn write_opt_out_summary(
+    opt_outs: &OptOuts,
+    manifest: &Path,
+    records: &[DownloadRecord],
+) -> Result<OptOutSummary, ManifestError> {
+    let rules = opt_outs.known_rules(records.iter().map(|r| r.url.as_str()));
+    let notes = records.iter().filter_map(|r| r.opt_out.as_ref().map(|note| (r.url.as_str(), note)));
+    let summary = opt_outs.options().summary(opt_outs.host_summaries(notes, &rules));
+    let dir = manifest.parent().unwrap_or(Path::new("."));
+    write_json_atomic(&DataDir::opt_out_summary(dir), &summary)?;
+    Ok(summary)
 }
 
 /// `sources.json` beside `urls.json`, if crawl wrote one (a `urls.json` made elsewhere
@@ -495,6 +521,7 @@ fn reuse_earlier_download(out_dir: &Path, job: &Job, earlier: Option<DownloadRec
         error: None,
         attempts: 1,
         provenance: None,
+        opt_out: None,
     })
 }
 
@@ -504,7 +531,11 @@ impl FetchError {
             url: job.url.clone(),
             category: job.category.clone(),
             term: job.term.clone(),
-            status: if matches!(self, FetchError::NoAi) { DownloadStatus::Skipped } else { DownloadStatus::Failed },
+            status: if matches!(self, FetchError::OptedOut(_)) {
+                DownloadStatus::Skipped
+            } else {
+                DownloadStatus::Failed
+            },
             path: None,
             sha256: None,
             bytes: None,
@@ -513,6 +544,10 @@ impl FetchError {
             error: Some(format!("{}: {self}", self.code())),
             attempts,
             provenance: None,
+            opt_out: match self {
+                FetchError::OptedOut(note) => Some(note.clone()),
+                _ => None,
+            },
         }
     }
 }
@@ -547,6 +582,7 @@ mod tests {
             error: None,
             attempts: 2,
             provenance: None,
+            opt_out: None,
         }
     }
 

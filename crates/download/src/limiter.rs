@@ -88,6 +88,9 @@ struct HostPace {
     recent_successes: VecDeque<Instant>,
     /// Resets and timeouts of the last [`ERROR_WINDOW`].
     recent_errors: VecDeque<Instant>,
+    /// The shortest time between two requests, whatever the rate: the host's
+    /// robots.txt `Crawl-delay`.
+    floor: Option<Duration>,
     report: HostReport,
 }
 
@@ -132,6 +135,7 @@ impl HostLimiter {
             refusing_since: None,
             recent_successes: VecDeque::new(),
             recent_errors: VecDeque::new(),
+            floor: None,
             report: HostReport { host: host.to_owned(), ..HostReport::default() },
         });
         f(pace)
@@ -155,8 +159,9 @@ impl HostLimiter {
                 if pace.next_slot > now {
                     return Some(pace.next_slot);
                 }
-                if let Some(rate) = pace.rate {
-                    pace.next_slot = now + Duration::from_secs_f64(1.0 / rate);
+                let period = pace.rate.map(|rate| Duration::from_secs_f64(1.0 / rate));
+                if let Some(period) = period.max(pace.floor) {
+                    pace.next_slot = now + period;
                 }
                 pace.report.requests += 1;
                 pace.first_request.get_or_insert(now);
@@ -170,6 +175,12 @@ impl HostLimiter {
         let started = Instant::now();
         self.with_host(host, |pace| pace.report.waited_seconds += (started - asked).as_secs_f64());
         Turn { started, _connection: connection }
+    }
+
+    /// Requests to `host` start at least `floor` apart from now on, whatever its rate
+    /// (its robots.txt's `Crawl-delay`).
+    pub(crate) fn set_floor(&self, host: &str, floor: Duration) {
+        self.with_host(host, |pace| pace.floor = Some(floor));
     }
 
     /// The host served the request.

@@ -30,6 +30,10 @@ pub struct TermRecord {
     /// crawl with another filter does it again.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub licenses: Vec<u8>,
+    /// The opt-out that failed it: the search host's robots.txt, TDMRep, or the page's
+    /// `noai`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub opt_out: Option<crate::OptOut>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

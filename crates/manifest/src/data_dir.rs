@@ -6,7 +6,7 @@
 use std::path::{Path, PathBuf};
 
 /// The data directory: `urls.json`, `raw/`, `clean/`, `train/`, `test/`, `provenance/`,
-/// `split.json`, `index/`, `eval-models/` and `report.html`. [`Default`] is the working directory
+/// `split.json`, `index/`, `eval-models/`, `opt-outs/` and `report.html`. [`Default`] is the working directory
 /// itself (paths as the stages' own defaults spell them).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct DataDir {
@@ -66,6 +66,17 @@ impl DataDir {
     /// The index folder.
     pub fn index(&self) -> PathBuf {
         self.root.join("index")
+    }
+
+    /// The hosts' robots.txt and tdmrep.json files as crawl and download last read them,
+    /// one file per origin (reused for a day, as RFC 9309 allows).
+    pub fn opt_out_cache(&self) -> PathBuf {
+        self.root.join("opt-outs")
+    }
+
+    /// The opt-outs a download (or a shard of it) met, per host, in `stage_dir`.
+    pub fn opt_out_summary(stage_dir: &Path) -> PathBuf {
+        stage_dir.join("opt-outs.json")
     }
 
     /// `eval --model A --model B`'s indexes of the training side, one folder per model

@@ -204,6 +204,12 @@ pub enum FailureReason {
     Write,
     /// The host refused every request for too long; a re-run resumes it.
     Throttled,
+    /// The host's robots.txt disallows it for picseek's agent.
+    Robots,
+    /// The host's robots.txt could not be read: disallowed until a later run can.
+    RobotsUnavailable,
+    /// Text and data mining is reserved (TDMRep) and the user holds no policy it offers.
+    TdmReserved,
 }
 
 impl FailureReason {
@@ -232,6 +238,9 @@ impl FailureReason {
             FailureReason::InvalidUrl => "not an http(s) URL",
             FailureReason::Write => "could not be written to disk",
             FailureReason::Throttled => "the host kept refusing (throttled; a re-run resumes)",
+            FailureReason::Robots => "disallowed by the host's robots.txt",
+            FailureReason::RobotsUnavailable => "the host's robots.txt could not be read (a re-run asks again)",
+            FailureReason::TdmReserved => "text and data mining reserved (TDMRep)",
         };
         words.to_owned()
     }
@@ -250,6 +259,9 @@ impl fmt::Display for FailureReason {
             FailureReason::InvalidUrl => "invalid_url",
             FailureReason::Write => "write",
             FailureReason::Throttled => "throttled",
+            FailureReason::Robots => "robots",
+            FailureReason::RobotsUnavailable => "robots-unavailable",
+            FailureReason::TdmReserved => "tdm-reserved",
         })
     }
 }
@@ -272,6 +284,9 @@ impl FromStr for FailureReason {
             "invalid_url" => FailureReason::InvalidUrl,
             "write" => FailureReason::Write,
             "throttled" => FailureReason::Throttled,
+            "robots" => FailureReason::Robots,
+            "robots-unavailable" => FailureReason::RobotsUnavailable,
+            "tdm-reserved" => FailureReason::TdmReserved,
             _ => return Err(unknown()),
         })
     }
@@ -353,7 +368,16 @@ mod tests {
         let duplicate = CleanOutcome::Rejected(RejectReason::DuplicateOf("Cat/a.jpg".into()).kind());
         assert_eq!(duplicate.to_string(), "rejected: duplicate");
         assert_eq!("rejected: duplicate".parse::<CleanOutcome>().unwrap(), duplicate);
-        for code in ["ok", "failed: http_404", "skipped: noai", "failed: unknown", "failed: throttled"] {
+        for code in [
+            "ok",
+            "failed: http_404",
+            "skipped: noai",
+            "failed: unknown",
+            "failed: throttled",
+            "skipped: robots",
+            "skipped: robots-unavailable",
+            "skipped: tdm-reserved",
+        ] {
             assert_eq!(code.parse::<DownloadOutcome>().unwrap().to_string(), code);
         }
         assert!("failed: gone_fishing".parse::<DownloadOutcome>().is_err());

@@ -28,7 +28,8 @@ pub struct DownloadRecord {
     /// The status of the last response, if any came.
     pub http_status: Option<u16>,
     /// Why it was not downloaded (`http_404`, `timeout`, `not_an_image`, `too_large`,
-    /// `truncated`, `connection`, `invalid_url`, `noai`, `throttled`, `write`).
+    /// `truncated`, `connection`, `invalid_url`, `noai`, `throttled`, `write`, `robots`,
+    /// `robots-unavailable`, `tdm-reserved`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<FailureReason>,
     /// What went wrong, for a person: `<reason>: <message>`.
@@ -38,6 +39,10 @@ pub struct DownloadRecord {
     /// The photo's page, owner and licence, from `sources.json` beside `urls.json`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub provenance: Option<crate::PhotoSource>,
+    /// The opt-out that applied to it (robots.txt, TDMRep, `noai`): honoured (it was
+    /// skipped), or overridden by a flag.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub opt_out: Option<crate::OptOutNote>,
 }
 
 impl DownloadRecord {
@@ -65,6 +70,8 @@ struct StoredDownloadRecord {
     attempts: u32,
     #[serde(default)]
     provenance: Option<crate::PhotoSource>,
+    #[serde(default)]
+    opt_out: Option<crate::OptOutNote>,
 }
 
 impl From<StoredDownloadRecord> for DownloadRecord {
@@ -83,6 +90,7 @@ impl From<StoredDownloadRecord> for DownloadRecord {
             error: s.error,
             attempts: s.attempts,
             provenance: s.provenance,
+            opt_out: s.opt_out,
         }
     }
 }
@@ -95,7 +103,7 @@ pub enum DownloadStatus {
     Ok,
     /// Not downloaded; `error` says why, and a re-run tries again.
     Failed,
-    /// Deliberately not downloaded (e.g. `X-Robots-Tag: noai`).
+    /// Deliberately not downloaded: an opt-out (robots.txt, TDMRep, `noai`) applies.
     Skipped,
 }
 

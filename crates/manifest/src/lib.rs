@@ -12,6 +12,7 @@ mod download;
 mod index;
 mod kinds;
 mod lock;
+mod optout;
 pub mod progress;
 mod provenance;
 mod shard;
@@ -29,6 +30,7 @@ pub use kinds::{
     UnknownName,
 };
 pub use lock::{DataDirLock, LOCK_FILE, LockError, TEMPORARY_PREFIX, remove_stale_temporaries};
+pub use optout::{HostOptOuts, OptOut, OptOutNote, OptOutSummary, RobotsTxtState};
 pub use provenance::{
     FolderProvenance, License, OLD_PROVENANCE_FILE, PROVENANCE_DIR, PhotoSource, SOURCES_FILE, SourcesManifest,
     provenance_path,

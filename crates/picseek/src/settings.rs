@@ -15,6 +15,7 @@ use picseek_embed::ModelOptions;
 use picseek_export::{ExportFormat, ExportOptions};
 use picseek_index::{AnnChoices, BuildChoices, IndexOptions, RecordedBuild};
 use picseek_manifest::{DataDir, Metric, Shard};
+use picseek_optout::OptOutOptions;
 use picseek_pipeline::{CompareOptions, RunOptions, Stage};
 use picseek_report::ReportOptions;
 use picseek_search::{EvalOptions, ItemFilter};
@@ -23,7 +24,7 @@ use picseek_split::SplitOptions;
 
 use crate::cli::{
     AnnArgs, BuildArgs, CleanArgs, CrawlArgs, DoctorArgs, DownloadArgs, EvalArgs, ExportArgs, IndexArgs, ModelArgs,
-    ModelRunArgs, ReportArgs, RunArgs, SearchArgs, ServeArgs, ShardArgs, ShardFlag, SplitArgs,
+    ModelRunArgs, OptOutArgs, ReportArgs, RunArgs, SearchArgs, ServeArgs, ShardArgs, ShardFlag, SplitArgs,
 };
 
 impl ShardArgs {
@@ -85,8 +86,28 @@ impl CrawlArgs {
             term_timeout: Duration::from_secs(self.term_timeout),
             source,
             licenses: self.licenses.map(|l| l.0).unwrap_or_default(),
+            opt_outs: self.opt_outs.options(data),
             progress: Default::default(),
         })
+    }
+}
+
+impl OptOutArgs {
+    /// The opt-out options of these flags, kept in the data directory's `opt-outs/`.
+    pub fn options(&self, data: &DataDir) -> OptOutOptions {
+        if self.ignore_robots {
+            tracing::warn!(
+                "--ignore-robots: robots.txt is read and recorded but not obeyed; the manifests and the dataset card say so"
+            );
+        }
+        OptOutOptions {
+            agent: self.user_agent.clone(),
+            ignore_robots: self.ignore_robots,
+            ignore_noai: self.ignore_noai,
+            tdm_policies: self.tdm_policies.clone(),
+            cache_dir: data.opt_out_cache(),
+            ..OptOutOptions::default()
+        }
     }
 }
 
@@ -104,7 +125,7 @@ impl DownloadArgs {
             retries: self.retries,
             timeout,
             max_bytes: self.max_bytes,
-            honour_noai: !self.ignore_noai,
+            opt_outs: self.opt_outs.options(data),
             shard: self.shard.shard()?,
             ..DownloadOptions::default()
         })
@@ -258,6 +279,7 @@ impl RunArgs {
                 urls_path: crawl.urls_path.clone(),
                 out_dir: data.raw(),
                 rate: self.download_rate,
+                opt_outs: crawl.opt_outs.clone(),
                 ..DownloadOptions::default()
             },
             crawl,

@@ -36,6 +36,26 @@ impl std::str::FromStr for ShardFlag {
     }
 }
 
+/// How the web's opt-outs are treated, for crawl, download and run.
+#[derive(Args, Clone)]
+pub struct OptOutArgs {
+    /// The user agent: the product token robots.txt groups are matched against, sent as
+    /// the User-Agent header's product (letters, '-' and '_').
+    #[arg(long, value_name = "TOKEN", default_value = picseek_optout::OptOutOptions::DEFAULT_AGENT)]
+    pub user_agent: String,
+    /// Read and record every host's robots.txt, but fetch what it disallows (recorded
+    /// in the manifests and the export's dataset card; a warning says so).
+    #[arg(long)]
+    pub ignore_robots: bool,
+    /// A TDM policy you hold (its URL): images whose TDMRep reservation offers this
+    /// policy are downloaded, and their records say so; repeat for more.
+    #[arg(long = "tdm-policy", value_name = "URL")]
+    pub tdm_policies: Vec<String>,
+    /// Download images even when served with X-Robots-Tag noai / noimageai (recorded).
+    #[arg(long)]
+    pub ignore_noai: bool,
+}
+
 /// Where the CLIP model is and how many cores it uses, for every command that runs it.
 #[derive(Args, Clone)]
 pub struct ModelArgs {

@@ -11,7 +11,7 @@ use picseek_index::IndexOptions;
 use picseek_manifest::{ClassNaming, Metric, QualityFlag};
 use picseek_split::SplitOptions;
 
-use super::{AnnArgs, BuildArgs, Licenses, ModelArgs, ShardArgs, parse_licenses};
+use super::{AnnArgs, BuildArgs, Licenses, ModelArgs, OptOutArgs, ShardArgs, parse_licenses};
 
 #[derive(Args)]
 pub struct CrawlArgs {
@@ -64,6 +64,8 @@ pub struct CrawlArgs {
     /// comma-separated [default: every licence].
     #[arg(long = "license", value_parser = parse_licenses)]
     pub licenses: Option<Licenses>,
+    #[command(flatten)]
+    pub opt_outs: OptOutArgs,
 }
 
 #[derive(Args)]
@@ -98,9 +100,8 @@ pub struct DownloadArgs {
     /// Largest file accepted, in bytes.
     #[arg(long, default_value_t = DownloadOptions::default().max_bytes)]
     pub max_bytes: u64,
-    /// Download images even when served with X-Robots-Tag noai / noimageai.
-    #[arg(long)]
-    pub ignore_noai: bool,
+    #[command(flatten)]
+    pub opt_outs: OptOutArgs,
     #[command(flatten)]
     pub shard: ShardArgs,
 }

@@ -21,6 +21,12 @@ pub fn crawl(ctx: &Context, args: CrawlArgs) -> anyhow::Result<()> {
         }
     })?;
     if report.urls_found() == 0 && !report.failed.is_empty() {
+        if let Some((host, opt_out)) = report.terms.iter().find_map(|t| match &t.failure {
+            Some(picseek_crawl::TermFailure::OptedOut { host, opt_out }) => Some((host, opt_out)),
+            _ => None,
+        }) {
+            bail!("{host} opted out of the crawl: {}; {}", opt_out.describe(), OPTED_OUT_ADVICE);
+        }
         bail!("{} term(s) failed and nothing was found: {}", report.failed.len(), report.failed.join(", "));
     }
     ctx.fail_if_strict(report.failed.len(), "term(s) failed", &report.failed)
@@ -46,15 +52,21 @@ pub fn write_crawl_table(out: &mut dyn Write, report: &CrawlReport) -> std::io::
     write_crawl_advice(out, report)
 }
 
+/// What to do when the search host opted out of being crawled.
+const OPTED_OUT_ADVICE: &str = "Flickr's API is the sanctioned route: --source flickr-api (with FLICKR_API_KEY); \
+     or start from a folder of your own photos: `picseek clean --in DIR`";
+
 /// What to do about failed terms, once per kind of failure, under the table.
 pub fn write_crawl_advice(out: &mut dyn Write, report: &CrawlReport) -> std::io::Result<()> {
     use picseek_crawl::TermFailure;
     let mut unreachable: Vec<&str> = Vec::new();
     let mut no_photos: Vec<&str> = Vec::new();
+    let mut opted_out: Vec<&str> = Vec::new();
     for t in &report.terms {
         match &t.failure {
             Some(TermFailure::Unreachable { host }) if !unreachable.contains(&host.as_str()) => unreachable.push(host),
             Some(TermFailure::NoPhotos) => no_photos.push(&t.term),
+            Some(TermFailure::OptedOut { host, .. }) if !opted_out.contains(&host.as_str()) => opted_out.push(host),
             Some(TermFailure::OtherHostsOnly { hosts }) => writeln!(
                 out,
                 "{}: the images on the page are on {}; if those are the photos, add --photo-host {}",
@@ -72,6 +84,9 @@ pub fn write_crawl_advice(out: &mut dyn Write, report: &CrawlReport) -> std::io:
              (with FLICKR_API_KEY), or start from a folder of your own photos: `picseek clean --in DIR`",
             unreachable.join(", ")
         )?;
+    }
+    if !opted_out.is_empty() {
+        writeln!(out, "{} opted out (see each term's note): {OPTED_OUT_ADVICE}", opted_out.join(", "))?;
     }
     if !no_photos.is_empty() {
         writeln!(out, "no photos on the page for {}: check the spelling, or --url-template", no_photos.join(", "))?;

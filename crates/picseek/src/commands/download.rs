@@ -39,5 +39,47 @@ pub fn write_download_summary(out: &mut dyn Write, report: &DownloadReport) -> s
             )?;
         }
     }
+    write_opt_outs(out, &report.opt_outs)?;
     writeln!(out, "wrote {}", report.manifest.display())
+}
+
+/// Per host: what its robots.txt and tdmrep.json said, and the URLs each kind of
+/// opt-out kept (or a flag fetched anyway).
+fn write_opt_outs(out: &mut dyn Write, summary: &picseek_manifest::OptOutSummary) -> std::io::Result<()> {
+    let flags: Vec<String> = [
+        summary.ignore_robots.then(|| "--ignore-robots".to_owned()),
+        summary.ignore_noai.then(|| "--ignore-noai".to_owned()),
+    ]
+    .into_iter()
+    .flatten()
+    .chain(summary.tdm_policies.iter().map(|p| format!("--tdm-policy {p}")))
+    .collect();
+    let touched: Vec<_> = summary
+        .hosts
+        .iter()
+        .filter(|h| !h.skipped.is_empty() || h.overridden > 0 || h.crawl_delay_seconds.is_some())
+        .collect();
+    if touched.is_empty() && flags.is_empty() {
+        return Ok(());
+    }
+    let treated =
+        if flags.is_empty() { "all obeyed".to_owned() } else { format!("overridden by {}", flags.join(", ")) };
+    writeln!(out, "opt-outs (user agent {}): {treated}", summary.agent)?;
+    for host in touched {
+        let mut parts: Vec<String> = host.skipped.iter().map(|(reason, n)| format!("{n} skipped: {reason}")).collect();
+        if host.overridden > 0 {
+            parts.push(format!("{} fetched despite an opt-out", host.overridden));
+        }
+        if let Some(delay) = host.crawl_delay_seconds {
+            parts.push(format!("crawl-delay {delay} s"));
+        }
+        let robots = match host.robots_txt {
+            picseek_manifest::RobotsTxtState::Rules => "robots.txt",
+            picseek_manifest::RobotsTxtState::None => "no robots.txt",
+            picseek_manifest::RobotsTxtState::Unavailable => "robots.txt unavailable",
+        };
+        let tdm = if host.tdmrep_json { ", tdmrep.json" } else { "" };
+        writeln!(out, "  {} ({robots}{tdm}): {}", host.origin, parts.join(", "))?;
+    }
+    Ok(())
 }
