@@ -420,3 +420,44 @@ fn bench_crawl_three_terms_of_sixty_urls_at_rate_five() {
     println!("crawl, 3 terms x 60 URLs, --rate 5 --concurrency 3, fixture site on 127.0.0.1");
     println!("runs (s): {seconds:.2?}   median: {:.2} s", seconds[1]);
 }
+
+#[test]
+fn a_search_page_the_hosts_robots_txt_disallows_is_not_loaded_and_the_api_is_offered() {
+    let site = FlickrSite::start_with_robots(Some("User-agent: *\nDisallow: /search/\n"));
+    let dir = tempfile::tempdir().unwrap();
+    let categories = write_categories(dir.path(), json!({"animal": ["Cat", "Owl"]}));
+    let data = dir.path().to_str().unwrap();
+    let template = site.url_template();
+    let out = crate::support::picseek_command().args(crawl_args(data, &categories, &template, &[])).output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    let error = stderr.lines().filter(|l| l.starts_with("picseek:")).collect::<Vec<_>>();
+    assert_eq!(error.len(), 1, "{stderr}");
+    assert!(error[0].contains("Disallow: /search/") && error[0].contains("--source flickr-api"), "{stderr}");
+    assert!(site.loaded_terms().is_empty(), "no search page was loaded");
+    let log = read(&dir.path().join("crawl.json"));
+    assert_eq!(log["animal"]["Cat"]["opt_out"]["kind"], "robots", "{log}");
+    assert_eq!(log["animal"]["Cat"]["opt_out"]["rule"], "Disallow: /search/", "{log}");
+
+    // The API's path is allowed: the sanctioned route works.
+    let api = crawl_api(dir.path(), &site, Some(API_KEY), &["--max-per-term", "5"]);
+    assert!(api.status.success(), "{}", String::from_utf8_lossy(&api.stderr));
+    assert_eq!(read(&dir.path().join("urls.json"))["animal"]["Cat"].as_array().unwrap().len(), 5);
+}
+
+#[test]
+fn a_search_page_that_says_noimageai_gives_no_photos() {
+    let site = FlickrSite::start();
+    let dir = tempfile::tempdir().unwrap();
+    let categories = write_categories(dir.path(), json!({"animal": ["NoAI", "Tulip"]}));
+    let data = dir.path().to_str().unwrap();
+    let template = site.url_template();
+    let out = crate::support::picseek_command().args(crawl_args(data, &categories, &template, &[])).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let log = read(&dir.path().join("crawl.json"));
+    assert_eq!(log["animal"]["NoAI"]["status"], "failed", "{log}");
+    assert_eq!(log["animal"]["NoAI"]["opt_out"]["directive"], "noimageai", "{log}");
+    let urls = read(&dir.path().join("urls.json"));
+    assert!(urls["animal"].get("NoAI").is_none(), "{urls}");
+    assert_eq!(urls["animal"]["Tulip"].as_array().unwrap().len(), 12);
+}

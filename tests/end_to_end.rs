@@ -20,6 +20,7 @@ mod immich_models;
 mod interrupt;
 mod leakage;
 mod model_download;
+mod opt_outs;
 mod own_folders;
 mod pixel_retrieval;
 mod provenance;

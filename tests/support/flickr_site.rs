@@ -3,9 +3,10 @@
 //! appended by JavaScript on each scroll to the bottom, then a "Load more results"
 //! button with a random id that appends more per click, junk images (logo, avatar,
 //! `data:` URI, tracking pixel, an image on another host), a fixed total per term, and a
-//! term ("broken") whose page answers 500. The server records when each search page was
-//! requested; the page reports when it handled each scroll or click (the browser's clock
-//! is this machine's), so tests can check the crawler's pace.
+//! term ("broken") whose page answers 500, a term ("NoAI") whose page says `noimageai`
+//! in its robots meta tag, and a robots.txt of the test's choosing. The server records
+//! when each search page was requested; the page reports when it handled each scroll or
+//! click (the browser's clock is this machine's), so tests can check the crawler's pace.
 
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
@@ -202,8 +203,20 @@ pub struct FlickrSite {
 
 impl FlickrSite {
     pub fn start() -> Self {
+        Self::start_with_robots(None)
+    }
+
+    /// The site, serving `robots` as its robots.txt (none: 404).
+    pub fn start_with_robots(robots: Option<&'static str>) -> Self {
         let events: Events = Arc::default();
+        let robots_txt = move || async move {
+            match robots {
+                Some(body) => (StatusCode::OK, body).into_response(),
+                None => StatusCode::NOT_FOUND.into_response(),
+            }
+        };
         let app = Router::new()
+            .route("/robots.txt", get(robots_txt))
             .route("/search/", get(search_page))
             .route("/event", get(record_event))
             .route("/65535/{file}", get(photo_file))
@@ -300,8 +313,10 @@ async fn search_page(
     } else {
         String::new()
     };
+    // "NoAI": a page whose robots meta tag opts its images out of AI use.
+    let robots_meta = if q.text == "NoAI" { r#"<meta name="robots" content="index, noimageai">"# } else { "" };
     let page = format!(
-        r#"<!doctype html><html><head><title>{term} | Flickr</title>
+        r#"<!doctype html><html><head><title>{term} | Flickr</title>{robots_meta}
 <style>.photo {{ display: block; width: 240px; height: 320px; background-size: cover; }}
 .photo img {{ width: 240px; height: 320px; }}</style></head>
 <body>

@@ -421,9 +421,6 @@ async fn opted_out(
     };
     let host = url.host_str()?.to_owned();
     let rules = opt_outs.rules_for(&url, &pacing::PagePace { pacer, host: &host }).await;
-    if let Some(delay) = rules.crawl_delay(&opts.opt_outs.agent) {
-        pacer.set_floor(&host, delay);
-    }
     match opt_outs.before_fetch(&rules, &url) {
         // A host that does not even serve its robots.txt is down, as far as the crawl
         // can tell; a later run asks again.

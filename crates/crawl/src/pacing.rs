@@ -51,6 +51,10 @@ impl picseek_optout::HostPace for PagePace<'_> {
     fn served(&self) {
         self.pacer.recover(self.host);
     }
+
+    fn floor(&self, delay: Duration) {
+        self.pacer.set_floor(self.host, delay);
+    }
 }
 
 /// The slowest a throttling host's actions are paced.

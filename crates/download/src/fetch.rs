@@ -161,6 +161,10 @@ impl HostPace for LimiterPace<'_> {
     fn served(&self) {
         self.limiter.served(self.host);
     }
+
+    fn floor(&self, delay: Duration) {
+        self.limiter.set_floor(self.host, delay);
+    }
 }
 
 pub(crate) struct Fetcher {
@@ -182,7 +186,7 @@ impl Fetcher {
         Ok(Self { client, opt_outs, max_bytes: opts.max_bytes, retries: opts.retries, backoff: opts.backoff })
     }
 
-    /// The opt-outs this fetcher decides with.
+    /// The opt-outs this fetcher decides with (and the files it read).
     pub(crate) fn opt_outs(&self) -> &OptOuts {
         &self.opt_outs
     }
@@ -206,9 +210,6 @@ impl Fetcher {
         };
         // The host's robots.txt and tdmrep.json, read once per run on the host's pace.
         let rules = self.opt_outs.rules_for(&url, &LimiterPace { limiter, host: &host }).await;
-        if let Some(delay) = rules.crawl_delay(&self.opt_outs.options().agent) {
-            limiter.set_floor(&host, delay);
-        }
         let overridden = match self.opt_outs.before_fetch(&rules, &url) {
             Verdict::Skip(note) => return FetchError::OptedOut(note).record(job, 0),
             Verdict::FetchOverriding(note) => Some(note),

@@ -76,6 +76,8 @@ struct HostPace {
     rate_before_cut: f64,
     /// When its first request started.
     first_request: Option<Instant>,
+    /// When its latest request started.
+    last_request: Option<Instant>,
     /// Whether the host served a request since the last cut.
     served_since_cut: bool,
     /// The earliest start of the next request.
@@ -129,6 +131,7 @@ impl HostLimiter {
             rate: self.ceiling,
             rate_before_cut: self.ceiling.unwrap_or(1.0),
             first_request: None,
+            last_request: None,
             served_since_cut: true,
             next_slot: Instant::now(),
             last_cut: None,
@@ -165,6 +168,7 @@ impl HostLimiter {
                 }
                 pace.report.requests += 1;
                 pace.first_request.get_or_insert(now);
+                pace.last_request = Some(now);
                 None
             });
             match slot {
@@ -180,7 +184,12 @@ impl HostLimiter {
     /// Requests to `host` start at least `floor` apart from now on, whatever its rate
     /// (its robots.txt's `Crawl-delay`).
     pub(crate) fn set_floor(&self, host: &str, floor: Duration) {
-        self.with_host(host, |pace| pace.floor = Some(floor));
+        self.with_host(host, |pace| {
+            pace.floor = Some(floor);
+            if let Some(last) = pace.last_request {
+                pace.next_slot = pace.next_slot.max(last + floor);
+            }
+        });
     }
 
     /// The host served the request.

@@ -5,6 +5,8 @@
 use std::collections::BTreeMap;
 use std::fmt::Write;
 
+use picseek_manifest::{DataDir, OptOutSummary};
+
 use crate::samples::Sample;
 use crate::{ExportOptions, ExportReport, Side};
 
@@ -76,6 +78,7 @@ pub(crate) fn dataset_card(opts: &ExportOptions, sides: &[(Side, Vec<Sample>)], 
          below when you share them.\n",
         needs.len()
     );
+    card.push_str(&opt_outs_section(opts));
     card.push_str(
         "## Credits\n\nEach image, its photo's owner, licence and page (`metadata.jsonl` has the same per image).\n\n",
     );
@@ -87,4 +90,43 @@ pub(crate) fn dataset_card(opts: &ExportOptions, sides: &[(Side, Vec<Sample>)], 
         let _ = writeln!(card, "- {}/{}: by {owner} ({license}){page}", sample.side.name(), m.file_name);
     }
     card
+}
+
+/// How the download treated the web's opt-outs, from `raw/opt-outs.json` (a dataset of
+/// one's own photos downloaded nothing, and says so).
+fn opt_outs_section(opts: &ExportOptions) -> String {
+    let path = DataDir::opt_out_summary(&opts.data.raw());
+    let mut section = String::from("## Opt-outs\n\n");
+    let Ok(summary) = picseek_manifest::read_json::<OptOutSummary>(&path) else {
+        section
+            .push_str("No download record (`raw/opt-outs.json`): the photos did not come from picseek's download.\n\n");
+        return section;
+    };
+    let obeyed = |ignored: bool| if ignored { "recorded but **not obeyed**" } else { "obeyed" };
+    let _ = writeln!(
+        section,
+        "Downloaded as user agent `{}`. robots.txt (RFC 9309) was {} (`--ignore-robots`); TDMRep reservations \
+         (`/.well-known/tdmrep.json`, `tdm-reservation` headers) were obeyed{}; `X-Robots-Tag: noai` / `noimageai` \
+         was {} (`--ignore-noai`). Each skipped photo's record in `raw/manifest.json` names the rule or declaration.\n",
+        summary.agent,
+        obeyed(summary.ignore_robots),
+        if summary.tdm_policies.is_empty() {
+            String::new()
+        } else {
+            format!(" except where they offer a policy the builder holds ({})", summary.tdm_policies.join(", "))
+        },
+        obeyed(summary.ignore_noai),
+    );
+    let rows: Vec<_> = summary.hosts.iter().filter(|h| !h.skipped.is_empty() || h.overridden > 0).collect();
+    if rows.is_empty() {
+        section.push_str("No host opted any photo out.\n\n");
+        return section;
+    }
+    section.push_str("| host | skipped | fetched despite an opt-out |\n|---|---|---|\n");
+    for host in rows {
+        let skipped: Vec<String> = host.skipped.iter().map(|(reason, n)| format!("{n} {reason}")).collect();
+        let _ = writeln!(section, "| {} | {} | {} |", host.origin, skipped.join(", "), host.overridden);
+    }
+    section.push('\n');
+    section
 }

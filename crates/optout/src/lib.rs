@@ -35,7 +35,7 @@ pub use tdmrep::{Reservation, TdmRule};
 pub struct OptOutOptions {
     /// The product token matched against robots.txt's `User-agent` lines and sent as the
     /// product of the `User-Agent` header.
-    pub agent: String,
+    pub user_agent: String,
     /// Read and record robots.txt, but fetch what it disallows (`--ignore-robots`).
     pub ignore_robots: bool,
     /// Record `noai` / `noimageai`, but fetch anyway (`--ignore-noai`).
@@ -51,7 +51,7 @@ pub struct OptOutOptions {
 impl Default for OptOutOptions {
     fn default() -> Self {
         Self {
-            agent: Self::DEFAULT_AGENT.into(),
+            user_agent: Self::DEFAULT_AGENT.into(),
             ignore_robots: false,
             ignore_noai: false,
             tdm_policies: Vec::new(),
@@ -67,17 +67,17 @@ impl OptOutOptions {
 
     /// The `User-Agent` header: the agent, picseek's version and what it is.
     pub fn user_agent_header(&self) -> String {
-        format!("{}/{} (personal image-retrieval dataset builder)", self.agent, env!("CARGO_PKG_VERSION"))
+        format!("{}/{} (personal image-retrieval dataset builder)", self.user_agent, env!("CARGO_PKG_VERSION"))
     }
 
     /// Refuses an agent robots.txt cannot name (RFC 9309: letters, `-` and `_`) and a
     /// policy that is not an absolute URL.
     pub fn validate(&self) -> Result<(), InvalidOption> {
         let token_chars = |c: char| c.is_ascii_alphabetic() || c == '-' || c == '_';
-        if self.agent.is_empty() || !self.agent.chars().all(token_chars) {
+        if self.user_agent.is_empty() || !self.user_agent.chars().all(token_chars) {
             return Err(InvalidOption::new(
-                "agent",
-                format!("must be letters, '-' and '_' only (a robots.txt product token), not {:?}", self.agent),
+                "user_agent",
+                format!("must be letters, '-' and '_' only (a robots.txt product token), not {:?}", self.user_agent),
             ));
         }
         if let Some(bad) = self.tdm_policies.iter().find(|p| url::Url::parse(p).is_err()) {
@@ -89,7 +89,7 @@ impl OptOutOptions {
     /// The summary of a run with these options over `hosts`.
     pub fn summary(&self, hosts: Vec<HostOptOuts>) -> OptOutSummary {
         OptOutSummary {
-            agent: self.agent.clone(),
+            agent: self.user_agent.clone(),
             ignore_robots: self.ignore_robots,
             ignore_noai: self.ignore_noai,
             tdm_policies: self.tdm_policies.clone(),
@@ -196,6 +196,9 @@ pub trait HostPace {
     fn refused(&self, turn: &Self::Turn, retry_after: Option<Duration>);
     /// The host answered.
     fn served(&self);
+    /// The host's robots.txt asks for `delay` between requests: the host's slowest pace
+    /// from now on.
+    fn floor(&self, delay: Duration);
 }
 
 /// `Retry-After` as seconds or an HTTP date.
@@ -232,7 +235,8 @@ impl OptOuts {
 
     /// The rules of `url`'s origin: kept from an earlier run if younger than
     /// `max_age`, else read now (robots.txt, then tdmrep.json), each request on the
-    /// host's `pace`. One read per origin per run, however many callers ask at once.
+    /// host's `pace`, which also learns the host's `Crawl-delay`. One read per origin
+    /// per run, however many callers ask at once.
     pub async fn rules_for(&self, url: &url::Url, pace: &impl HostPace) -> Arc<HostRules> {
         let origin = url.origin().ascii_serialization();
         let cell = self.origins.lock().expect("opt-out lock").entry(origin.clone()).or_default().clone();
@@ -277,9 +281,15 @@ impl OptOuts {
             && kept.robots_state() != RobotsTxtState::Unavailable
         {
             tracing::debug!("{origin}: robots.txt and tdmrep.json as read {} s ago", now - kept.fetched_at);
+            if let Some(delay) = kept.crawl_delay(&self.options.user_agent) {
+                pace.floor(delay);
+            }
             return kept;
         }
         let robots = self.read_robots(origin, pace).await;
+        if let Some(delay) = robots.crawl_delay(&self.options.user_agent) {
+            pace.floor(delay);
+        }
         let tdmrep = self.read_tdmrep(origin, pace).await;
         let rules = HostRules { origin: origin.to_owned(), robots, tdmrep, fetched_at: now };
         if rules.robots_state() != RobotsTxtState::Unavailable {
@@ -341,7 +351,7 @@ impl OptOuts {
 
     /// The verdict on `url` before it is fetched, from its origin's `rules`.
     pub fn before_fetch(&self, rules: &HostRules, url: &url::Url) -> Verdict {
-        if let Some(opt_out) = rules.robots_opt_out(&self.options.agent, url.as_str()) {
+        if let Some(opt_out) = rules.robots_opt_out(&self.options.user_agent, url.as_str()) {
             return self.decide(opt_out, self.options.ignore_robots.then(|| "--ignore-robots".to_owned()));
         }
         match rules.tdm_reservation(url) {
@@ -394,7 +404,7 @@ impl OptOuts {
             .map(|r| HostOptOuts {
                 origin: r.origin.clone(),
                 robots_txt: r.robots_state(),
-                crawl_delay_seconds: r.crawl_delay(&self.options.agent).map(|d| d.as_secs_f64()),
+                crawl_delay_seconds: r.crawl_delay(&self.options.user_agent).map(|d| d.as_secs_f64()),
                 tdmrep_json: r.tdmrep.is_some(),
                 fetched_at: r.fetched_at,
                 ..HostOptOuts::default()
@@ -455,8 +465,8 @@ mod tests {
     #[test]
     fn agents_must_be_product_tokens_and_policies_urls() {
         assert!(OptOutOptions::default().validate().is_ok());
-        let bad = OptOutOptions { agent: "picseek/1.0".into(), ..OptOutOptions::default() };
-        assert_eq!(bad.validate().unwrap_err().option, "agent");
+        let bad = OptOutOptions { user_agent: "picseek/1.0".into(), ..OptOutOptions::default() };
+        assert_eq!(bad.validate().unwrap_err().option, "user_agent");
         let bad = OptOutOptions { tdm_policies: vec!["policy".into()], ..OptOutOptions::default() };
         assert_eq!(bad.validate().unwrap_err().option, "tdm_policies");
     }

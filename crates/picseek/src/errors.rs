@@ -39,7 +39,11 @@ pub fn one_line(err: &anyhow::Error) -> String {
 
 /// `--flag <problem>` for a refused option.
 fn invalid_flag(err: &anyhow::Error) -> Option<String> {
-    let flag = |option: &str| format!("--{}", option.replace('_', "-"));
+    // Options named as their flags are, but for the repeatable ones, named in the singular.
+    let flag = |option: &str| match option {
+        "tdm_policies" => "--tdm-policy".to_owned(),
+        _ => format!("--{}", option.replace('_', "-")),
+    };
     for cause in err.chain() {
         if let Some(RunError::Invalid { stage, source }) = cause.downcast_ref::<RunError>() {
             let name =

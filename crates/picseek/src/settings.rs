@@ -101,7 +101,7 @@ impl OptOutArgs {
             );
         }
         OptOutOptions {
-            agent: self.user_agent.clone(),
+            user_agent: self.user_agent.clone(),
             ignore_robots: self.ignore_robots,
             ignore_noai: self.ignore_noai,
             tdm_policies: self.tdm_policies.clone(),

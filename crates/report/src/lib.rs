@@ -103,6 +103,9 @@ pub struct DataReport {
     /// How far the split looked for near copies; `None`: it did not (`--leakage off`,
     /// or a split made before it recorded this).
     pub leakage_check: Option<picseek_manifest::LeakageCheck>,
+    /// How the download treated the web's opt-outs and what each host declared
+    /// (`raw/opt-outs.json`), if it wrote one.
+    pub opt_outs: Option<picseek_manifest::OptOutSummary>,
 }
 
 fn read_if_there<T: serde::de::DeserializeOwned>(path: &Path) -> Result<Option<T>, ManifestError> {
@@ -118,7 +121,8 @@ pub fn report(opts: &ReportOptions) -> Result<DataReport, ReportError> {
     if downloads.is_none() && clean.is_none() && split.is_none() {
         return Err(ReportError::Empty { path: data.root().to_owned() });
     }
-    let mut report = DataReport { page: opts.out.clone(), ..DataReport::default() };
+    let opt_outs = read_if_there(&DataDir::opt_out_summary(&data.raw()))?;
+    let mut report = DataReport { page: opts.out.clone(), opt_outs, ..DataReport::default() };
     for record in downloads.iter().flatten() {
         let counts = report.classes.entry(record.term.clone()).or_default();
         match record.status {
@@ -175,6 +179,49 @@ pub fn report(opts: &ReportOptions) -> Result<DataReport, ReportError> {
     report.duplicate_groups.sort_by_key(|g| std::cmp::Reverse(g.duplicates.len()));
     write_atomic(&opts.out, page(&report, &opts.out, data).as_bytes())?;
     Ok(report)
+}
+
+/// Each host's opt-outs: what its robots.txt and TDMRep said, and the photos each kind
+/// kept out (or a flag let in).
+fn opt_outs_section(summary: Option<&picseek_manifest::OptOutSummary>) -> String {
+    let Some(summary) = summary else { return String::new() };
+    let overrides: Vec<String> = [
+        summary.ignore_robots.then(|| "--ignore-robots".to_owned()),
+        summary.ignore_noai.then(|| "--ignore-noai".to_owned()),
+    ]
+    .into_iter()
+    .flatten()
+    .chain(summary.tdm_policies.iter().map(|p| format!("--tdm-policy {p}")))
+    .collect();
+    let treated = match overrides.is_empty() {
+        true => r#"<p class="ok">Every opt-out was obeyed.</p>"#.to_owned(),
+        false => format!(r#"<p class="bad">Opt-outs overridden by {}.</p>"#, escape(&overrides.join(", "))),
+    };
+    let mut html = format!(
+        r#"<section id="opt-outs"><h2>Opt-outs (user agent {})</h2>{treated}<table><tr><th>host</th><th>robots.txt</th><th>crawl-delay</th><th>tdmrep.json</th><th>robots</th><th>robots-unavailable</th><th>tdm-reserved</th><th>noai</th><th>fetched despite an opt-out</th></tr>"#,
+        escape(&summary.agent)
+    );
+    for host in &summary.hosts {
+        let count = |reason: &str| host.skipped.get(reason).copied().unwrap_or(0);
+        let robots = match host.robots_txt {
+            picseek_manifest::RobotsTxtState::Rules => "rules",
+            picseek_manifest::RobotsTxtState::None => "none",
+            picseek_manifest::RobotsTxtState::Unavailable => "unavailable",
+        };
+        html.push_str(&format!(
+            "<tr><td>{}</td><td>{robots}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            escape(&host.origin),
+            host.crawl_delay_seconds.map_or(String::new(), |d| format!("{d} s")),
+            if host.tdmrep_json { "yes" } else { "no" },
+            count("robots"),
+            count("robots-unavailable"),
+            count("tdm-reserved"),
+            count("noai"),
+            host.overridden
+        ));
+    }
+    html.push_str("</table></section>\n");
+    html
 }
 
 /// Text made safe for HTML.
@@ -238,6 +285,8 @@ figure.kept img { outline: 3px solid #2a2; } .ok { color: #2a2; } .bad { color: 
         html.push_str(&format!("<p>Class {}: {}.</p>", escape(class), escape(note)));
     }
     html.push_str("</section>\n");
+
+    html.push_str(&opt_outs_section(report.opt_outs.as_ref()));
 
     html.push_str(&format!(r#"<section id="duplicates"><h2>Duplicates ({} groups)</h2><p>The kept image is outlined; each other file is named with how it matched.</p>"#, report.duplicate_groups.len()));
     for group in &report.duplicate_groups {
