@@ -134,7 +134,7 @@ fn a_query_image_can_be_a_url_fetched_with_the_download_checks() {
     for (path, needle) in [
         ("page.jpg", "the response is not an image"),
         ("missing.jpg", "HTTP 404 (not found)"),
-        ("noai.jpg", "the host opts out of AI use (noai)"),
+        ("noai.jpg", "the host opts out of AI use (noai in the X-Robots-Tag header)"),
     ] {
         let err = picseek_fails(&["--data-dir", s(data), "search", "--image", &server.url(path)]);
         assert!(err.contains(&server.url(path)) && err.contains(needle), "{path}: {err}");

@@ -71,7 +71,9 @@ impl OptOut {
             OptOut::TdmReserved { declared_by, policy: None } => {
                 format!("text and data mining reserved by {declared_by}")
             }
-            OptOut::NoAi { directive, declared_by } => format!("{directive} in {declared_by}"),
+            OptOut::NoAi { directive, declared_by } => {
+                format!("the host opts out of AI use ({directive} in {declared_by})")
+            }
         }
     }
 }
