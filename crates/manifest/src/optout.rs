@@ -109,6 +109,18 @@ pub struct OptOutSummary {
     pub hosts: Vec<HostOptOuts>,
 }
 
+impl OptOutSummary {
+    /// The flags that overrode opt-outs, as given (`--ignore-robots`, `--tdm-policy URL`);
+    /// empty: every opt-out was obeyed.
+    pub fn overrides(&self) -> Vec<String> {
+        let flags = [
+            self.ignore_robots.then(|| "--ignore-robots".to_owned()),
+            self.ignore_noai.then(|| "--ignore-noai".to_owned()),
+        ];
+        flags.into_iter().flatten().chain(self.tdm_policies.iter().map(|p| format!("--tdm-policy {p}"))).collect()
+    }
+}
+
 /// What one host declared and what it cost.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct HostOptOuts {

@@ -185,14 +185,7 @@ pub fn report(opts: &ReportOptions) -> Result<DataReport, ReportError> {
 /// kept out (or a flag let in).
 fn opt_outs_section(summary: Option<&picseek_manifest::OptOutSummary>) -> String {
     let Some(summary) = summary else { return String::new() };
-    let overrides: Vec<String> = [
-        summary.ignore_robots.then(|| "--ignore-robots".to_owned()),
-        summary.ignore_noai.then(|| "--ignore-noai".to_owned()),
-    ]
-    .into_iter()
-    .flatten()
-    .chain(summary.tdm_policies.iter().map(|p| format!("--tdm-policy {p}")))
-    .collect();
+    let overrides = summary.overrides();
     let treated = match overrides.is_empty() {
         true => r#"<p class="ok">Every opt-out was obeyed.</p>"#.to_owned(),
         false => format!(r#"<p class="bad">Opt-outs overridden by {}.</p>"#, escape(&overrides.join(", "))),

@@ -46,14 +46,7 @@ pub fn write_download_summary(out: &mut dyn Write, report: &DownloadReport) -> s
 /// Per host: what its robots.txt and tdmrep.json said, and the URLs each kind of
 /// opt-out kept (or a flag fetched anyway).
 fn write_opt_outs(out: &mut dyn Write, summary: &picseek_manifest::OptOutSummary) -> std::io::Result<()> {
-    let flags: Vec<String> = [
-        summary.ignore_robots.then(|| "--ignore-robots".to_owned()),
-        summary.ignore_noai.then(|| "--ignore-noai".to_owned()),
-    ]
-    .into_iter()
-    .flatten()
-    .chain(summary.tdm_policies.iter().map(|p| format!("--tdm-policy {p}")))
-    .collect();
+    let flags = summary.overrides();
     let touched: Vec<_> = summary
         .hosts
         .iter()
