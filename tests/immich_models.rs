@@ -263,3 +263,27 @@ fn unknown_layouts_and_encoders_that_disagree_are_refused_in_one_line() {
     assert!(err.contains("64-wide") && err.contains("32-wide") && err.contains("not one model's"), "{err}");
     assert!(!data.path().join("index/index.json").exists(), "nothing is written for a refused model");
 }
+
+#[test]
+fn quantize_py_makes_an_immich_folder_s_int8_files_and_they_index() {
+    let data = tempfile::tempdir().unwrap();
+    let model = data.path().join("ViT-B-32__openai");
+    crate::support::copy_dir(&immich_test_model("ViT-B-32__openai"), &model);
+    let repo = crate::support::repo_root();
+    let made = std::process::Command::new(repo.join(".venv/bin/python"))
+        .arg(repo.join("scripts/clip/quantize.py"))
+        .arg(&model)
+        .output()
+        .unwrap();
+    assert!(made.status.success(), "{}", String::from_utf8_lossy(&made.stderr));
+    for file in ["visual/model_quantized.onnx", "textual/model_quantized.onnx"] {
+        assert!(model.join(file).is_file(), "{file}");
+    }
+    write_pngs(&data.path().join("train"), "red", [210, 50, 40], 3, 1);
+    let data_dir = data.path().to_str().unwrap();
+    let model_str = model.to_str().unwrap();
+    let built = picseek_json(&["--data-dir", data_dir, "--json", "index", "--model", model_str, "--precision", "int8"]);
+    assert_eq!(built["embedded"], 3, "{built}");
+    let found = picseek_json(&["--data-dir", data_dir, "--json", "search", "--text", "a red thing", "-k", "1"]);
+    assert_eq!(found["results"].as_array().unwrap().len(), 1, "{found}");
+}

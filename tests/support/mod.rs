@@ -204,13 +204,16 @@ pub fn oversized_png_header(side: u32) -> Vec<u8> {
     png
 }
 
-/// Copies the files of folder `from` into a new folder `to` (not recursively).
+/// Copies folder `from`, its files and folders, into a new folder `to`.
 pub fn copy_dir(from: &Path, to: &Path) {
     std::fs::create_dir_all(to).unwrap();
     for entry in std::fs::read_dir(from).unwrap() {
         let entry = entry.unwrap();
-        if entry.file_type().unwrap().is_file() {
+        let file_type = entry.file_type().unwrap();
+        if file_type.is_file() {
             std::fs::copy(entry.path(), to.join(entry.file_name())).unwrap();
+        } else if file_type.is_dir() {
+            copy_dir(&entry.path(), &to.join(entry.file_name()));
         }
     }
 }

@@ -206,4 +206,24 @@ mod tests {
             assert_eq!(offsets, [0, 1, 2].map(Duration::from_secs));
         }
     }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_crawl_delay_is_a_floor_under_the_rate_and_the_recovery() {
+        let pacer = HostPacer::new(10.0);
+        pacer.set_floor("a.example", Duration::from_secs(3));
+        assert_eq!(pacer.period_of("a.example"), Duration::from_secs(3));
+        assert_eq!(pacer.period_of("b.example"), Duration::from_millis(100), "other hosts keep their pace");
+        pacer.act("a.example", "first", async {}).await;
+        let before = Instant::now();
+        pacer.act_and_recover("a.example", "second", async {}).await;
+        assert_eq!(Instant::now() - before, Duration::from_secs(3));
+        // Slowed past the floor, it recovers down to the floor, not to the rate.
+        for _ in 0..6 {
+            pacer.slow_down("a.example");
+        }
+        for _ in 0..300 {
+            pacer.recover("a.example");
+        }
+        assert_eq!(pacer.period_of("a.example"), Duration::from_secs(3));
+    }
 }
