@@ -98,6 +98,11 @@ impl EmbeddingCache {
         self.records.len()
     }
 
+    /// Values per vector.
+    pub fn dimension(&self) -> usize {
+        self.dimension
+    }
+
     /// Whether no image has a vector here.
     pub fn is_empty(&self) -> bool {
         self.records.is_empty()

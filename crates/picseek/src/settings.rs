@@ -320,6 +320,7 @@ impl EvalArgs {
             train_dir: self.train.clone().unwrap_or_else(|| data.train()),
             test_dir: self.test.clone().unwrap_or_else(|| data.test()),
             trials_dir: data.model_trials(),
+            index_dir: self.index.clone().unwrap_or_else(|| data.index()),
             k: self.k,
             progress: Default::default(),
         }

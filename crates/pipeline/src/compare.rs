@@ -1,12 +1,16 @@
 //! `eval --model A --model B`: a model shoot-out on the user's own split. Each model
 //! indexes the training side into its own folder (keeping its embedding cache there, so
-//! a later comparison embeds only new images), then every test image is a query against
+//! a later comparison embeds only new images, and starting from the vectors the data
+//! directory's own index has of that model), then every test image is a query against
 //! it, scored as `eval` scores one index.
 
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use picseek_embed::{EmbedderSettings, ModelOptions, clip_identity};
+use picseek_embed::{
+    EmbedError, EmbedderKind, EmbedderSettings, EmbeddingCache, EmbeddingIdentity, ModelOptions, cached_embeddings,
+    clip_identity,
+};
 use picseek_index::{Index, IndexError, IndexOptions, build_index};
 use picseek_manifest::progress::Reporter;
 use picseek_manifest::{DataDir, Metric, ModelFamily, ModelLayout, Precision};
@@ -24,6 +28,9 @@ pub struct CompareOptions {
     pub test_dir: PathBuf,
     /// Where each model's index is kept, one folder per model (normally `eval-models/`).
     pub trials_dir: PathBuf,
+    /// The data directory's own index, whose embedding caches give a model's trial the
+    /// vectors it already has (normally `index/`).
+    pub index_dir: PathBuf,
     /// Results per query that are scored.
     pub k: usize,
     /// Where progress goes.
@@ -38,6 +45,7 @@ impl Default for CompareOptions {
             train_dir: DataDir::default().train(),
             test_dir: DataDir::default().test(),
             trials_dir: DataDir::default().model_trials(),
+            index_dir: DataDir::default().index(),
             k: 5,
             progress: Reporter::default(),
         }
@@ -143,7 +151,7 @@ fn trial(opts: &CompareOptions, model: &ModelOptions) -> Result<(ModelTrial, usi
     let dir = model.dir().to_owned();
     let index_error = |source| CompareError::Index { model: dir.clone(), source };
     let files = model.files();
-    let (identity, _) = clip_identity(&files).map_err(|e| index_error(e.into()))?;
+    let (identity, preprocessing) = clip_identity(&files).map_err(|e| index_error(e.into()))?;
     let label = match identity.precision {
         Precision::Fp32 => folder_label(&dir),
         Precision::Int8 => format!("{} int8", folder_label(&dir)),
@@ -154,6 +162,11 @@ fn trial(opts: &CompareOptions, model: &ModelOptions) -> Result<(ModelTrial, usi
         picseek_manifest::folder_name(&label.replace(' ', "-")),
         identity.sha256.get(..12).unwrap_or(&identity.sha256)
     ));
+    let canonical = EmbeddingIdentity::new(EmbedderKind::Clip, Some(&identity), &preprocessing).canonical();
+    let seeded = seed_cache(&opts.index_dir, &index_dir, &canonical).map_err(|e| index_error(e.into()))?;
+    if seeded > 0 {
+        tracing::info!("{label}: {seeded} vectors from {}'s cache", opts.index_dir.display());
+    }
     tracing::info!("{label}: indexing {} into {}", opts.train_dir.display(), index_dir.display());
     let built = build_index(&IndexOptions {
         train: opts.train_dir.clone(),
@@ -199,6 +212,16 @@ fn trial(opts: &CompareOptions, model: &ModelOptions) -> Result<(ModelTrial, usi
         index: index_dir,
     };
     Ok((trial, report.queries))
+}
+
+/// Copies into the trial's cache (in `trial_dir`) the vectors the index in `index_dir`
+/// has cached of the model `identity` describes: an image is embedded once per model,
+/// whichever index asked first. Returns how many were copied.
+fn seed_cache(index_dir: &Path, trial_dir: &Path, identity: &str) -> Result<usize, EmbedError> {
+    let Some(cached) = cached_embeddings(index_dir).into_iter().find(|c| c.identity() == identity) else {
+        return Ok(0);
+    };
+    EmbeddingCache::open(trial_dir, identity, cached.dimension())?.absorb(&cached)
 }
 
 /// A model's name for people: its folder's name (`ViT-B-32__openai`).
