@@ -519,3 +519,36 @@ fn bench_api_query_latency() {
     println!("serve: POST /api/search (cosine, k=5), pixel index of 300 images at 448 px, 50 queries");
     println!("median {:.2} ms, fastest {:.2} ms, slowest {:.2} ms", times[25], times[0], times[49]);
 }
+
+#[test]
+fn text_language_reaches_an_nllb_model_as_search_s_does() {
+    let dir = tempfile::tempdir().unwrap();
+    write_classes(dir.path(), 2);
+    let data = dir.path().to_str().unwrap();
+    let model = crate::support::immich_test_model("nllb-clip-base-siglip__v1");
+    picseek_json(&["--data-dir", data, "--json", "index", "--model", model.to_str().unwrap()]);
+    let scores = |answer: &Value| -> Vec<(String, String)> {
+        answer["results"].as_array().unwrap().iter().map(|r| (r["path"].to_string(), r["score"].to_string())).collect()
+    };
+    let ask = |server: &Server| {
+        let (status, answer) = post(server, Form::new().text("text", "một con mèo").text("k", "6"));
+        assert_eq!(status, 200, "{answer}");
+        scores(&answer)
+    };
+    let vietnamese = ask(&spawn_server(dir.path(), &["--text-language", "vi"]));
+    let plain = ask(&spawn_server(dir.path(), &[]));
+    assert_ne!(vietnamese, plain, "the language changes what the model reads");
+    let searched = picseek_json(&[
+        "--data-dir",
+        data,
+        "--json",
+        "search",
+        "--text",
+        "một con mèo",
+        "--text-language",
+        "vi",
+        "-k",
+        "6",
+    ]);
+    assert_eq!(scores(&searched), vietnamese, "serve and search read the language alike");
+}
