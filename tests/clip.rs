@@ -51,7 +51,7 @@ fn preprocessing_and_image_embeddings_match_the_python_reference() {
     let files = awkward_images(dir.path());
     let model_str = model.to_str().unwrap();
 
-    let preprocessing = Preprocessing::from_file(&model.join(ModelFiles::PREPROCESSOR)).unwrap();
+    let preprocessing = Preprocessing::load(&ModelFiles::new(&model)).unwrap();
     for file in &files {
         let ours = preprocessing.pixel_values(&picseek_imaging::decode_rgb_file(file, 1 << 30).unwrap());
         let reference = python_reference(&["pixels", model_str, file.to_str().unwrap()]);

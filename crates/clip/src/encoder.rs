@@ -222,8 +222,9 @@ impl TextEncoder {
     /// Loads the tokenizer and the text encoder of `files`, running on `device` (with
     /// `threads` cores for the CPU's share). The tokenizer pads and cuts to the model's
     /// context length: the one its input fixes, else the OpenCLIP configuration's, else
-    /// the tokenizer's own fixed padding or truncation (SigLIP's 64), else 77; with the tokenizer's own padding token, else the OpenCLIP folder's
-    /// `pad_token`, else CLIP's end-of-text.
+    /// the tokenizer's own fixed padding or truncation (SigLIP's 64), else 77; with the
+    /// tokenizer's own padding token, else the OpenCLIP folder's `pad_token`, else CLIP's
+    /// end-of-text.
     pub fn load(files: &ModelFiles, threads: usize, device: Device) -> Result<Self, ClipError> {
         let tokenizer_path = files.require(files.tokenizer())?;
         let open_clip = files.open_clip_config()?;

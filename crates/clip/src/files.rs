@@ -53,18 +53,6 @@ const IMMICH: LayoutNames = LayoutNames {
 };
 
 impl ModelFiles {
-    /// The Hugging Face export's image encoder.
-    pub const VISION: &'static str = HUGGING_FACE.vision;
-    /// The Hugging Face export's text encoder.
-    pub const TEXT: &'static str = HUGGING_FACE.text;
-    /// The Hugging Face export's image encoder's int8 copy.
-    pub const VISION_INT8: &'static str = HUGGING_FACE.vision_int8;
-    /// The Hugging Face export's text encoder's int8 copy.
-    pub const TEXT_INT8: &'static str = HUGGING_FACE.text_int8;
-    /// The Hugging Face export's tokenizer.
-    pub const TOKENIZER: &'static str = HUGGING_FACE.tokenizer;
-    /// The Hugging Face export's preprocessing settings.
-    pub const PREPROCESSOR: &'static str = HUGGING_FACE.preprocessing;
     /// An Immich folder's OpenCLIP model configuration (`embed_dim`, `vision_cfg`,
     /// `text_cfg`).
     pub const OPEN_CLIP_CONFIG: &'static str = "config.json";
@@ -130,6 +118,11 @@ impl ModelFiles {
         names
     }
 
+    /// Whether every file of [`Self::text_side`] is there (image queries work without).
+    pub fn has_text_side(&self) -> bool {
+        self.text_side().iter().all(|name| self.dir.join(name).is_file())
+    }
+
     /// Every file of the folder at this precision, image side first.
     pub fn all(&self) -> Vec<&'static str> {
         let mut names = vec![self.vision(), self.preprocessing()];
@@ -158,17 +151,14 @@ impl ModelFiles {
             .all(|layout| [layout.vision, layout.vision_int8].iter().all(|v| !self.dir.join(v).is_file()));
         let has_files = std::fs::read_dir(&self.dir).is_ok_and(|mut entries| entries.next().is_some());
         if neither_layout && has_files {
-            let list = |l: &LayoutNames| {
-                let mut names = vec![l.vision, l.preprocessing, l.text, l.tokenizer];
-                names.extend(l.extra);
-                names.join(", ")
-            };
+            let list =
+                |layout| ModelFiles { dir: self.dir.clone(), precision: Precision::Fp32, layout }.all().join(", ");
             return Err(ClipError::UnknownLayout {
                 dir: self.dir.clone(),
                 looked_for: format!(
                     "{} (a Hugging Face ONNX export) or {} (an Immich or OpenCLIP folder)",
-                    list(&HUGGING_FACE),
-                    list(&IMMICH)
+                    list(ModelLayout::HuggingFace),
+                    list(ModelLayout::Immich)
                 ),
             });
         }
@@ -334,7 +324,7 @@ mod tests {
     fn the_vision_sha256_is_remembered_until_the_file_changes() {
         let dir = tempfile::tempdir().unwrap();
         let files = ModelFiles::new(dir.path());
-        let model = dir.path().join(ModelFiles::VISION);
+        let model = dir.path().join(files.vision());
         let record = files.vision_sha256_record();
         std::fs::write(&model, b"model one").unwrap();
         // Just written: hashed, but not remembered yet.

@@ -2,8 +2,6 @@
 //! as its own code does with Pillow: Hugging Face's processor for
 //! `preprocessor_config.json`, Immich's OpenCLIP transforms for `visual/preprocess_cfg.json`.
 
-use std::path::Path;
-
 use image::RgbImage;
 use picseek_imaging::{PillowFilter, resize_like_pillow, resize_nearest};
 use serde_json::Value;
@@ -42,6 +40,18 @@ enum Resize {
     },
 }
 
+impl Resize {
+    /// The `(width, height)` an image of `width` x `height` is resized to.
+    fn size_for(self, width: u32, height: u32) -> (u32, u32) {
+        match self {
+            Resize::None => (width, height),
+            Resize::ShortestEdge(n) => shortest_edge_size(width, height, n),
+            Resize::ShortestSide(n) => shortest_side_size(width, height, n),
+            Resize::Exact { height, width } => (width, height),
+        }
+    }
+}
+
 impl Preprocessing {
     /// Reads the preprocessing settings of the model folder `files`.
     pub fn load(files: &ModelFiles) -> Result<Self, ClipError> {
@@ -52,11 +62,6 @@ impl Preprocessing {
             ModelLayout::Immich => Self::from_open_clip_config(&config),
         }
         .map_err(|reason| bad_model(&path, reason))
-    }
-
-    /// Reads a Hugging Face `preprocessor_config.json`.
-    pub fn from_file(path: &Path) -> Result<Self, ClipError> {
-        Self::from_config(&read_json(path)?).map_err(|reason| bad_model(path, reason))
     }
 
     /// OpenCLIP's `preprocess_cfg.json`, as Immich's `OpenClipVisualEncoder` applies it:
@@ -197,12 +202,7 @@ impl Preprocessing {
     /// Refuses an image of `width` x `height` whose resized size would pass
     /// [`MAX_RESIZED_PIXELS`](Self::MAX_RESIZED_PIXELS), saying what it would be.
     pub fn check_size(&self, width: u32, height: u32) -> Result<(), String> {
-        let (w, h) = match self.resize {
-            Resize::None => (width, height),
-            Resize::ShortestEdge(n) => shortest_edge_size(width, height, n),
-            Resize::ShortestSide(n) => shortest_side_size(width, height, n),
-            Resize::Exact { height, width } => (width, height),
-        };
+        let (w, h) = self.resize.size_for(width, height);
         if u64::from(w) * u64::from(h) > Self::MAX_RESIZED_PIXELS {
             return Err(format!(
                 "{width}x{height} would be resized to {w}x{h}, more than {} pixels",
@@ -214,18 +214,10 @@ impl Preprocessing {
 
     /// The model input of `img` (call [`check_size`](Self::check_size) first).
     pub fn pixel_values(&self, img: &RgbImage) -> Vec<f32> {
-        let resized = match self.resize {
-            Resize::None => None,
-            Resize::ShortestEdge(n) => {
-                let (w, h) = shortest_edge_size(img.width(), img.height(), n);
-                Some(self.resize(img, w, h))
-            }
-            Resize::ShortestSide(n) => {
-                let (w, h) = shortest_side_size(img.width(), img.height(), n);
-                Some(self.resize(img, w, h))
-            }
-            Resize::Exact { height, width } => Some(self.resize(img, width, height)),
-        };
+        let resized = (self.resize != Resize::None).then(|| {
+            let (w, h) = self.resize.size_for(img.width(), img.height());
+            self.resize(img, w, h)
+        });
         let img = resized.as_ref().unwrap_or(img);
         let (out_h, out_w) = self.crop.unwrap_or((img.height(), img.width()));
         // As Hugging Face's `center_crop`: floor division, zero padding where the crop

@@ -43,7 +43,7 @@ impl ClipEmbedder {
         let files = options.files();
         let (model, _) = clip_identity(&files)?;
         let clip = Self::load_identified(options, model, max_decode_bytes)?;
-        if files.text_side().iter().all(|name| files.require(name).is_ok()) {
+        if files.has_text_side() {
             let text = TextEncoder::load(&files, options.threads, options.device)?.dimension()?;
             if text != clip.dimension() {
                 return Err(

@@ -98,7 +98,7 @@ impl QueryEmbedder {
         self.image()?;
         if let EmbedderSettings::Clip(options) = &self.settings {
             let files = options.files();
-            if files.text_side().iter().all(|name| files.require(name).is_ok()) {
+            if files.has_text_side() {
                 self.text()?;
             }
         }

@@ -146,7 +146,8 @@ fn main() {
     let files = write_images(dir.path());
     let fp32 =
         ModelOptions { batch: BATCH, threads, precision: Some(Precision::Fp32), ..ModelOptions::in_dir(&model_dir) };
-    let int8_there = model_dir.join(ModelFiles::VISION_INT8).is_file();
+    let int8_files = ModelFiles::at(&model_dir, Precision::Int8);
+    let int8_there = int8_files.require(int8_files.vision()).is_ok();
     let fp32_measured = measure(dir.path(), &files, &fp32);
     let int8_measured = int8_there
         .then(|| measure(dir.path(), &files, &ModelOptions { precision: Some(Precision::Int8), ..fp32.clone() }));
@@ -168,7 +169,7 @@ fn main() {
     println!("{:<52} {:>10.1}", format!("Python PIL + onnxruntime fp32 (median of {RUNS})"), python_rate);
     for (name, m) in [("fp32", Some(&fp32_measured)), ("int8", int8_measured.as_ref())] {
         let Some(m) = m else {
-            println!("int8: no {} beside the model (scripts/clip/quantize.py makes it)", ModelFiles::VISION_INT8);
+            println!("int8: no {} beside the model (scripts/clip/quantize.py makes it)", int8_files.vision());
             continue;
         };
         let end_to_end = median(m.runs.clone());
