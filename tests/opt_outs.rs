@@ -193,7 +193,8 @@ fn robots_txt_keeps_out_exactly_what_it_disallows_says_which_rule_and_paces_the_
         &["--user-agent", "stranger"],
     );
     assert!(records(stranger.path()).iter().all(|r| r["reason"] == "robots"), "every URL is disallowed for stranger");
-    let err = String::from_utf8_lossy(&picseek(&["download", "--user-agent", "picseek/2"]).stderr).into_owned();
+    let refused = picseek(&["--data-dir", stranger.path().to_str().unwrap(), "download", "--user-agent", "picseek/2"]);
+    let err = String::from_utf8_lossy(&refused.stderr).into_owned();
     assert!(err.contains("--user-agent") && err.contains("product token"), "{err}");
 }
 
